@@ -1,0 +1,95 @@
+#pragma once
+
+#include <pcipass/core/pci_address.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pcipass::core {
+
+// Whether a function is an endpoint or a bridge, from its config-space header
+// type (sysfs) or, where a source has no config space, from its class code.
+enum class HeaderKind { endpoint, bridge, unknown };
+
+// An NVMe controller behind a PCI function, as sysfs shows it under `nvme/`.
+// `model`, `firmware` and `serial` are written by the drive's firmware:
+// untrusted, already passed through sanitize_untrusted().
+struct NvmeController {
+  std::string name;                     // nvme0
+  std::string model;
+  std::string firmware;
+  std::string serial;
+  std::vector<std::string> namespaces;  // nvme0n1, nvme0n2
+  bool operator==(const NvmeController&) const = default;
+};
+
+// A network interface of a NIC function.
+struct NetInterface {
+  std::string name;       // enp5s0
+  std::string operstate;  // up, down, unknown, ...
+  bool operator==(const NetInterface&) const = default;
+};
+
+// One PCI function and everything pcipass knows about it. Fields a source
+// cannot provide stay empty (std::nullopt / empty string); docs/json.md lists
+// which source provides which field.
+struct PciDevice {
+  PciAddress address;
+
+  std::optional<std::uint16_t> vendor_id;
+  std::optional<std::uint16_t> device_id;
+  std::optional<std::uint16_t> subsystem_vendor_id;
+  std::optional<std::uint16_t> subsystem_device_id;
+  std::optional<std::uint32_t> class_code;  // 24 bits: base, sub-class, prog-if
+  std::optional<std::uint8_t> revision;
+
+  std::string vendor_name;
+  std::string device_name;
+  std::string subsystem_vendor_name;
+  std::string subsystem_name;
+  std::string class_name;
+
+  std::string driver;                   // empty when no driver is bound
+  std::optional<unsigned> iommu_group;  // nullopt when the host has no IOMMU groups
+  std::optional<int> numa_node;         // nullopt when the platform reports none (-1)
+  HeaderKind header = HeaderKind::unknown;
+
+  // SR-IOV: the PF of a VF, the VFs of a PF and the PF's VF counts.
+  std::optional<PciAddress> physical_function;
+  std::vector<PciAddress> virtual_functions;
+  std::optional<unsigned> sriov_total_vfs;
+  std::optional<unsigned> sriov_num_vfs;
+
+  // Details behind the human name.
+  std::vector<NvmeController> nvme;
+  std::vector<NetInterface> net;
+  std::optional<std::uint64_t> memory_bytes;  // GPU memory, when sysfs tells it
+  bool boot_vga = false;
+
+  std::string human_name;
+
+  // Why the host itself needs this function, e.g. "backs / (ext4 on
+  // /dev/vda1)". Empty when the host does not use it.
+  std::vector<std::string> host_uses;
+
+  [[nodiscard]] bool is_bridge() const { return header == HeaderKind::bridge; }
+  // True for functions that belong to the platform and never go to a guest:
+  // bridges and host bridges (class 0x0600, a header type 0 function).
+  [[nodiscard]] bool stays_with_platform() const;
+  // "endpoint", "bridge", "host-bridge" or "unknown": the kind in listings.
+  [[nodiscard]] const char* kind_name() const;
+  [[nodiscard]] bool host_in_use() const { return !host_uses.empty(); }
+  [[nodiscard]] bool on_vfio() const { return driver == "vfio-pci"; }
+  // "8086:15f3", or "" when the source did not give ids.
+  [[nodiscard]] std::string ids() const;
+  // The class code's upper 16 bits (base class and sub-class), or nullopt.
+  [[nodiscard]] std::optional<std::uint16_t> class_id() const;
+};
+
+// Header kind from a class code where no config space is at hand: PCI-to-PCI,
+// semi-transparent and CardBus bridges count as bridges.
+HeaderKind header_kind_from_class(std::optional<std::uint32_t> class_code);
+
+}  // namespace pcipass::core

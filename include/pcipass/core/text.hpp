@@ -1,0 +1,32 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pcipass::core {
+
+// Longest device-supplied string pcipass keeps; longer ones end in "...".
+inline constexpr std::size_t k_max_untrusted_length = 256;
+
+// Makes a device- or database-supplied string safe to carry around: trims
+// surrounding whitespace, turns control characters (newlines included) into
+// spaces, replaces bytes that are not valid UTF-8 with U+FFFD and caps the
+// length. Output formats still escape their own syntax (quotes, `$`, `<`).
+std::string sanitize_untrusted(std::string_view raw);
+
+// `text` without leading and trailing whitespace.
+std::string_view trim(std::string_view text);
+
+// Parses an unsigned integer written in hex with or without `0x` (sysfs writes
+// `0x8086`, lspci `8086`). Fails on empty text, other characters or overflow.
+std::optional<std::uint64_t> parse_hex(std::string_view text);
+
+// Parses a decimal integer, possibly negative (sysfs `numa_node` is `-1`).
+std::optional<std::int64_t> parse_decimal(std::string_view text);
+
+// `0x` followed by `digits` lower-case hex digits of `value`.
+std::string hex(std::uint64_t value, int digits);
+
+}  // namespace pcipass::core

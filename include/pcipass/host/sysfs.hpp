@@ -1,0 +1,64 @@
+#pragma once
+
+#include <pcipass/core/error.hpp>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pcipass::host {
+
+// A tree of small attribute files rooted at a path: the real `/sys`, a
+// simulated host's `sys/`, or `/proc`. Paths are relative to the root
+// (`bus/pci/devices`); the interface holds OS operations only, parsing
+// belongs to the callers. Errors carry the full path and the OS reason.
+class Sysfs {
+public:
+  static constexpr std::size_t k_unlimited = 16u << 20;
+  virtual ~Sysfs() = default;
+
+  // The content of an attribute file, at most `max_bytes` of it (config
+  // space is 4 KiB; most callers need its first 64 bytes). Fails with
+  // ExitCode::host_error.
+  [[nodiscard]] virtual core::Result<std::string> read(std::string_view path,
+                                                       std::size_t max_bytes = k_unlimited) const = 0;
+  // Names of the entries of a directory, unsorted, without `.` and `..`.
+  [[nodiscard]] virtual core::Result<std::vector<std::string>> list(std::string_view path) const = 0;
+  // The target of a symbolic link, as stored (usually relative).
+  [[nodiscard]] virtual core::Result<std::string> read_link(std::string_view path) const = 0;
+  // True when `path` exists (following links).
+  [[nodiscard]] virtual bool exists(std::string_view path) const = 0;
+  // Writes `bytes` to an attribute in one write(2), as the kernel expects.
+  [[nodiscard]] virtual core::Status write(std::string_view path, std::string_view bytes) = 0;
+
+  // The path shown to people in messages, e.g. `/sys/bus/pci/drivers_probe`.
+  [[nodiscard]] virtual std::string display_path(std::string_view path) const = 0;
+};
+
+// The Sysfs of a real directory tree: `/sys`, or a simulated host's.
+class RealSysfs final : public Sysfs {
+public:
+  explicit RealSysfs(std::filesystem::path root);
+
+  core::Result<std::string> read(std::string_view path,
+                                 std::size_t max_bytes = k_unlimited) const override;
+  core::Result<std::vector<std::string>> list(std::string_view path) const override;
+  core::Result<std::string> read_link(std::string_view path) const override;
+  bool exists(std::string_view path) const override;
+  core::Status write(std::string_view path, std::string_view bytes) override;
+  std::string display_path(std::string_view path) const override;
+
+  [[nodiscard]] const std::filesystem::path& root() const { return m_root; }
+
+private:
+  std::string full(std::string_view path) const;
+  std::filesystem::path m_root;
+};
+
+// Joins `base` and a relative link `target` the way the kernel resolves it,
+// lexically (`a/b/c` + `../../d` = `a/d`). Sysfs links never point outside
+// the tree; a target that climbs above the root yields an empty string.
+std::string resolve_link(std::string_view base_dir, std::string_view target);
+
+}  // namespace pcipass::host

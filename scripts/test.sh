@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: installs dependencies (apt, as
+# root, idempotent), starts libvirtd when none runs, builds with warnings as
+# errors, runs the whole suite through ctest, then again under
+# AddressSanitizer and UndefinedBehaviorSanitizer.
+#
+#   scripts/test.sh            # both builds
+#   PCIPASS_SKIP_SANITIZERS=1 scripts/test.sh   # the normal build only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+if ! bash scripts/start-libvirtd.sh; then
+  echo "test: no libvirtd: the tests that need one report themselves skipped" >&2
+fi
+
+jobs=$(nproc)
+run_suite() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DPCIPASS_WERROR=ON "$@" >/dev/null
+  ninja -C "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+}
+
+echo "== normal build"
+run_suite build
+if [[ ${PCIPASS_SKIP_SANITIZERS:-0} != 1 ]]; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite build-asan -DPCIPASS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+fi

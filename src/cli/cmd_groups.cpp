@@ -1,0 +1,52 @@
+#include "commands.hpp"
+#include "table.hpp"
+
+#include <pcipass/core/group_status.hpp>
+#include <pcipass/core/inventory_json.hpp>
+
+#include <ostream>
+
+namespace pcipass::cli {
+
+using core::ExitCode;
+using core::Failure;
+
+namespace {
+
+int run_groups(Context& context) {
+  auto loaded = load_inventory(context);
+  const core::Inventory& inventory = loaded.inventory;
+  if (!inventory.has_iommu_groups()) throw Failure(k_no_iommu_message, ExitCode::host_error);
+
+  if (context.options.json) {
+    *context.out << core::dump_json(core::groups_to_json(inventory, loaded.source_label));
+    return 0;
+  }
+  bool first = true;
+  for (const auto& [number, group] : inventory.groups()) {
+    const core::GroupStatus status = core::assess_group(inventory, group);
+    if (!first) *context.out << "\n";
+    first = false;
+    *context.out << "IOMMU group " << number << ": " << core::to_string(status.readiness) << "\n";
+    Table table({"  ADDRESS", "KIND", "NAME", "DRIVER", "STATUS"});
+    for (const core::PciAddress& a : group.members) {
+      const core::PciDevice* d = inventory.find(a);
+      if (d == nullptr) continue;
+      table.add_row({"  " + a.to_string(), d->kind_name(), d->human_name,
+                     d->driver.empty() ? "-" : d->driver, core::device_status(*d)});
+    }
+    table.print(*context.out);
+    for (const std::string& reason : status.reasons) *context.out << "  why: " << reason << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_groups(CLI::App& app, Context& context, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand(
+      "groups", "List IOMMU groups and whether each can be passed through as a whole");
+  cmd->callback([&context, &exit_code] { exit_code = run_groups(context); });
+}
+
+}  // namespace pcipass::cli

@@ -1,0 +1,18 @@
+#pragma once
+
+#include "context.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace pcipass::cli {
+
+// Each command registers its subcommand and options on `app`; the callback
+// it installs runs the command with the context main built. Commands throw
+// core::Failure on error and return the exit code on success.
+void register_list(CLI::App& app, Context& context, int& exit_code);
+void register_groups(CLI::App& app, Context& context, int& exit_code);
+
+// The message printed when a host has no IOMMU groups, with the fix.
+extern const char* const k_no_iommu_message;
+
+}  // namespace pcipass::cli

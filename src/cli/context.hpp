@@ -1,0 +1,59 @@
+#pragma once
+
+// What main wires together and hands to every command: the OS objects
+// (sysfs, /proc, the name database, a way to reach libvirt) and the options
+// shared by all commands.
+
+#include <pcipass/core/inventory.hpp>
+#include <pcipass/core/pci_names.hpp>
+#include <pcipass/host/libvirt.hpp>
+#include <pcipass/host/sysfs.hpp>
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+namespace pcipass::cli {
+
+// Where the inventory comes from.
+enum class SourceKind { sysfs, libvirt, lspci };
+
+struct GlobalOptions {
+  std::string sysfs_root = "/sys";
+  std::string proc_root;   // empty: the sibling `proc` of sysfs_root
+  std::string connect;     // libvirt URI; empty: LIBVIRT_DEFAULT_URI or libvirt's default
+  std::string lspci_file;  // `lspci -Dvmmm` text; "-" for stdin
+  std::string pci_ids;     // pci.ids file instead of the system's
+  std::string source = "auto";
+  bool json = false;
+};
+
+struct Context {
+  GlobalOptions options;
+  host::Sysfs* sysfs = nullptr;
+  host::Sysfs* proc = nullptr;
+  core::PciNames* names = nullptr;
+  // Opens a read-only libvirt connection to `uri` (empty: libvirt's default).
+  std::function<core::Result<host::LibvirtConnection>(const std::string& uri)> open_libvirt;
+  // Reads a whole input file, "-" meaning standard input.
+  std::function<core::Result<std::string>(const std::string& path)> read_input;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+};
+
+// The inventory of the selected source with names, human names and host usage
+// filled in, and a label saying where it came from ("sysfs:/sys").
+struct LoadedInventory {
+  core::Inventory inventory;
+  std::string source_label;
+};
+
+// Builds the inventory from the source the options select: `--lspci FILE`
+// picks lspci text, `-c URI` or `--source libvirt` libvirt, else sysfs.
+// Throws core::Failure with the documented exit code.
+LoadedInventory load_inventory(Context& context);
+
+// Prints `pcipass: warning: <text>` on the error stream.
+void warn(Context& context, const std::string& text);
+
+}  // namespace pcipass::cli

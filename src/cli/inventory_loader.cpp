@@ -1,0 +1,89 @@
+#include "context.hpp"
+
+#include <pcipass/core/lspci_parser.hpp>
+#include <pcipass/host/complete_inventory.hpp>
+#include <pcipass/host/libvirt_source.hpp>
+#include <pcipass/host/sysfs_source.hpp>
+
+#include <ostream>
+
+namespace pcipass::cli {
+
+using core::ExitCode;
+using core::Failure;
+
+namespace {
+
+SourceKind select_source(const GlobalOptions& o) {
+  if (o.source == "sysfs") return SourceKind::sysfs;
+  if (o.source == "libvirt") return SourceKind::libvirt;
+  if (o.source == "lspci") return SourceKind::lspci;
+  if (!o.lspci_file.empty()) return SourceKind::lspci;
+  if (!o.connect.empty()) return SourceKind::libvirt;
+  return SourceKind::sysfs;
+}
+
+// True for URIs that name another machine (qemu+ssh://host/system): the
+// local sysfs and /proc say nothing about its devices.
+bool is_remote_uri(const std::string& uri) {
+  const std::size_t scheme_end = uri.find("://");
+  if (scheme_end == std::string::npos) return false;
+  const std::size_t host_start = scheme_end + 3;
+  const std::size_t host_end = uri.find_first_of("/?", host_start);
+  const std::string host = uri.substr(host_start, host_end - host_start);
+  return !host.empty() && host != "localhost";
+}
+
+}  // namespace
+
+void warn(Context& context, const std::string& text) {
+  *context.err << "pcipass: warning: " << text << "\n";
+}
+
+LoadedInventory load_inventory(Context& context) {
+  const GlobalOptions& o = context.options;
+  LoadedInventory loaded;
+  bool local_host = true;
+  host::HaveDetails details = host::HaveDetails::no;
+  switch (select_source(o)) {
+    case SourceKind::sysfs: {
+      loaded.inventory = host::read_sysfs_inventory(*context.sysfs).value_or_throw();
+      loaded.source_label = "sysfs:" + o.sysfs_root;
+      details = host::HaveDetails::yes;
+      break;
+    }
+    case SourceKind::libvirt: {
+      auto conn = context.open_libvirt(o.connect).value_or_throw();
+      loaded.inventory = host::read_libvirt_inventory(conn).value_or_throw();
+      loaded.source_label = "libvirt:" + conn.uri();
+      if (is_remote_uri(conn.uri())) {
+        local_host = false;
+        warn(context, "host usage not checked: " + conn.uri() +
+                          " is a remote host; devices it needs are not marked");
+      }
+      break;
+    }
+    case SourceKind::lspci: {
+      if (o.lspci_file.empty()) {
+        throw Failure("--source lspci needs --lspci FILE (or - for standard input)",
+                      ExitCode::usage);
+      }
+      const std::string what = o.lspci_file == "-" ? "standard input" : o.lspci_file;
+      const std::string text = context.read_input(o.lspci_file).value_or_throw();
+      loaded.inventory =
+          core::parse_lspci_vmm(text).value_or_throw("reading " + what);
+      if (loaded.inventory.devices().empty()) {
+        throw Failure("reading lspci output from " + what +
+                          ": no devices in it (expected the output of lspci -Dvmmm)",
+                      ExitCode::bad_input);
+      }
+      loaded.source_label = "lspci:" + o.lspci_file;
+      break;
+    }
+  }
+  const host::LocalHost local{*context.sysfs, *context.proc};
+  host::complete_inventory(loaded.inventory, *context.names, local_host ? &local : nullptr, details);
+  return loaded;
+}
+
+}  // namespace pcipass::cli

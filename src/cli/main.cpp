@@ -1,0 +1,128 @@
+// pcipass entry point: the only place that creates the real OS objects
+// (sysfs, /proc, the pci.ids database, libvirt connections) and the one
+// catch that turns errors into `pcipass: error: ...` and an exit code.
+
+#include "commands.hpp"
+#include "context.hpp"
+
+#include <pcipass/host/libpci_names.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+namespace {
+
+using pcipass::core::ExitCode;
+
+constexpr const char* k_exit_codes = R"(Exit codes:
+  0  success
+  1  internal error
+  2  usage error: bad option or argument (e.g. a malformed PCI address)
+  3  bad input: a missing or malformed file (lspci text, XML, YAML, .config)
+  4  host error: sysfs unreadable, libvirt unreachable, no IOMMU groups
+  5  refused by a safety check (device used by the host, ids changed)
+
+Sources: sysfs by default (--sysfs-root, default /sys); libvirt node devices
+with -c/--connect URI or --source libvirt (LIBVIRT_DEFAULT_URI is honoured);
+lspci -Dvmmm text with --lspci FILE ('-' for standard input).)";
+
+pcipass::core::Result<std::string> read_input(const std::string& path) {
+  std::ostringstream buffer;
+  if (path == "-") {
+    buffer << std::cin.rdbuf();
+    return buffer.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return pcipass::core::fail("reading " + path + ": " + std::strerror(errno), ExitCode::bad_input);
+  }
+  buffer << in.rdbuf();
+  if (in.bad()) {
+    return pcipass::core::fail("reading " + path + ": " + std::strerror(errno), ExitCode::bad_input);
+  }
+  return buffer.str();
+}
+
+std::string default_proc_root(const std::string& sysfs_root) {
+  // /sys gives /proc; a simulated host's HOST/sys gives HOST/proc.
+  std::string root = sysfs_root;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  const std::size_t slash = root.rfind('/');
+  if (slash == std::string::npos) return "proc";
+  return root.substr(0, slash + 1) + "proc";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace pcipass;
+  cli::Context context;
+  context.out = &std::cout;
+  context.err = &std::cerr;
+  cli::GlobalOptions& o = context.options;
+
+  CLI::App app{"pcipass: PCIe passthrough manager for libvirt guests", "pcipass"};
+  app.set_version_flag("--version", std::string("pcipass ") + "0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.footer(k_exit_codes);
+  app.add_option("--sysfs-root", o.sysfs_root, "Root of the sysfs tree to read (a simulated host's sys/)")
+      ->capture_default_str();
+  app.add_option("--proc-root", o.proc_root,
+                 "Root of the /proc tree for host-usage probes (default: proc beside --sysfs-root)");
+  app.add_option("-c,--connect", o.connect, "libvirt URI to read node devices from");
+  app.add_option("--lspci", o.lspci_file, "Read devices from lspci -Dvmmm text in FILE ('-': stdin)");
+  app.add_option("--source", o.source, "Inventory source: auto, sysfs, libvirt or lspci")
+      ->check(CLI::IsMember({"auto", "sysfs", "libvirt", "lspci"}))
+      ->capture_default_str();
+  app.add_option("--pci-ids", o.pci_ids, "pci.ids file to name devices with instead of the system's");
+  app.add_flag("--json", o.json, "Print JSON (schema in docs/json.md) instead of a table");
+
+  int exit_code = 0;
+  cli::register_list(app, context, exit_code);
+  cli::register_groups(app, context, exit_code);
+
+  // The real objects are built once the options are known, before any
+  // command callback runs (CLI11 calls parse_complete_callback first).
+  std::unique_ptr<host::RealSysfs> sysfs;
+  std::unique_ptr<host::RealSysfs> proc;
+  std::unique_ptr<host::LibpciNames> names;
+  app.parse_complete_callback([&] {
+    sysfs = std::make_unique<host::RealSysfs>(o.sysfs_root);
+    proc = std::make_unique<host::RealSysfs>(o.proc_root.empty() ? default_proc_root(o.sysfs_root)
+                                                                 : o.proc_root);
+    names = std::make_unique<host::LibpciNames>(o.pci_ids);
+    context.sysfs = sysfs.get();
+    context.proc = proc.get();
+    context.names = names.get();
+  });
+  context.open_libvirt = [](const std::string& uri) {
+    return host::LibvirtConnection::open(uri, host::LibvirtConnection::Access::read_only);
+  };
+  context.read_input = read_input;
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "pcipass: error: " << e.what() << " (see pcipass --help)\n";
+    return static_cast<int>(ExitCode::usage);
+  } catch (const core::Failure& e) {
+    std::cout.flush();
+    std::cerr << "pcipass: error: " << e.error().message << "\n";
+    return static_cast<int>(e.error().code);
+  } catch (const std::exception& e) {
+    std::cerr << "pcipass: error: internal error: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::failure);
+  }
+  return exit_code;
+}

@@ -1,0 +1,39 @@
+#include <pcipass/core/pci_device.hpp>
+
+#include <cstdio>
+
+namespace pcipass::core {
+
+std::string PciDevice::ids() const {
+  if (!vendor_id || !device_id) return {};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04x:%04x", *vendor_id, *device_id);
+  return buf;
+}
+
+std::optional<std::uint16_t> PciDevice::class_id() const {
+  if (!class_code) return std::nullopt;
+  return static_cast<std::uint16_t>(*class_code >> 8);
+}
+
+bool PciDevice::stays_with_platform() const {
+  return is_bridge() || class_id() == std::optional<std::uint16_t>(0x0600);
+}
+
+const char* PciDevice::kind_name() const {
+  if (is_bridge()) return "bridge";
+  if (class_id() == std::optional<std::uint16_t>(0x0600)) return "host-bridge";
+  return header == HeaderKind::endpoint ? "endpoint" : "unknown";
+}
+
+HeaderKind header_kind_from_class(std::optional<std::uint32_t> class_code) {
+  if (!class_code) return HeaderKind::unknown;
+  const std::uint32_t class_id = *class_code >> 8;
+  // 0x0604 PCI-to-PCI, 0x0607 CardBus, 0x0609 semi-transparent PCI-to-PCI.
+  if (class_id == 0x0604 || class_id == 0x0607 || class_id == 0x0609) {
+    return HeaderKind::bridge;
+  }
+  return HeaderKind::endpoint;
+}
+
+}  // namespace pcipass::core

@@ -1,0 +1,278 @@
+#include <pcipass/host/sysfs_source.hpp>
+
+#include <pcipass/core/config_space.hpp>
+#include <pcipass/core/text.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace pcipass::host {
+
+using core::ExitCode;
+using core::fail;
+using core::PciAddress;
+using core::PciDevice;
+using core::Result;
+
+namespace {
+
+std::string basename(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+// Reads a small attribute; the error names the path and the OS reason.
+Result<std::string> read_attribute(const Sysfs& sysfs, const std::string& path) {
+  auto raw = sysfs.read(path, 4096);
+  if (!raw) return fail(raw.error());
+  return std::string(core::trim(*raw));
+}
+
+core::Unexpected malformed(const Sysfs& sysfs, const std::string& path, std::string_view value) {
+  return fail("reading " + sysfs.display_path(path) + ": unexpected value '" +
+                  core::sanitize_untrusted(value) + "'",
+              ExitCode::host_error);
+}
+
+Result<std::uint64_t> read_hex_attribute(const Sysfs& sysfs, const std::string& path) {
+  auto value = read_attribute(sysfs, path);
+  if (!value) return fail(value.error());
+  auto number = core::parse_hex(*value);
+  if (!number) return malformed(sysfs, path, *value);
+  return *number;
+}
+
+// Fills ids, class, revision and header type: from one read of config space
+// when it answers, else from the separate attribute files.
+core::Status read_identity(const Sysfs& sysfs, const std::string& dir, PciDevice& dev) {
+  auto config = sysfs.read(dir + "/config", core::k_config_header_size);
+  if (config) {
+    if (auto header = core::parse_config_header(*config)) {
+      dev.vendor_id = header->vendor_id;
+      dev.device_id = header->device_id;
+      dev.revision = header->revision;
+      dev.class_code = header->class_code;
+      dev.subsystem_vendor_id = header->subsystem_vendor_id;
+      dev.subsystem_device_id = header->subsystem_device_id;
+      dev.header = (header->header_type == 1 || header->header_type == 2)
+                       ? core::HeaderKind::bridge
+                       : core::HeaderKind::endpoint;
+      return core::ok();
+    }
+  }
+  auto read_field = [&](const char* name, std::uint64_t max) -> Result<std::uint64_t> {
+    auto v = read_hex_attribute(sysfs, dir + "/" + name);
+    if (!v) return v;
+    if (*v > max) return malformed(sysfs, dir + "/" + name, std::to_string(*v));
+    return v;
+  };
+  auto vendor = read_field("vendor", 0xffff);
+  if (!vendor) return fail(vendor.error());
+  auto device = read_field("device", 0xffff);
+  if (!device) return fail(device.error());
+  auto cls = read_field("class", 0xffffff);
+  if (!cls) return fail(cls.error());
+  dev.vendor_id = static_cast<std::uint16_t>(*vendor);
+  dev.device_id = static_cast<std::uint16_t>(*device);
+  dev.class_code = static_cast<std::uint32_t>(*cls);
+  dev.header = core::header_kind_from_class(dev.class_code);
+  // Optional on old kernels and some bridges.
+  if (auto rev = read_field("revision", 0xff)) dev.revision = static_cast<std::uint8_t>(*rev);
+  if (auto sv = read_field("subsystem_vendor", 0xffff)) {
+    dev.subsystem_vendor_id = static_cast<std::uint16_t>(*sv);
+  }
+  if (auto sd = read_field("subsystem_device", 0xffff)) {
+    dev.subsystem_device_id = static_cast<std::uint16_t>(*sd);
+  }
+  return core::ok();
+}
+
+Result<PciAddress> link_address(const Sysfs& sysfs, const std::string& path) {
+  auto target = sysfs.read_link(path);
+  if (!target) return fail(target.error());
+  auto address = PciAddress::parse(basename(*target));
+  if (!address) {
+    return fail("reading link " + sysfs.display_path(path) + ": " + address.error().message,
+                ExitCode::host_error);
+  }
+  return *address;
+}
+
+bool is_namespace_name(std::string_view controller, std::string_view entry) {
+  // nvme0n1 under nvme0; nvme0c0n1 with native multipath.
+  if (!entry.starts_with(controller)) return false;
+  entry.remove_prefix(controller.size());
+  if (entry.starts_with('c')) {
+    std::size_t i = 1;
+    while (i < entry.size() && entry[i] >= '0' && entry[i] <= '9') ++i;
+    entry.remove_prefix(i);
+  }
+  if (entry.size() < 2 || entry[0] != 'n') return false;
+  return std::all_of(entry.begin() + 1, entry.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+core::Status read_nvme(const Sysfs& sysfs, const std::string& dir, PciDevice& dev) {
+  auto controllers = sysfs.list(dir + "/nvme");
+  if (!controllers) return core::ok();  // driver not bound or no controller yet
+  std::sort(controllers->begin(), controllers->end());
+  for (const std::string& name : *controllers) {
+    const std::string cdir = dir + "/nvme/" + name;
+    core::NvmeController c;
+    c.name = core::sanitize_untrusted(name);
+    // Firmware writes these strings: untrusted, and absent on some kernels.
+    if (auto v = sysfs.read(cdir + "/model", 4096)) c.model = core::sanitize_untrusted(*v);
+    if (auto v = sysfs.read(cdir + "/firmware_rev", 4096)) c.firmware = core::sanitize_untrusted(*v);
+    if (auto v = sysfs.read(cdir + "/serial", 4096)) c.serial = core::sanitize_untrusted(*v);
+    if (auto entries = sysfs.list(cdir)) {
+      for (const std::string& e : *entries) {
+        if (is_namespace_name(name, e)) c.namespaces.push_back(core::sanitize_untrusted(e));
+      }
+      std::sort(c.namespaces.begin(), c.namespaces.end());
+    }
+    dev.nvme.push_back(std::move(c));
+  }
+  return core::ok();
+}
+
+void read_net_dir(const Sysfs& sysfs, const std::string& net_dir, PciDevice& dev) {
+  auto names = sysfs.list(net_dir);
+  if (!names) return;
+  std::sort(names->begin(), names->end());
+  for (const std::string& name : *names) {
+    core::NetInterface nic;
+    nic.name = core::sanitize_untrusted(name);
+    if (auto state = sysfs.read(net_dir + "/" + name + "/operstate", 64)) {
+      nic.operstate = core::sanitize_untrusted(*state);
+    }
+    dev.net.push_back(std::move(nic));
+  }
+}
+
+// The details behind human names: GPU memory, boot VGA, NVMe controllers,
+// network interfaces. `entries` is the listing of the device folder.
+core::Status read_details(const Sysfs& sysfs, const std::string& dir,
+                          const std::set<std::string>& entries, PciDevice& dev) {
+  const auto has = [&](const char* name) { return entries.count(name) != 0; };
+  if (has("boot_vga")) {
+    if (auto v = read_attribute(sysfs, dir + "/boot_vga")) dev.boot_vga = (*v == "1");
+  }
+  if (has("mem_info_vram_total")) {  // amdgpu
+    if (auto v = read_attribute(sysfs, dir + "/mem_info_vram_total")) {
+      if (auto n = core::parse_decimal(*v); n && *n > 0) dev.memory_bytes = static_cast<std::uint64_t>(*n);
+    }
+  }
+  if (has("nvme")) {
+    if (auto s = read_nvme(sysfs, dir, dev); !s) return fail(s.error());
+  }
+  if (has("net")) read_net_dir(sysfs, dir + "/net", dev);
+  // virtio functions carry their block and net children one level down.
+  for (const std::string& entry : entries) {
+    if (entry.starts_with("virtio") && sysfs.exists(dir + "/" + entry + "/net")) {
+      read_net_dir(sysfs, dir + "/" + entry + "/net", dev);
+    }
+  }
+  return core::ok();
+}
+
+Result<PciDevice> read_device(const Sysfs& sysfs, const PciAddress& address) {
+  const std::string dir = "bus/pci/devices/" + address.to_string();
+  PciDevice dev;
+  dev.address = address;
+
+  // One listing tells which optional attributes and links exist, so absent
+  // ones cost no failed open().
+  auto entries_result = sysfs.list(dir);
+  if (!entries_result) return fail(entries_result.error());
+  const std::set<std::string> entries(entries_result->begin(), entries_result->end());
+  const auto has = [&](const char* name) { return entries.count(name) != 0; };
+
+  if (auto s = read_identity(sysfs, dir, dev); !s) return fail(s.error());
+
+  if (has("driver")) {
+    auto target = sysfs.read_link(dir + "/driver");
+    if (!target) return fail(target.error());
+    dev.driver = core::sanitize_untrusted(basename(*target));
+  }
+  if (has("iommu_group")) {
+    const std::string path = dir + "/iommu_group";
+    auto target = sysfs.read_link(path);
+    if (!target) return fail(target.error());
+    const std::string number = basename(*target);
+    auto group = core::parse_decimal(number);
+    if (!group || *group < 0 || *group > 0xffffffffLL) return malformed(sysfs, path, number);
+    dev.iommu_group = static_cast<unsigned>(*group);
+  }
+  if (has("numa_node")) {
+    const std::string path = dir + "/numa_node";
+    auto value = read_attribute(sysfs, path);
+    if (!value) return fail(value.error());
+    auto node = core::parse_decimal(*value);
+    if (!node || *node < -1 || *node > 0xffff) return malformed(sysfs, path, *value);
+    if (*node >= 0) dev.numa_node = static_cast<int>(*node);
+  }
+  if (has("physfn")) {
+    auto pf = link_address(sysfs, dir + "/physfn");
+    if (!pf) return fail(pf.error());
+    dev.physical_function = *pf;
+  }
+  for (const std::string& entry : entries) {
+    if (!entry.starts_with("virtfn")) continue;
+    auto vf = link_address(sysfs, dir + "/" + entry);
+    if (!vf) return fail(vf.error());
+    dev.virtual_functions.push_back(*vf);
+  }
+  std::sort(dev.virtual_functions.begin(), dev.virtual_functions.end());
+  if (has("sriov_totalvfs")) {
+    auto total = read_attribute(sysfs, dir + "/sriov_totalvfs");
+    if (total) {
+      if (auto n = core::parse_decimal(*total); n && *n >= 0 && *n <= 0xffff) {
+        dev.sriov_total_vfs = static_cast<unsigned>(*n);
+      }
+    }
+    if (auto num = read_attribute(sysfs, dir + "/sriov_numvfs")) {
+      if (auto n = core::parse_decimal(*num); n && *n >= 0 && *n <= 0xffff) {
+        dev.sriov_num_vfs = static_cast<unsigned>(*n);
+      }
+    }
+  }
+  if (auto st = read_details(sysfs, dir, entries, dev); !st) return fail(st.error());
+  return dev;
+}
+
+}  // namespace
+
+Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs) {
+  auto names = sysfs.list("bus/pci/devices");
+  if (!names) {
+    return fail("cannot list PCI devices: " + names.error().message +
+                    " (is this a sysfs root? pass --sysfs-root DIR)",
+                ExitCode::host_error);
+  }
+  core::Inventory inventory;
+  for (const std::string& name : *names) {
+    auto address = PciAddress::parse(name);
+    if (!address) {
+      return fail("reading " + sysfs.display_path("bus/pci/devices") + ": entry '" +
+                      core::sanitize_untrusted(name) + "' is not a PCI address",
+                  ExitCode::host_error);
+    }
+    auto device = read_device(sysfs, *address);
+    if (!device) return fail(device.error());
+    inventory.add(std::move(*device));
+  }
+  inventory.rebuild_groups();
+  return inventory;
+}
+
+void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {
+  for (auto& [address, dev] : inventory.devices()) {
+    const std::string dir = "bus/pci/devices/" + address.to_string();
+    auto entries = sysfs.list(dir);
+    if (!entries) continue;
+    dev.nvme.clear();
+    dev.net.clear();
+    (void)read_details(sysfs, dir, std::set<std::string>(entries->begin(), entries->end()), dev);
+  }
+}
+
+}  // namespace pcipass::host

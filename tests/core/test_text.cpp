@@ -1,0 +1,52 @@
+#include <pcipass/core/text.hpp>
+
+#include <gtest/gtest.h>
+
+namespace pcipass::core {
+namespace {
+
+TEST(SanitizeUntrusted, TrimsAndTurnsControlCharactersIntoSpaces) {
+  EXPECT_EQ(sanitize_untrusted("  Samsung SSD\n"), "Samsung SSD");
+  EXPECT_EQ(sanitize_untrusted("a\nsource \"x\"\tb"), "a source \"x\" b");
+  EXPECT_EQ(sanitize_untrusted("a\x1b[31mred"), "a [31mred");
+}
+
+TEST(SanitizeUntrusted, ReplacesInvalidUtf8) {
+  EXPECT_EQ(sanitize_untrusted("ok\xff\xfe!"), "ok\xef\xbf\xbd\xef\xbf\xbd!");
+  EXPECT_EQ(sanitize_untrusted("caf\xc3\xa9"), "caf\xc3\xa9");              // valid é kept
+  EXPECT_EQ(sanitize_untrusted("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");    // overlong '/'
+  EXPECT_EQ(sanitize_untrusted("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
+  EXPECT_EQ(sanitize_untrusted("a\xc2\x85" "b"), "a\xef\xbf\xbd\xef\xbf\xbd" "b");  // C1 NEL
+  EXPECT_EQ(sanitize_untrusted("a\xe2\x80\xa8" "b"), "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "b");
+}
+
+TEST(SanitizeUntrusted, CapsLengthWithoutSplittingCharacters) {
+  std::string long_text(300, 'x');
+  std::string out = sanitize_untrusted(long_text);
+  EXPECT_EQ(out, std::string(k_max_untrusted_length, 'x') + "...");
+  std::string accents;
+  for (int i = 0; i < 200; ++i) accents += "\xc3\xa9";
+  out = sanitize_untrusted(accents);
+  EXPECT_EQ(out.size(), k_max_untrusted_length + 3);
+  EXPECT_EQ(out.substr(out.size() - 5), "\xc3\xa9...");
+}
+
+TEST(ParseHex, AcceptsSysfsAndLspciForms) {
+  EXPECT_EQ(parse_hex("0x8086"), 0x8086u);
+  EXPECT_EQ(parse_hex("8086"), 0x8086u);
+  EXPECT_EQ(parse_hex("0X1F"), 0x1fu);
+  EXPECT_FALSE(parse_hex(""));
+  EXPECT_FALSE(parse_hex("0x"));
+  EXPECT_FALSE(parse_hex("80 86"));
+  EXPECT_FALSE(parse_hex("0x1ffffffffffffffff"));
+}
+
+TEST(ParseDecimal, AcceptsNegativeNumaNode) {
+  EXPECT_EQ(parse_decimal("-1"), -1);
+  EXPECT_EQ(parse_decimal("12"), 12);
+  EXPECT_FALSE(parse_decimal("1x"));
+  EXPECT_FALSE(parse_decimal(""));
+}
+
+}  // namespace
+}  // namespace pcipass::core

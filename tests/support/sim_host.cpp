@@ -1,0 +1,140 @@
+#include "support/sim_host.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <poll.h>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace pcipass::test {
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path make_temp_dir(const char* prefix) {
+  std::string pattern = (fs::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+  }
+  return pattern;
+}
+
+// Generated hosts shared by all tests of one binary; removed at exit.
+struct HostCache {
+  fs::path root = make_temp_dir("pcipass-simhosts-");
+  std::map<std::string, fs::path> hosts;
+  ~HostCache() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+};
+
+HostCache& cache() {
+  static HostCache instance;
+  return instance;
+}
+
+}  // namespace
+
+fs::path source_path(const std::string& relative) { return fs::path(PCIPASS_SOURCE_DIR) / relative; }
+
+fs::path sim_host(const std::string& name) {
+  HostCache& c = cache();
+  if (auto it = c.hosts.find(name); it != c.hosts.end()) return it->second;
+  const fs::path out = c.root / name;
+  const auto result = run_command({PCIPASS_SIMHOST_EXE,
+                                   source_path("tests/data/hosts/" + name + ".yaml").string(),
+                                   out.string()});
+  if (result.exit_code != 0) {
+    ADD_FAILURE() << "generating simulated host " << name << " failed: " << result.err;
+    throw std::runtime_error("simulated host generation failed");
+  }
+  c.hosts.emplace(name, out);
+  return out;
+}
+
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input) {
+  // A child that exits before reading its input must not kill the test.
+  ::signal(SIGPIPE, SIG_IGN);
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(in_pipe[0], 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  CommandResult result;
+  std::size_t written = 0;
+  if (input.empty()) {
+    ::close(in_pipe[1]);
+    in_pipe[1] = -1;
+  }
+  pollfd fds[3] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}, {in_pipe[1], POLLOUT, 0}};
+  int open_fds = 2;
+  while (open_fds > 0 || fds[2].fd >= 0) {
+    if (::poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd >= 0 && (fds[i].revents & (POLLIN | POLLHUP))) {
+        char buf[65536];
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          ::close(fds[i].fd);
+          fds[i].fd = -1;
+          --open_fds;
+        } else {
+          (i == 0 ? result.out : result.err).append(buf, static_cast<std::size_t>(n));
+        }
+      }
+    }
+    if (fds[2].fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      const ssize_t n = ::write(fds[2].fd, input.data() + written, input.size() - written);
+      if (n > 0) written += static_cast<std::size_t>(n);
+      if (n <= 0 || written == input.size()) {
+        ::close(fds[2].fd);
+        fds[2].fd = -1;
+      }
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
+}
+
+CommandResult run_pcipass(const std::vector<std::string>& args, const std::string& input) {
+  std::vector<std::string> argv{PCIPASS_EXE};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv, input);
+}
+
+TempDir::TempDir() : m_path(make_temp_dir("pcipass-test-")) {}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(m_path, ec);
+}
+
+}  // namespace pcipass::test

@@ -1,0 +1,47 @@
+#pragma once
+
+// Simulated hosts for tests: generates a host tree from
+// tests/data/hosts/NAME.yaml with the real generator, once per test binary,
+// into a temporary folder removed at exit.
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace pcipass::test {
+
+// The root of the generated tree for host `name` (holding sys/, proc/, dev/,
+// libvirt-test.xml). Fails the current test (and throws) when generation fails.
+std::filesystem::path sim_host(const std::string& name);
+
+// The result of running a command: exit status and captured output.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (no shell), feeding `input` to its standard input, and
+// captures stdout and stderr separately.
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input = {});
+
+// Runs the pcipass binary under test with `args`.
+CommandResult run_pcipass(const std::vector<std::string>& args, const std::string& input = {});
+
+// A fresh temporary directory, removed by the destructor.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+
+private:
+  std::filesystem::path m_path;
+};
+
+// Path of a file in the source tree, e.g. source_path("tests/data/hosts").
+std::filesystem::path source_path(const std::string& relative);
+
+}  // namespace pcipass::test
