@@ -104,22 +104,24 @@ Result<PciAddress> address_attributes(const pugi::xml_node& address, const std::
   return result;
 }
 
+struct IdAndName {
+  std::uint16_t id = 0;
+  std::string name;
+};
+
 // Reads `<vendor id='0x8086'>name</vendor>` or `<product ...>`: the id in hex
-// with or without `0x`, as libvirt parses it.
-Status read_id(const pugi::xml_node& capability, const char* name, std::optional<std::uint16_t>& id,
-               std::string& display_name) {
-  const pugi::xml_node element = capability.child(name);
+// with or without `0x`, as libvirt parses it, and the database name.
+Result<IdAndName> read_id(const pugi::xml_node& capability, const char* element_name) {
+  const pugi::xml_node element = capability.child(element_name);
   const pugi::xml_attribute attribute = element.attribute("id");
-  if (!attribute) return bad("pci capability has no <" + std::string(name) + " id=...>");
+  if (!attribute) return bad("pci capability has no <" + std::string(element_name) + " id=...>");
   const std::string_view text = trim(attribute.value());
   const auto value = parse_hex(text);
   if (!value || *value > 0xffff) {
-    return bad("pci capability <" + std::string(name) + "> id " + quoted(text) +
+    return bad("pci capability <" + std::string(element_name) + "> id " + quoted(text) +
                " is not a 16-bit hex number");
   }
-  id = static_cast<std::uint16_t>(*value);
-  display_name = sanitize_untrusted(element.child_value());
-  return ok();
+  return IdAndName{static_cast<std::uint16_t>(*value), sanitize_untrusted(element.child_value())};
 }
 
 // An optional decimal attribute of `node`, named `where` in messages.
@@ -160,14 +162,14 @@ Result<PciDevice> parse_pci_capability(const pugi::xml_node& device_node,
     }
     device.class_code = static_cast<std::uint32_t>(*value);
   }
-  if (Status status = read_id(capability, "vendor", device.vendor_id, device.vendor_name);
-      !status) {
-    return fail(status.error());
-  }
-  if (Status status = read_id(capability, "product", device.device_id, device.device_name);
-      !status) {
-    return fail(status.error());
-  }
+  auto vendor = read_id(capability, "vendor");
+  if (!vendor) return fail(vendor.error());
+  device.vendor_id = vendor->id;
+  device.vendor_name = std::move(vendor->name);
+  auto product = read_id(capability, "product");
+  if (!product) return fail(product.error());
+  device.device_id = product->id;
+  device.device_name = std::move(product->name);
   device.driver = sanitize_untrusted(device_node.child("driver").child("name").child_value());
 
   if (const pugi::xml_node group = capability.child("iommuGroup")) {

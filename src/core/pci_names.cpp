@@ -6,24 +6,18 @@ namespace pcipass::core {
 
 void fill_names(Inventory& inventory, const PciNames& names) {
   for (auto& [address, dev] : inventory.devices()) {
-    if (dev.vendor_id && dev.vendor_name.empty()) {
-      dev.vendor_name = sanitize_untrusted(names.vendor(*dev.vendor_id));
-    }
-    if (dev.vendor_id && dev.device_id && dev.device_name.empty()) {
+    if (dev.vendor_id) dev.vendor_name = sanitize_untrusted(names.vendor(*dev.vendor_id));
+    if (dev.vendor_id && dev.device_id) {
       dev.device_name = sanitize_untrusted(names.device(*dev.vendor_id, *dev.device_id));
     }
-    if (dev.subsystem_vendor_id && dev.subsystem_vendor_name.empty() &&
-        *dev.subsystem_vendor_id != 0) {
+    if (dev.subsystem_vendor_id && *dev.subsystem_vendor_id != 0) {
       dev.subsystem_vendor_name = sanitize_untrusted(names.vendor(*dev.subsystem_vendor_id));
+      if (dev.vendor_id && dev.device_id && dev.subsystem_device_id) {
+        dev.subsystem_name = sanitize_untrusted(names.subsystem(
+            *dev.vendor_id, *dev.device_id, *dev.subsystem_vendor_id, *dev.subsystem_device_id));
+      }
     }
-    if (dev.vendor_id && dev.device_id && dev.subsystem_vendor_id && dev.subsystem_device_id &&
-        dev.subsystem_name.empty() && *dev.subsystem_vendor_id != 0) {
-      dev.subsystem_name = sanitize_untrusted(names.subsystem(
-          *dev.vendor_id, *dev.device_id, *dev.subsystem_vendor_id, *dev.subsystem_device_id));
-    }
-    if (dev.class_code && dev.class_name.empty()) {
-      dev.class_name = sanitize_untrusted(names.class_name(*dev.class_code));
-    }
+    if (dev.class_code) dev.class_name = sanitize_untrusted(names.class_name(*dev.class_code));
   }
 }
 

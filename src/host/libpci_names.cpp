@@ -18,7 +18,10 @@ void quiet_warning(char* /*msg*/, ...) {}
 std::string lookup(pci_access* access, int flags, unsigned a, unsigned b = 0, unsigned c = 0,
                    unsigned d = 0) {
   char buf[1024];
-  const char* name = pci_lookup_name(access, buf, sizeof buf, flags, a, b, c, d);
+  // pci.ids only: udev's hwdb would be opened afresh for every miss (five
+  // failed open() calls per unknown subsystem), and names must not depend
+  // on which hwdb a machine happens to have.
+  const char* name = pci_lookup_name(access, buf, sizeof buf, flags | PCI_LOOKUP_NO_HWDB, a, b, c, d);
   return name != nullptr ? std::string(name) : std::string();
 }
 

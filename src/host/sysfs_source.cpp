@@ -52,11 +52,24 @@ core::Status read_identity(const Sysfs& sysfs, const std::string& dir, PciDevice
       dev.device_id = header->device_id;
       dev.revision = header->revision;
       dev.class_code = header->class_code;
-      dev.subsystem_vendor_id = header->subsystem_vendor_id;
-      dev.subsystem_device_id = header->subsystem_device_id;
+      // Subsystem vendor 0 or 0xffff means "none" (lspci shows none either).
+      if (header->subsystem_vendor_id && *header->subsystem_vendor_id != 0 &&
+          *header->subsystem_vendor_id != 0xffff) {
+        dev.subsystem_vendor_id = header->subsystem_vendor_id;
+        dev.subsystem_device_id = header->subsystem_device_id;
+      }
       dev.header = (header->header_type == 1 || header->header_type == 2)
                        ? core::HeaderKind::bridge
                        : core::HeaderKind::endpoint;
+      if (!dev.subsystem_vendor_id) {
+        // Bridges keep subsystem ids in a capability; the kernel reads it.
+        auto sv = read_hex_attribute(sysfs, dir + "/subsystem_vendor");
+        auto sd = read_hex_attribute(sysfs, dir + "/subsystem_device");
+        if (sv && sd && *sv != 0 && *sv < 0xffff && *sd <= 0xffff) {
+          dev.subsystem_vendor_id = static_cast<std::uint16_t>(*sv);
+          dev.subsystem_device_id = static_cast<std::uint16_t>(*sd);
+        }
+      }
       return core::ok();
     }
   }
@@ -78,10 +91,10 @@ core::Status read_identity(const Sysfs& sysfs, const std::string& dir, PciDevice
   dev.header = core::header_kind_from_class(dev.class_code);
   // Optional on old kernels and some bridges.
   if (auto rev = read_field("revision", 0xff)) dev.revision = static_cast<std::uint8_t>(*rev);
-  if (auto sv = read_field("subsystem_vendor", 0xffff)) {
+  auto sv = read_field("subsystem_vendor", 0xffff);
+  auto sd = read_field("subsystem_device", 0xffff);
+  if (sv && sd && *sv != 0 && *sv != 0xffff) {
     dev.subsystem_vendor_id = static_cast<std::uint16_t>(*sv);
-  }
-  if (auto sd = read_field("subsystem_device", 0xffff)) {
     dev.subsystem_device_id = static_cast<std::uint16_t>(*sd);
   }
   return core::ok();

@@ -45,6 +45,8 @@ struct Rejected {
   const char* message;
 };
 
+void PrintTo(const Rejected& r, std::ostream* os) { *os << "'" << r.input << "'"; }
+
 class PciAddressRejects : public ::testing::TestWithParam<Rejected> {};
 
 TEST_P(PciAddressRejects, WithMessageSayingWhatWasExpected) {

@@ -26,38 +26,19 @@ fs::path make_temp_dir(const char* prefix) {
   return pattern;
 }
 
-// Generated hosts shared by all tests of one binary; removed at exit.
-struct HostCache {
-  fs::path root = make_temp_dir("pcipass-simhosts-");
-  std::map<std::string, fs::path> hosts;
-  ~HostCache() {
-    std::error_code ec;
-    fs::remove_all(root, ec);
-  }
-};
-
-HostCache& cache() {
-  static HostCache instance;
-  return instance;
-}
-
 }  // namespace
 
 fs::path source_path(const std::string& relative) { return fs::path(PCIPASS_SOURCE_DIR) / relative; }
 
 fs::path sim_host(const std::string& name) {
-  HostCache& c = cache();
-  if (auto it = c.hosts.find(name); it != c.hosts.end()) return it->second;
-  const fs::path out = c.root / name;
-  const auto result = run_command({PCIPASS_SIMHOST_EXE,
-                                   source_path("tests/data/hosts/" + name + ".yaml").string(),
-                                   out.string()});
-  if (result.exit_code != 0) {
-    ADD_FAILURE() << "generating simulated host " << name << " failed: " << result.err;
-    throw std::runtime_error("simulated host generation failed");
+  // Built by the `simhosts` target (tests/CMakeLists.txt) before any test runs.
+  const fs::path root = fs::path(PCIPASS_SIMHOST_DIR) / name;
+  if (!fs::exists(root / "sys/bus/pci/devices")) {
+    ADD_FAILURE() << "simulated host " << name << " is missing at " << root
+                  << ": build the simhosts target";
+    throw std::runtime_error("simulated host missing");
   }
-  c.hosts.emplace(name, out);
-  return out;
+  return root;
 }
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input) {

@@ -1,8 +1,7 @@
 #pragma once
 
-// Simulated hosts for tests: generates a host tree from
-// tests/data/hosts/NAME.yaml with the real generator, once per test binary,
-// into a temporary folder removed at exit.
+// Simulated hosts for tests, generated from tests/data/hosts/NAME.yaml by
+// the build (target `simhosts`), and helpers to run commands.
 
 #include <filesystem>
 #include <string>
@@ -11,7 +10,8 @@
 namespace pcipass::test {
 
 // The root of the generated tree for host `name` (holding sys/, proc/, dev/,
-// libvirt-test.xml). Fails the current test (and throws) when generation fails.
+// libvirt-test.xml). Shared by all tests: read it, never write into it.
+// Fails the current test (and throws) when it is missing.
 std::filesystem::path sim_host(const std::string& name);
 
 // The result of running a command: exit status and captured output.

@@ -273,8 +273,8 @@ std::string libvirt_test_xml(const Host& host)
 
 std::string pci_ids_text(const Host& host)
 {
-    std::string out = "# Extra PCI ids for the simulated host " + host.name +
-                      ", written by pcipass-simhost.\n# Syntax: vendor, then TAB device, each \"ID  name\".\n";
+    std::string out = "# Extra PCI ids for a simulated host, written by pcipass-simhost.\n"
+                      "# Syntax: vendor, then TAB device, each \"ID  name\".\n";
     for (const PciIdsVendor& v : host.pci_ids) {
         out += hex(v.vendor, 4) + "  " + v.name + "\n";
         for (const PciIdsDevice& d : v.devices)

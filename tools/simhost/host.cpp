@@ -125,7 +125,16 @@ public:
     }
 
     // A string is a scalar, or {hex: "41ff"} for bytes YAML cannot carry.
+    // NUL is refused: no sysfs or proc text can hold one.
     Bytes string(const YAML::Node& node, const std::string& where) const
+    {
+        Bytes bytes = raw_string(node, where);
+        if (bytes.find('\0') != Bytes::npos)
+            fail(node, where, "a string cannot contain a NUL byte");
+        return bytes;
+    }
+
+    Bytes raw_string(const YAML::Node& node, const std::string& where) const
     {
         if (node.IsScalar())
             return node.Scalar();
@@ -734,7 +743,11 @@ private:
         };
         int virtio = 0, fb = 0;
         for (Device& d : host.devices) {
-            if (d.parent)
+            // VFs sit beside their PF in sysfs, even on a later bus.
+            const Device* pf = d.physfn ? host.find(*d.physfn) : nullptr;
+            if (pf)
+                d.sysfs_path = pf->sysfs_path.substr(0, pf->sysfs_path.rfind('/')) + "/" + d.address.str();
+            else if (d.parent)
                 d.sysfs_path = host.find(*d.parent)->sysfs_path + "/" + d.address.str();
             else
                 d.sysfs_path = "devices/pci" + hex(d.address.domain, 4) + ":" + hex(d.address.bus, 2) + "/" +
@@ -949,8 +962,12 @@ private:
             m_r.required(node[i], "source", w);
             Swap s;
             s.source = m_r.string(node[i]["source"], w + ".source");
-            s.device = resolve_block(node[i], w, s.source, true);
-            s.size_kib = m_block_sizes.at(s.device) / 2;
+            // A /dev source is a partition; anything else is a swap file.
+            s.device = resolve_block(node[i], w, s.source, false);
+            if (s.device.empty() && !node[i]["size_kib"])
+                m_r.fail(node[i], w, "a swap file needs size_kib");
+            if (!s.device.empty())
+                s.size_kib = m_block_sizes.at(s.device) / 2;
             if (node[i]["size_kib"])
                 s.size_kib = static_cast<std::uint64_t>(m_r.integer(node[i]["size_kib"], w + ".size_kib", 0, 1LL << 50));
             if (node[i]["priority"])

@@ -59,7 +59,8 @@ void prepare_out_dir(const fs::path& out_dir, bool force)
     const fs::path resolved = fs::weakly_canonical(fs::absolute(out_dir), ec);
     if (ec)
         throw Error("resolving " + out_dir.string() + ": " + ec.message());
-    if (resolved == "/" || under(resolved, "/sys") || under(resolved, "/proc") || under(resolved, "/dev"))
+    if (resolved == "/" || under(resolved, "/sys") || under(resolved, "/proc") ||
+        (under(resolved, "/dev") && !under(resolved, "/dev/shm")))  // tmpfs: fast for big hosts
         throw Error("refusing to write into " + resolved.string() + ": it is a real system tree");
     if (!fs::exists(resolved)) {
         fs::create_directories(resolved, ec);

@@ -148,7 +148,8 @@ struct Mount {
 };
 
 struct Swap {
-    Bytes source, device;
+    Bytes source;
+    Bytes device; // empty for a swap file
     std::uint64_t size_kib = 0;
     int priority = -2;
 };

@@ -22,8 +22,10 @@ public:
   [[nodiscard]] virtual std::string class_name(std::uint32_t class_code) const = 0;
 };
 
-// Fills every empty name field of every device that has the ids for it.
-// Names a source already gave (lspci text) are kept. Database names are
+// Names every device from the database wherever it has the ids, replacing
+// names a source gave, so every source names a device alike (libvirt's names
+// come from udev's hwdb, lspci's from its own lookup). Names a source gave
+// without ids (lspci text without -nn) are kept. Database names are
 // untrusted and pass through sanitize_untrusted().
 void fill_names(Inventory& inventory, const PciNames& names);
 
