@@ -1,0 +1,171 @@
+// `pcipass list` and `pcipass groups` end to end on simulated hosts: what a
+// person and a program see.
+
+#include "support/sim_host.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace pcipass::test {
+namespace {
+
+std::vector<std::string> on_host(const std::string& host, std::vector<std::string> args) {
+  const std::string sys = (sim_host(host) / "sys").string();
+  args.insert(args.begin(), {"--sysfs-root", sys});
+  return args;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t nl = text.find('\n', start);
+    lines.push_back(text.substr(start, nl - start));
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return lines;
+}
+
+TEST(CliList, TableShowsGroupsNamesDriversAndHostUse) {
+  const auto r = run_pcipass(on_host("workstation", {"list"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  const auto lines = lines_of(r.out);
+  ASSERT_EQ(lines.size(), 19u);  // header + 18 functions
+  EXPECT_TRUE(lines[0].starts_with("ADDRESS       GROUP  CLASS")) << lines[0];
+  bool saw_root = false, saw_zns = false, saw_gpu = false;
+  for (const std::string& line : lines) {
+    if (line.starts_with("0000:01:00.0")) {
+      saw_root = true;
+      EXPECT_NE(line.find("/dev/nvme0n1 - Samsung SSD 980 PRO 1TB with FW 5B2QGXA7"), std::string::npos);
+      EXPECT_TRUE(line.ends_with("host-in-use: backs / (ext4 on /dev/nvme0n1p2); backs /boot/efi "
+                                 "(vfat on /dev/nvme0n1p1); swap on /dev/nvme0n1p3"))
+          << line;
+    }
+    if (line.starts_with("0000:02:00.0")) {
+      saw_zns = true;
+      EXPECT_TRUE(line.ends_with("nvme           free")) << line;
+    }
+    if (line.starts_with("0000:2d:00.0")) {
+      saw_gpu = true;
+      EXPECT_NE(line.find("with 8.0 GiB"), std::string::npos) << line;
+    }
+  }
+  EXPECT_TRUE(saw_root && saw_zns && saw_gpu);
+}
+
+TEST(CliList, FiltersByClassVendorAndGroup) {
+  auto r = run_pcipass(on_host("workstation", {"list", "--class", "0108"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(r.out).size(), 3u) << r.out;
+  r = run_pcipass(on_host("workstation", {"list", "--class", "ethernet"}));
+  EXPECT_EQ(lines_of(r.out).size(), 2u) << r.out;
+  r = run_pcipass(on_host("workstation", {"list", "--vendor", "8086"}));
+  EXPECT_EQ(lines_of(r.out).size(), 2u) << r.out;
+  r = run_pcipass(on_host("workstation", {"list", "--group", "15", "--class", "04"}));
+  ASSERT_EQ(lines_of(r.out).size(), 2u) << r.out;
+  EXPECT_TRUE(lines_of(r.out)[1].starts_with("0000:2d:00.1"));
+}
+
+TEST(CliList, JsonFollowsTheDocumentedSchema) {
+  const auto r = run_pcipass(on_host("workstation", {"list", "--json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["schema"], 1);
+  EXPECT_TRUE(doc["source"].get<std::string>().starts_with("sysfs:"));
+  EXPECT_EQ(doc["iommu"], true);
+  ASSERT_EQ(doc["devices"].size(), 18u);
+  const auto& nvme = doc["devices"][9];
+  EXPECT_EQ(nvme["address"], "0000:01:00.0");
+  EXPECT_EQ(nvme["vendor_id"], "0x144d");
+  EXPECT_EQ(nvme["class"], "0x010802");
+  EXPECT_EQ(nvme["kind"], "endpoint");
+  EXPECT_EQ(nvme["driver"], "nvme");
+  EXPECT_EQ(nvme["iommu_group"], 8);
+  EXPECT_EQ(nvme["status"], "host-in-use");
+  EXPECT_EQ(nvme["nvme"][0]["model"], "Samsung SSD 980 PRO 1TB");
+  EXPECT_EQ(nvme["host_uses"][0], "backs / (ext4 on /dev/nvme0n1p2)");
+  EXPECT_EQ(doc["devices"][0]["kind"], "host-bridge");
+}
+
+TEST(CliList, HostileStringsStayInsideValidJsonAndOneTableLinePerDevice) {
+  const auto root = sim_host("hostile");
+  const std::string ids = (root / "pci.ids").string();
+  auto r = run_pcipass(on_host("hostile", {"--pci-ids", ids, "list", "--json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);  // throws on invalid JSON or UTF-8
+  for (const auto& d : doc["devices"]) {
+    const std::string name = d["human_name"];
+    EXPECT_EQ(name.find('\n'), std::string::npos) << name;
+  }
+  r = run_pcipass(on_host("hostile", {"--pci-ids", ids, "list"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(r.out).size(), doc["devices"].size() + 1);
+}
+
+TEST(CliGroups, SaysWhichGroupsCanGoToAGuestAndWhyNot) {
+  const auto r = run_pcipass(on_host("workstation", {"groups", "--json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  std::map<int, nlohmann::json> groups;
+  for (const auto& g : doc["groups"]) groups[g["group"].get<int>()] = g;
+  EXPECT_EQ(groups[9]["passthrough"], "needs-bind");  // the free ZNS drive
+  EXPECT_EQ(groups[9]["reasons"][0], "0000:02:00.0 is on host driver nvme");
+  EXPECT_EQ(groups[8]["passthrough"], "blocked");  // the root disk
+  EXPECT_EQ(groups[15]["passthrough"], "blocked");  // the boot GPU and its audio
+  EXPECT_EQ(groups[15]["endpoints"].size(), 2u);
+  EXPECT_EQ(groups[2]["passthrough"], "bridges-only");
+  EXPECT_EQ(groups[0]["passthrough"], "bridges-only");  // a host bridge alone
+}
+
+TEST(CliGroups, TableListsMembersAndReasons) {
+  const auto r = run_pcipass(on_host("workstation", {"groups"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("IOMMU group 15: blocked\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  why: 0000:2d:00.0 is used by the host: boot VGA device; framebuffer "
+                       "console (fb0)\n"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST(CliGroups, LaptopHasOneGroupBlockedByTheHost) {
+  const auto r = run_pcipass(on_host("laptop", {"groups", "--json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["groups"].size(), 1u);
+  EXPECT_EQ(doc["groups"][0]["passthrough"], "blocked");
+}
+
+TEST(CliNoIommu, ListWarnsAndGroupsFailsWithTheFix) {
+  const std::string fix =
+      "this host has no IOMMU groups: the IOMMU is missing or disabled. Enable VT-d (Intel) or "
+      "AMD-Vi (AMD) in the firmware and boot with intel_iommu=on or amd_iommu=on (plus "
+      "iommu=pt) on the kernel command line";
+  auto r = run_pcipass(on_host("noiommu", {"list"}));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.err, "pcipass: warning: " + fix + "\n");
+  EXPECT_NE(r.out.find("0000:00:02.0"), std::string::npos);
+  r = run_pcipass(on_host("noiommu", {"groups"}));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(r.err, "pcipass: error: " + fix + "\n");
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(CliSources, LspciTextFromStdinGivesTheSameJsonAsSysfs) {
+  const auto root = sim_host("workstation");
+  const auto lspci = run_command({"lspci", "-A", "linux-sysfs", "-O",
+                                  "sysfs.path=" + (root / "sys/bus/pci").string(), "-Dvmmmnnk"});
+  ASSERT_EQ(lspci.exit_code, 0) << lspci.err;
+  auto from_sysfs = nlohmann::json::parse(run_pcipass(on_host("workstation", {"list", "--json"})).out);
+  const auto r = run_pcipass(on_host("workstation", {"list", "--json", "--lspci", "-"}), lspci.out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto from_lspci = nlohmann::json::parse(r.out);
+  EXPECT_EQ(from_lspci["source"], "lspci:-");
+  // lspci shows no SR-IOV or NUMA details here; everything else must match.
+  for (auto* doc : {&from_sysfs, &from_lspci}) (*doc)["source"] = "";
+  EXPECT_EQ(from_sysfs.dump(1), from_lspci.dump(1));
+}
+
+}  // namespace
+}  // namespace pcipass::test
