@@ -4,6 +4,7 @@
 #include <pcipass/core/group_status.hpp>
 #include <pcipass/core/inventory_json.hpp>
 
+#include <memory>
 #include <ostream>
 
 namespace pcipass::cli {
@@ -13,7 +14,7 @@ using core::Failure;
 
 namespace {
 
-int run_groups(Context& context) {
+int run_groups(Context& context, bool show_all) {
   auto loaded = load_inventory(context);
   const core::Inventory& inventory = loaded.inventory;
   if (!inventory.has_iommu_groups()) throw Failure(k_no_iommu_message, ExitCode::host_error);
@@ -23,8 +24,13 @@ int run_groups(Context& context) {
     return 0;
   }
   bool first = true;
+  std::size_t hidden = 0;
   for (const auto& [number, group] : inventory.groups()) {
     const core::GroupStatus status = core::assess_group(inventory, group);
+    if (!show_all && status.readiness == core::GroupReadiness::bridges_only) {
+      ++hidden;
+      continue;
+    }
     if (!first) *context.out << "\n";
     first = false;
     *context.out << "IOMMU group " << number << ": " << core::to_string(status.readiness) << "\n";
@@ -38,6 +44,10 @@ int run_groups(Context& context) {
     table.print(*context.out);
     for (const std::string& reason : status.reasons) *context.out << "  why: " << reason << "\n";
   }
+  if (hidden > 0) {
+    *context.out << "\n(" << hidden << " group" << (hidden == 1 ? "" : "s")
+                 << " holding only bridges and host bridges not shown; --all shows them)\n";
+  }
   return 0;
 }
 
@@ -46,7 +56,10 @@ int run_groups(Context& context) {
 void register_groups(CLI::App& app, Context& context, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "groups", "List IOMMU groups and whether each can be passed through as a whole");
-  cmd->callback([&context, &exit_code] { exit_code = run_groups(context); });
+  auto show_all = std::make_shared<bool>(false);
+  cmd->add_flag("--all", *show_all,
+                "Also show groups holding only bridges and host bridges (JSON always has all)");
+  cmd->callback([&context, &exit_code, show_all] { exit_code = run_groups(context, *show_all); });
 }
 
 }  // namespace pcipass::cli

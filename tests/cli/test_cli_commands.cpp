@@ -129,6 +129,17 @@ TEST(CliGroups, TableListsMembersAndReasons) {
       << r.out;
 }
 
+TEST(CliGroups, HidesBridgeOnlyGroupsUnlessAll) {
+  auto r = run_pcipass(on_host("workstation", {"groups"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("IOMMU group 2:"), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.ends_with(
+      "\n(10 groups holding only bridges and host bridges not shown; --all shows them)\n"))
+      << r.out;
+  r = run_pcipass(on_host("workstation", {"groups", "--all"}));
+  EXPECT_NE(r.out.find("IOMMU group 2: bridges-only\n"), std::string::npos) << r.out;
+}
+
 TEST(CliGroups, LaptopHasOneGroupBlockedByTheHost) {
   const auto r = run_pcipass(on_host("laptop", {"groups", "--json"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
