@@ -12,25 +12,6 @@
 namespace pcipass::core {
 namespace {
 
-// Input text as it appears in an error message: quotes, backslashes, control
-// and non-ASCII bytes become \xNN so hostile input cannot break the line.
-std::string quoted(std::string_view text) {
-  constexpr std::size_t k_shown = 64;
-  std::string out = "'";
-  for (unsigned char c : text.substr(0, k_shown)) {
-    if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > k_shown) out += "...";
-  out += "'";
-  return out;
-}
-
 bool is_hex_digit(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -131,7 +112,7 @@ private:
         (key_end + 1 == line.size() || line[key_end + 1] == '\t' || line[key_end + 1] == ' ');
     if (!has_separator) {
       return bad(line_number,
-                 "expected 'Key:<tab>value' or a blank line, got " + quoted(line));
+                 "expected 'Key:<tab>value' or a blank line, got " + quote_for_message(line));
     }
     const std::string_view key = line.substr(0, key_end);
     const std::string_view value =
@@ -181,14 +162,14 @@ private:
     } else if (key == "IOMMUGroup") {
       const auto group = parse_decimal(value);
       if (!group || *group < 0 || *group > std::numeric_limits<unsigned>::max()) {
-        return bad(line_number, "IOMMUGroup " + quoted(value) + " is not a group number");
+        return bad(line_number, "IOMMUGroup " + quote_for_message(value) + " is not a group number");
       }
       device.iommu_group = static_cast<unsigned>(*group);
     } else if (key == "NUMANode") {
       const auto node = parse_decimal(value);
       if (!node || *node < std::numeric_limits<int>::min() ||
           *node > std::numeric_limits<int>::max()) {
-        return bad(line_number, "NUMANode " + quoted(value) + " is not a node number");
+        return bad(line_number, "NUMANode " + quote_for_message(value) + " is not a node number");
       }
       // The kernel's -1 means the platform does not say.
       device.numa_node = *node < 0 ? std::nullopt : std::optional<int>(static_cast<int>(*node));
@@ -220,7 +201,7 @@ private:
     const auto number = parse_hex(value);
     if (!number || *number > 0xff) {
       return bad(line_number,
-                 std::string(key) + " " + quoted(value) + " is not a hexadecimal byte");
+                 std::string(key) + " " + quote_for_message(value) + " is not a hexadecimal byte");
     }
     return static_cast<std::uint8_t>(*number);
   }

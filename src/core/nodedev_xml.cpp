@@ -13,25 +13,6 @@
 namespace pcipass::core {
 namespace {
 
-// Document text as it appears in an error message: quotes, backslashes,
-// control and non-ASCII bytes become \xNN so hostile XML cannot break the line.
-std::string quoted(std::string_view text) {
-  constexpr std::size_t k_shown = 64;
-  std::string out = "'";
-  for (unsigned char c : text.substr(0, k_shown)) {
-    if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > k_shown) out += "...";
-  out += "'";
-  return out;
-}
-
 Unexpected bad(const std::string& why) { return fail(why, ExitCode::bad_input); }
 
 // The `<domain>`, `<bus>`, `<slot>` and `<function>` elements: libvirt writes
@@ -64,7 +45,7 @@ Result<std::uint32_t> address_element(const pugi::xml_node& capability, const ch
   const std::string_view text = trim(element.child_value());
   const auto value = parse_element_number(text);
   if (!value) {
-    return bad("pci capability <" + std::string(name) + "> " + quoted(text) + " is not a number");
+    return bad("pci capability <" + std::string(name) + "> " + quote_for_message(text) + " is not a number");
   }
   if (*value > max) {
     return bad("pci capability <" + std::string(name) + "> " + std::to_string(*value) +
@@ -88,7 +69,7 @@ Result<PciAddress> address_attributes(const pugi::xml_node& address, const std::
     const std::string_view text = trim(attribute.value());
     const auto value = parse_attribute_number(text);
     if (!value) {
-      return bad(where + " <address> " + part.name + " " + quoted(text) + " is not a number");
+      return bad(where + " <address> " + part.name + " " + quote_for_message(text) + " is not a number");
     }
     if (*value > part.max) {
       return bad(where + " <address> " + part.name + " " + hex(*value, 1) + " is above " +
@@ -118,7 +99,7 @@ Result<IdAndName> read_id(const pugi::xml_node& capability, const char* element_
   const std::string_view text = trim(attribute.value());
   const auto value = parse_hex(text);
   if (!value || *value > 0xffff) {
-    return bad("pci capability <" + std::string(element_name) + "> id " + quoted(text) +
+    return bad("pci capability <" + std::string(element_name) + "> id " + quote_for_message(text) +
                " is not a 16-bit hex number");
   }
   return IdAndName{static_cast<std::uint16_t>(*value), sanitize_untrusted(element.child_value())};
@@ -133,7 +114,7 @@ Result<std::optional<unsigned>> unsigned_attribute(const pugi::xml_node& node, c
   const std::string_view text = trim(attribute.value());
   const auto value = parse_decimal(text);
   if (!value || *value < 0 || *value > std::numeric_limits<unsigned>::max()) {
-    return bad(where + " " + name + " " + quoted(text) + " is not " + what);
+    return bad(where + " " + name + " " + quote_for_message(text) + " is not " + what);
   }
   return std::optional<unsigned>(static_cast<unsigned>(*value));
 }
@@ -158,7 +139,7 @@ Result<PciDevice> parse_pci_capability(const pugi::xml_node& device_node,
     const std::string_view text = trim(class_node.child_value());
     const auto value = parse_hex(text);
     if (!value || *value > 0xffffff) {
-      return bad("pci capability <class> " + quoted(text) + " is not a 24-bit hex class code");
+      return bad("pci capability <class> " + quote_for_message(text) + " is not a 24-bit hex class code");
     }
     device.class_code = static_cast<std::uint32_t>(*value);
   }
@@ -192,7 +173,7 @@ Result<PciDevice> parse_pci_capability(const pugi::xml_node& device_node,
       const auto value = parse_decimal(text);
       if (!value || *value < std::numeric_limits<int>::min() ||
           *value > std::numeric_limits<int>::max()) {
-        return bad("<numa> node " + quoted(text) + " is not a node number");
+        return bad("<numa> node " + quote_for_message(text) + " is not a node number");
       }
       // The kernel's -1 means the platform does not say.
       if (*value >= 0) device.numa_node = static_cast<int>(*value);
@@ -239,7 +220,7 @@ Result<std::optional<PciDevice>> parse_nodedev_xml(std::string_view xml) {
   }
   const pugi::xml_node root = document.document_element();
   if (std::strcmp(root.name(), "device") != 0) {
-    return bad("node-device XML has root element " + quoted(root.name()) + ", expected 'device'");
+    return bad("node-device XML has root element " + quote_for_message(root.name()) + ", expected 'device'");
   }
   for (const pugi::xml_node capability : root.children("capability")) {
     if (std::string_view(capability.attribute("type").value()) != "pci") continue;

@@ -1,5 +1,7 @@
 #include <pcipass/core/pci_address.hpp>
 
+#include <pcipass/core/text.hpp>
+
 #include <cstdio>
 
 namespace pcipass::core {
@@ -13,24 +15,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// Printable rendering of user text for error messages: control and non-ASCII
-// bytes become \xNN so a hostile argument cannot break the message line.
-std::string quoted(std::string_view text) {
-  std::string out = "'";
-  for (unsigned char c : text.substr(0, 64)) {
-    if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (text.size() > 64) out += "...";
-  out += "'";
-  return out;
 }
 
 struct Cursor {
@@ -55,7 +39,7 @@ Result<std::uint32_t> read_hex(Cursor& cur, std::size_t min_digits, std::size_t 
                                 cur.text[cur.pos] == '_' || cur.text[cur.pos] == '.';
     std::string why;
     if (!separator_next) {
-      why = quoted(std::string_view(&cur.text[cur.pos], 1)) + " is not a hex digit in the " +
+      why = quote_for_message(std::string_view(&cur.text[cur.pos], 1)) + " is not a hex digit in the " +
             std::string(field);
     } else if (count == 0) {
       why = "the " + std::string(field) + " is missing";
@@ -65,7 +49,7 @@ Result<std::uint32_t> read_hex(Cursor& cur, std::size_t min_digits, std::size_t 
       why = "the " + std::string(field) + " needs " + std::to_string(min_digits) + " to " +
             std::to_string(max_digits) + " hex digits";
     }
-    return fail("invalid PCI address " + quoted(original) + ": " + why + "; " +
+    return fail("invalid PCI address " + quote_for_message(original) + ": " + why + "; " +
                     std::string(k_expected),
                 ExitCode::usage);
   }
@@ -74,7 +58,7 @@ Result<std::uint32_t> read_hex(Cursor& cur, std::size_t min_digits, std::size_t 
 
 Result<PciAddress> parse_impl(std::string_view original) {
   auto bad = [&](const std::string& why) {
-    return fail("invalid PCI address " + quoted(original) + ": " + why + "; " +
+    return fail("invalid PCI address " + quote_for_message(original) + ": " + why + "; " +
                     std::string(k_expected),
                 ExitCode::usage);
   };
@@ -131,12 +115,12 @@ Result<PciAddress> parse_impl(std::string_view original) {
 
   if (cur.pos >= text.size()) return bad("the function is missing");
   const int function = hex_value(text[cur.pos]);
-  if (function < 0) return bad(quoted(text.substr(cur.pos, 1)) + " is not a function number");
+  if (function < 0) return bad(quote_for_message(text.substr(cur.pos, 1)) + " is not a function number");
   if (function > 7) return bad("function " + std::to_string(function) + " is above 7");
   addr.function = static_cast<std::uint8_t>(function);
   ++cur.pos;
   if (cur.pos != text.size()) {
-    return bad("unexpected " + quoted(text.substr(cur.pos)) + " after the function");
+    return bad("unexpected " + quote_for_message(text.substr(cur.pos)) + " after the function");
   }
   return addr;
 }

@@ -90,6 +90,23 @@ std::optional<std::int64_t> parse_decimal(std::string_view text) {
   return value;
 }
 
+std::string quote_for_message(std::string_view text) {
+  constexpr std::size_t k_shown = 64;
+  std::string out = "'";
+  for (unsigned char c : text.substr(0, k_shown)) {
+    if (c < 0x20 || c >= 0x7f || c == '\'' || c == '\\') {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > k_shown) out += "...";
+  out += "'";
+  return out;
+}
+
 std::string hex(std::uint64_t value, int digits) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "0x%0*llx", digits, static_cast<unsigned long long>(value));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -197,6 +198,21 @@ struct Host {
 
     const Device* find(const PciAddress& address) const;
 };
+
+// A problem with one device found while deriving the host; `source` is the
+// YAML entry to blame (a VF's PF), so the parser can add its line.
+class DeviceError : public Error {
+public:
+    DeviceError(const PciAddress& source_, std::string where_, const std::string& why)
+        : Error(why), source(source_), where(std::move(where_)) {}
+    PciAddress source;
+    std::string where;
+};
+
+// Completes parsed devices the way Linux would (VFs, buses, groups, paths,
+// device numbers); bridges not in `explicit_port_types` get the port type
+// their position implies. Throws DeviceError.
+void derive_host(Host& host, const std::set<PciAddress>& explicit_port_types);
 
 // Reads and validates a host description; `file_name` only labels messages.
 // Throws Error naming the file, line and key of the first problem.

@@ -26,6 +26,11 @@ std::optional<std::uint64_t> parse_hex(std::string_view text);
 // Parses a decimal integer, possibly negative (sysfs `numa_node` is `-1`).
 std::optional<std::int64_t> parse_decimal(std::string_view text);
 
+// `text` in single quotes for an error message: quotes, backslashes, control
+// and non-ASCII bytes as \xNN, at most 64 bytes then "...", so hostile input
+// cannot break the one-line message or the terminal.
+std::string quote_for_message(std::string_view text);
+
 // `0x` followed by `digits` lower-case hex digits of `value`.
 std::string hex(std::uint64_t value, int digits);
 

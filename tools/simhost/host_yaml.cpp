@@ -1,6 +1,5 @@
-// Reads a host description and derives everything the writers need (VFs,
-// bus numbers, IOMMU groups, block device numbers), so the writers never
-// have to validate or compute.
+// Reads a host description: YAML shape, keys, value ranges and references
+// between entries, with file:line:column and a key path in every message.
 #include "simhost.hpp"
 
 #include <arpa/inet.h>
@@ -9,7 +8,6 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <functional>
 #include <initializer_list>
 #include <set>
 
@@ -218,7 +216,7 @@ unsigned trailing_number(const Bytes& name, unsigned fallback)
 
 class Parser {
 public:
-    Parser(const Reader& reader) : m_r(reader) {}
+    explicit Parser(const Reader& reader) : m_r(reader) {}
 
     Host parse(const YAML::Node& root)
     {
@@ -245,8 +243,12 @@ public:
         m_r.sequence(devices, "devices");
         for (std::size_t i = 0; i < devices.size(); ++i)
             host.devices.push_back(device(devices[i], at("devices", i)));
-        derive_devices(host);
-        assign_block_numbers(host);
+        try {
+            derive_host(host, m_explicit_pcie);
+        } catch (const DeviceError& e) {
+            m_r.fail(m_lines.at(e.source), e.where, e.what());
+        }
+        index_names(host);
 
         if (root["dm"])
             host.dm = virtual_blocks(root["dm"], "dm", true);
@@ -313,6 +315,8 @@ private:
                          "expected none, endpoint, legacy_endpoint, root_port, upstream, downstream or rc_endpoint");
             d.pcie = it->second;
             m_explicit_pcie.insert(d.address);
+        } else if ((d.class_code >> 8) == 0x0600) {
+            d.pcie = PortType::none; // host bridges are not PCIe functions
         }
         if (node["parent"])
             d.parent = m_r.address(node["parent"], w + ".parent");
@@ -558,310 +562,22 @@ private:
         return n;
     }
 
-    [[noreturn]] void fail_device(const Device& d, const std::string& why)
+    // Block device sizes (for dm/md and swaps) and interface names, which
+    // later sections refer to.
+    void index_names(const Host& host)
     {
-        const PciAddress& a = d.physfn ? *d.physfn : d.address;
-        m_r.fail(m_lines.at(a), "device " + d.address.str(), why);
-    }
-
-    // Expands VFs and computes what Linux would: bus numbers, multifunction
-    // bits, IOMMU groups, reset methods and sysfs paths.
-    void derive_devices(Host& host)
-    {
-        std::vector<Device> vfs;
-        for (Device& pf : host.devices) {
-            if (!pf.sriov)
-                continue;
-            const Sriov& s = *pf.sriov;
-            for (unsigned i = 0; i < s.num_vfs; ++i) {
-                const unsigned rid = pf.address.routing_id() + s.offset + s.stride * i;
-                if (rid > 0xffff)
-                    fail_device(pf, "VF " + std::to_string(i) + " would be past bus ff");
-                Device vf;
-                vf.address = {pf.address.domain, rid >> 8, (rid >> 3) & 0x1f, rid & 7};
-                vf.vendor = pf.vendor;
-                vf.device = s.vf_device;
-                vf.subsystem_vendor = pf.subsystem_vendor;
-                vf.subsystem_device = pf.subsystem_device;
-                vf.class_code = pf.class_code;
-                vf.revision = pf.revision;
-                vf.pcie = PortType::endpoint;
-                vf.parent = pf.parent;
-                vf.driver = s.driver;
-                vf.numa_node = pf.numa_node;
-                vf.flr = true; // SR-IOV requires VFs to implement FLR
-                vf.link = pf.link;
-                vf.bars = {Bar{s.vf_bar_size, false, 0}};
-                vf.physfn = pf.address;
-                vf.vf_index = i;
-                if (s.vf_groups == VfGroups::pf)
-                    vf.iommu_group = pf.iommu_group;
-                pf.virtfns.push_back(vf.address);
-                vfs.push_back(std::move(vf));
-            }
-        }
-        std::move(vfs.begin(), vfs.end(), std::back_inserter(host.devices));
-        std::stable_sort(host.devices.begin(), host.devices.end(),
-                         [](const Device& a, const Device& b) { return a.address < b.address; });
-        for (std::size_t i = 1; i < host.devices.size(); ++i)
-            if (host.devices[i].address == host.devices[i - 1].address)
-                fail_device(host.devices[i], host.devices[i].is_vf() || host.devices[i - 1].is_vf()
-                                                 ? "address is taken by both a device and a VF"
-                                                 : "duplicate address");
-
-        // Parents must be bridges on the same domain; children of one bridge
-        // share its secondary bus.
-        std::map<PciAddress, std::set<unsigned>> child_buses;
-        for (const Device& d : host.devices) {
-            if (!d.parent)
-                continue;
-            const Device* p = host.find(*d.parent);
-            if (!p)
-                fail_device(d, "parent " + d.parent->str() + " is not a device of this host");
-            if (!p->is_bridge())
-                fail_device(d, "parent " + p->address.str() + " is not a PCI bridge (class 0x0604xx)");
-            if (p->address.domain != d.address.domain || p->address.bus >= d.address.bus)
-                fail_device(d, "must be on a bus numbered above its parent " + p->address.str() + "'s bus");
-            child_buses[p->address].insert(d.address.bus);
-        }
-        unsigned spare_bus = 0;
-        for (const Device& d : host.devices)
-            spare_bus = std::max(spare_bus, d.address.bus + 1);
-        for (Device& d : host.devices) {
-            if (!d.is_bridge())
-                continue;
-            const auto it = child_buses.find(d.address);
-            if (it != child_buses.end()) {
-                if (d.secondary_bus && *d.secondary_bus != *it->second.begin())
-                    fail_device(d, "secondary_bus " + hex(*d.secondary_bus, 2) + " but its children are on bus " +
-                                       hex(*it->second.begin(), 2));
-                d.secondary = *it->second.begin();
-            } else {
-                d.secondary = d.secondary_bus ? *d.secondary_bus : spare_bus++;
-                if (d.secondary > 0xff)
-                    fail_device(d, "no bus number left for this empty bridge");
-            }
-        }
-        // VFs may spill onto following buses; any other child must sit on the
-        // secondary bus.
-        for (const Device& d : host.devices) {
-            if (!d.parent || d.is_vf())
-                continue;
-            const Device* p = host.find(*d.parent);
-            if (d.address.bus != p->secondary)
-                fail_device(d, "is on bus " + hex(d.address.bus, 2) + " but its parent's other children are on bus " +
-                                   hex(p->secondary, 2));
-        }
-        std::set<std::pair<unsigned, unsigned>> bridged; // (domain, bus) behind a bridge
-        for (const Device& d : host.devices)
-            if (d.is_bridge())
-                bridged.insert({d.address.domain, d.secondary});
-        for (const Device& d : host.devices)
-            if (!d.parent && bridged.count({d.address.domain, d.address.bus}))
-                fail_device(d, "is on bus " + hex(d.address.bus, 2) + ", behind a bridge: give it a parent");
-
-        // Subordinate: the highest bus below a bridge, children first.
-        std::function<unsigned(const Device&)> subordinate = [&](const Device& bridge) {
-            unsigned highest = bridge.secondary;
-            for (const Device& d : host.devices)
-                if (d.parent && *d.parent == bridge.address)
-                    highest = std::max(highest, d.is_bridge() ? subordinate(d) : d.address.bus);
-            return highest;
+        auto disk = [&](const Disk& d) {
+            m_block_sizes[d.name] = d.size_sectors;
+            for (const Partition& p : d.partitions)
+                m_block_sizes[p.name] = p.size_sectors;
         };
-        for (Device& d : host.devices)
-            if (d.is_bridge())
-                d.subordinate = subordinate(d);
-
-        // Port types the YAML left out follow from position.
-        for (Device& d : host.devices) {
-            if (d.is_vf() || m_explicit_pcie.count(d.address))
-                continue;
-            if ((d.class_code >> 8) == 0x0600)
-                d.pcie = PortType::none;
-            else if (d.is_bridge()) {
-                const Device* p = d.parent ? host.find(*d.parent) : nullptr;
-                d.pcie = !p ? PortType::root_port
-                            : p->pcie == PortType::upstream ? PortType::downstream : PortType::upstream;
-            }
-        }
-
-        // Multifunction: several (non-VF) functions in one slot.
-        std::map<std::tuple<unsigned, unsigned, unsigned>, int> per_slot;
-        for (const Device& d : host.devices)
-            if (!d.is_vf())
-                ++per_slot[{d.address.domain, d.address.bus, d.address.slot}];
-        for (Device& d : host.devices)
-            d.multifunction = !d.is_vf() && per_slot[{d.address.domain, d.address.bus, d.address.slot}] > 1;
-
-        // IOMMU groups: explicit for every device; VFs with groups of their
-        // own are numbered after the highest explicit group, in PF order.
-        unsigned next_group = 0;
-        for (Device& d : host.devices) {
-            if (d.is_vf())
-                continue;
-            if (!host.iommu && d.iommu_group)
-                fail_device(d, "iommu_group is set but the host has iommu: false");
-            if (host.iommu && !d.iommu_group)
-                fail_device(d, "missing iommu_group (the host has iommu: true)");
-            if (d.iommu_group)
-                next_group = std::max(next_group, *d.iommu_group + 1);
-        }
-        std::vector<Device*> own_group;
-        for (Device& d : host.devices)
-            if (d.is_vf() && !d.iommu_group && host.iommu)
-                own_group.push_back(&d);
-        std::stable_sort(own_group.begin(), own_group.end(), [](const Device* a, const Device* b) {
-            return std::tie(*a->physfn, a->vf_index) < std::tie(*b->physfn, b->vf_index);
-        });
-        for (Device* d : own_group)
-            d->iommu_group = next_group++;
-        if (!host.iommu)
-            for (Device& d : host.devices)
-                d.iommu_group.reset();
-
-        // Reset methods as Linux lists them: FLR if the device has it, a
-        // secondary bus reset when the device is alone below its bridge.
-        std::map<std::pair<unsigned, unsigned>, int> per_bus;
-        for (const Device& d : host.devices)
-            ++per_bus[{d.address.domain, d.address.bus}];
-        for (Device& d : host.devices) {
-            if (d.reset_method)
-                continue;
-            Bytes methods = d.flr ? "flr" : "";
-            if (d.parent && !d.is_bridge() && per_bus[{d.address.domain, d.address.bus}] == 1)
-                methods += methods.empty() ? "bus" : " bus";
-            d.reset_method = methods;
-        }
-
-        // Paths, BAR addresses, virtio and framebuffer numbering.
-        std::uint64_t next_base = 0x4000000000; // above 4 GiB, clear of RAM
-        auto allocate = [&](std::uint64_t size) {
-            next_base = (next_base + size - 1) / size * size;
-            std::uint64_t base = next_base;
-            next_base += size;
-            return base;
-        };
-        int virtio = 0, fb = 0;
-        for (Device& d : host.devices) {
-            // VFs sit beside their PF in sysfs, even on a later bus.
-            const Device* pf = d.physfn ? host.find(*d.physfn) : nullptr;
-            if (pf)
-                d.sysfs_path = pf->sysfs_path.substr(0, pf->sysfs_path.rfind('/')) + "/" + d.address.str();
-            else if (d.parent)
-                d.sysfs_path = host.find(*d.parent)->sysfs_path + "/" + d.address.str();
-            else
-                d.sysfs_path = "devices/pci" + hex(d.address.domain, 4) + ":" + hex(d.address.bus, 2) + "/" +
-                               d.address.str();
-            if (!d.is_vf())
-                for (Bar& b : d.bars)
-                    b.base = allocate(b.size);
-            if (d.sriov && d.sriov->total_vfs > 0)
-                d.iov_base = allocate(d.sriov->vf_bar_size * d.sriov->total_vfs);
-            if (d.vendor == 0x1af4 && !d.is_vf())
-                d.virtio_index = virtio++;
-            if (d.framebuffer) {
-                if ((d.class_code >> 16) != 0x03)
-                    fail_device(d, "framebuffer needs a display controller (class 0x03xxxx)");
-                d.fb_index = fb++;
-            }
-            if (d.boot_vga && (d.class_code >> 16) != 0x03)
-                fail_device(d, "boot_vga needs a display controller (class 0x03xxxx)");
-            if (d.sriov && d.is_bridge())
-                fail_device(d, "a bridge cannot be an SR-IOV PF");
-            if (d.sriov && !d.is_pcie())
-                fail_device(d, "SR-IOV needs a PCIe device (pcie is none)");
-        }
-        for (Device& vf : host.devices)
-            if (vf.is_vf()) {
-                const Device* pf = host.find(*vf.physfn);
-                vf.bars[0].base = pf->iov_base + vf.vf_index * pf->sriov->vf_bar_size;
-            }
-    }
-
-    // Block device numbers the way Linux hands them out: NVMe from the
-    // extended major 259 in order, vd*/sd* 16 minors per disk.
-    void assign_block_numbers(Host& host)
-    {
-        unsigned nvme_minor = 0, vd_disk = 0, sd_disk = 0, other_disk = 0;
-        std::set<Bytes> controllers, ifnames;
-        std::set<int> ifindexes = {1};
-        for (Device& d : host.devices) {
-            for (NvmeController& c : d.nvme) {
-                if (!controllers.insert(c.name).second)
-                    fail_device(d, "NVMe controller " + c.name + " appears twice");
-                for (Disk& ns : c.namespaces) {
-                    claim_block_name(d, ns.name, ns.size_sectors);
-                    ns.major = 259;
-                    ns.minor = nvme_minor++;
-                    for (Partition& p : ns.partitions) {
-                        claim_block_name(d, p.name, p.size_sectors);
-                        p.major = 259;
-                        p.minor = nvme_minor++;
-                    }
-                }
-            }
-            for (Disk& disk : d.block) {
-                claim_block_name(d, disk.name, disk.size_sectors);
-                unsigned first = 0;
-                if (disk.name.starts_with("vd")) {
-                    disk.major = 254;
-                    first = 16 * vd_disk++;
-                } else if (disk.name.starts_with("sd")) {
-                    disk.major = 8;
-                    first = 16 * sd_disk++;
-                } else {
-                    disk.major = 179; // mmcblk and anything else: 8 minors per disk
-                    first = 8 * other_disk++;
-                }
-                disk.minor = first;
-                for (Partition& p : disk.partitions) {
-                    claim_block_name(d, p.name, p.size_sectors);
-                    if (p.number >= (disk.major == 179 ? 8u : 16u))
-                        fail_device(d, "partition " + p.name + " has a number past the disk's minors");
-                    p.major = disk.major;
-                    p.minor = first + p.number;
-                }
-                if (disk.subdir.empty() && d.virtio_index >= 0)
-                    disk.subdir = "virtio" + std::to_string(d.virtio_index);
-                else if (disk.subdir.empty() && disk.major == 8) {
-                    const std::string n = std::to_string(sd_disk - 1);
-                    disk.subdir = "host" + n + "/target" + n + ":0:0/" + n + ":0:0:0";
-                }
-            }
-            for (NetInterface& n : d.net) {
-                if (!ifnames.insert(n.name).second || n.name == "lo")
-                    fail_device(d, "interface name " + n.name + " appears twice");
-                if (n.ifindex && !ifindexes.insert(n.ifindex).second)
-                    fail_device(d, "ifindex " + std::to_string(n.ifindex) + " appears twice");
-            }
-        }
-        int next_ifindex = 2;
-        for (Device& d : host.devices)
-            for (NetInterface& n : d.net) {
-                if (n.ifindex)
-                    continue;
-                while (ifindexes.count(next_ifindex))
-                    ++next_ifindex;
-                n.ifindex = next_ifindex;
-                ifindexes.insert(next_ifindex);
-                if (n.mac.empty()) {
-                    char mac[18];
-                    std::snprintf(mac, sizeof mac, "02:00:%02x:%02x:%02x:%02x", d.address.domain & 0xff,
-                                  d.address.bus, d.address.slot, d.address.function);
-                    n.mac = mac;
-                }
-            }
-        for (Device& d : host.devices)
-            for (NetInterface& n : d.net)
+        for (const Device& d : host.devices) {
+            for (const NvmeController& c : d.nvme)
+                std::for_each(c.namespaces.begin(), c.namespaces.end(), disk);
+            std::for_each(d.block.begin(), d.block.end(), disk);
+            for (const NetInterface& n : d.net)
                 m_interfaces.insert(n.name);
-    }
-
-    // Records every block device name once, with its size for dm/md and swap.
-    void claim_block_name(const Device& d, const Bytes& name, std::uint64_t size_sectors)
-    {
-        if (m_block_sizes.count(name))
-            fail_device(d, "block device name " + name + " appears twice");
-        m_block_sizes[name] = size_sectors;
+        }
     }
 
     std::vector<VirtualBlock> virtual_blocks(const YAML::Node& node, const std::string& where, bool dm)
