@@ -51,16 +51,18 @@ bool under(const fs::path& path, const fs::path& top)
     return end == top.end();
 }
 
-// Refuses the real system trees outright, then an OUTDIR with content
-// unless --force and the marker file shows this tool wrote it.
+// Refuses the real system trees outright (/, /sys, /proc, /dev but for
+// /dev/shm/*), then an OUTDIR with content unless --force and the marker
+// file shows this tool wrote it.
 void prepare_out_dir(const fs::path& out_dir, bool force)
 {
     std::error_code ec;
     const fs::path resolved = fs::weakly_canonical(fs::absolute(out_dir), ec);
     if (ec)
         throw Error("resolving " + out_dir.string() + ": " + ec.message());
-    if (resolved == "/" || under(resolved, "/sys") || under(resolved, "/proc") ||
-        (under(resolved, "/dev") && !under(resolved, "/dev/shm")))  // tmpfs: fast for big hosts
+    // /dev/shm/* is the one scratch tmpfs under /dev: fast for big hosts.
+    const bool shm = under(resolved, "/dev/shm") && resolved != "/dev/shm";
+    if (resolved == "/" || under(resolved, "/sys") || under(resolved, "/proc") || (under(resolved, "/dev") && !shm))
         throw Error("refusing to write into " + resolved.string() + ": it is a real system tree");
     if (!fs::exists(resolved)) {
         fs::create_directories(resolved, ec);

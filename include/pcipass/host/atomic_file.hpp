@@ -1,0 +1,51 @@
+#pragma once
+
+#include <pcipass/core/error.hpp>
+
+#include <filesystem>
+#include <string_view>
+#include <sys/types.h>
+
+namespace pcipass::host {
+
+// Writes a file so that readers see either the old content or the whole new
+// one, never a mix: the bytes go to a temporary file in the same folder,
+// which commit() fsyncs and renames over the target (then fsyncs the
+// folder). Without commit() the destructor removes the temporary file and
+// the target stays as it was. Every file pcipass writes outside sysfs goes
+// through this class (STYLE.md §8).
+class AtomicFile {
+public:
+  // Starts replacing `path`; the new file gets `mode` (never world-writable:
+  // the o+w bit is refused). Fails with ExitCode::host_error when the folder
+  // is missing or not writable.
+  static core::Result<AtomicFile> create(const std::filesystem::path& path, mode_t mode = 0644);
+
+  AtomicFile(AtomicFile&& other) noexcept;
+  AtomicFile& operator=(AtomicFile&&) = delete;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();
+
+  // Appends `bytes` to the new content.
+  [[nodiscard]] core::Status write(std::string_view bytes);
+  // Makes the new content visible under the target path. After a failure the
+  // target is unchanged and the temporary file is gone.
+  [[nodiscard]] core::Status commit();
+
+  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+
+private:
+  AtomicFile(std::filesystem::path path, std::filesystem::path temp, int fd);
+  void discard();
+
+  std::filesystem::path m_path;
+  std::filesystem::path m_temp;
+  int m_fd = -1;
+};
+
+// Writes `content` to `path` atomically with `mode`, in one call.
+core::Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
+                                   mode_t mode = 0644);
+
+}  // namespace pcipass::host
