@@ -111,3 +111,72 @@ TEST(HostUsage, ThisMachineMarksItsRootDiskAndNic) {
 
 }  // namespace
 }  // namespace pcipass::host
+
+namespace pcipass::host {
+namespace {
+
+// A host whose / is an ext4 on an md RAID1 of two NVMe partitions and whose
+// swap is a file on /. (LVM is covered by the server host.)
+constexpr const char* k_stacked_host = R"(name: stacked
+devices:
+  - {address: "0000:00:00.0", vendor: 0x8086, device: 0x3e0f, class: 0x060000, iommu_group: 0}
+  - address: "0000:01:00.0"
+    vendor: 0x144d
+    device: 0xa80a
+    class: 0x010802
+    driver: nvme
+    iommu_group: 1
+    nvme:
+      - controller: nvme0
+        model: A
+        firmware: "1"
+        namespaces: [{name: nvme0n1, size_sectors: 100000, partitions: [{name: nvme0n1p1, start: 2048, size_sectors: 90000}]}]
+  - address: "0000:02:00.0"
+    vendor: 0x144d
+    device: 0xa80a
+    class: 0x010802
+    driver: nvme
+    iommu_group: 2
+    nvme:
+      - controller: nvme1
+        model: B
+        firmware: "1"
+        namespaces: [{name: nvme1n1, size_sectors: 100000, partitions: [{name: nvme1n1p1, start: 2048, size_sectors: 90000}]}]
+  - address: "0000:03:00.0"
+    vendor: 0x144d
+    device: 0xa80a
+    class: 0x010802
+    driver: nvme
+    iommu_group: 3
+    nvme:
+      - controller: nvme2
+        model: C
+        firmware: "1"
+        namespaces: [{name: nvme2n1, size_sectors: 1000}]
+md:
+  - {name: md0, slaves: [nvme0n1p1, nvme1n1p1]}
+mounts:
+  - {source: /dev/md0, target: /, fstype: ext4}
+swaps:
+  - {source: /swapfile, size_kib: 1048576}
+)";
+
+TEST(HostUsage, FollowsMdToEveryMemberAndSwapFilesToTheirFilesystem) {
+  test::TempDir dir;
+  {
+    std::FILE* f = std::fopen((dir.path() / "stacked.yaml").c_str(), "w");
+    std::fputs(k_stacked_host, f);
+    std::fclose(f);
+  }
+  const auto gen = test::run_command(
+      {PCIPASS_SIMHOST_EXE, (dir.path() / "stacked.yaml").string(), (dir.path() / "host").string()});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const core::Inventory inv = usage_of(dir.path() / "host");
+  const Reasons expected{"backs / (ext4 on /dev/md0)", "swap on /swapfile"};
+  EXPECT_EQ(inv.find(addr("0000:01:00.0"))->host_uses, expected);
+  EXPECT_EQ(inv.find(addr("0000:02:00.0"))->host_uses, expected);
+  EXPECT_TRUE(inv.find(addr("0000:03:00.0"))->host_uses.empty());
+}
+
+}  // namespace
+}  // namespace pcipass::host
