@@ -4,8 +4,11 @@
 # errors, runs the whole suite through ctest, then again under
 # AddressSanitizer and UndefinedBehaviorSanitizer.
 #
-#   scripts/test.sh            # both builds
-#   PCIPASS_SKIP_SANITIZERS=1 scripts/test.sh   # the normal build only
+# and finally runs every libFuzzer target briefly (scripts/fuzz.sh).
+#
+#   scripts/test.sh                              # everything
+#   PCIPASS_SKIP_SANITIZERS=1 scripts/test.sh    # no sanitizer build
+#   PCIPASS_FUZZ_SECONDS=0 scripts/test.sh       # no fuzzing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,4 +37,9 @@ if [[ ${PCIPASS_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan -DPCIPASS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+fi
+fuzz_seconds=${PCIPASS_FUZZ_SECONDS:-30}
+if ((fuzz_seconds > 0)); then
+  echo "== fuzzing each parser for ${fuzz_seconds}s"
+  bash scripts/fuzz.sh "$fuzz_seconds"
 fi

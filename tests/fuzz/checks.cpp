@@ -1,0 +1,110 @@
+#include "fuzz/checks.hpp"
+
+#include <pcipass/core/lspci_parser.hpp>
+#include <pcipass/core/nodedev_xml.hpp>
+#include <pcipass/core/pci_address.hpp>
+#include <pcipass/core/text.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+namespace pcipass::fuzz {
+namespace {
+
+[[noreturn]] void violated(const char* what, std::string_view detail) {
+  std::fprintf(stderr, "fuzz property violated: %s: %.*s\n", what, static_cast<int>(detail.size()),
+               detail.data());
+  std::abort();
+}
+
+// Valid UTF-8 (no overlongs or surrogates), no C0/C1 control characters.
+bool clean_text(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+    const std::size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+                                         : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (std::size_t k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    static constexpr std::uint32_t k_min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < k_min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    if (cp >= 0x80 && cp <= 0x9f) return false;
+    i += len;
+  }
+  return true;
+}
+
+void check_device_strings(const core::PciDevice& d) {
+  for (const std::string* s : {&d.vendor_name, &d.device_name, &d.subsystem_vendor_name,
+                               &d.subsystem_name, &d.class_name, &d.driver}) {
+    if (!clean_text(*s)) violated("unclean device string", *s);
+  }
+}
+
+}  // namespace
+
+void check_pci_address(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = core::PciAddress::parse(text);
+  if (!parsed) {
+    if (parsed.error().message.find('\n') != std::string::npos) {
+      violated("multi-line error message", parsed.error().message);
+    }
+    return;
+  }
+  auto again = core::PciAddress::parse(parsed->to_string());
+  if (!again || *again != *parsed) violated("to_string does not round-trip", text);
+  auto libvirt = core::PciAddress::parse(parsed->libvirt_name());
+  if (!libvirt || *libvirt != *parsed) violated("libvirt_name does not round-trip", text);
+}
+
+void check_lspci(const std::uint8_t* data, std::size_t size) {
+  auto inventory = core::parse_lspci_vmm(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (!inventory) {
+    if (inventory.error().message.find('\n') != std::string::npos) {
+      violated("multi-line error message", inventory.error().message);
+    }
+    return;
+  }
+  for (const auto& [address, device] : inventory->devices()) check_device_strings(device);
+}
+
+void check_nodedev_xml(const std::uint8_t* data, std::size_t size) {
+  auto device = core::parse_nodedev_xml(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (!device) {
+    if (device.error().message.find('\n') != std::string::npos) {
+      violated("multi-line error message", device.error().message);
+    }
+    return;
+  }
+  if (*device) check_device_strings(**device);
+}
+
+void check_sanitize(const std::uint8_t* data, std::size_t size) {
+  const std::string out =
+      core::sanitize_untrusted(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (out.size() > core::k_max_untrusted_length + 3) violated("longer than the cap", out);
+  if (!clean_text(out)) violated("unclean output", out);
+  // Sanitising clean text changes nothing but the length cap.
+  if (out.size() <= core::k_max_untrusted_length && core::sanitize_untrusted(out) != out) {
+    violated("not idempotent", out);
+  }
+}
+
+const std::vector<FuzzTarget>& fuzz_targets() {
+  static const std::vector<FuzzTarget> targets = {
+      {"pci_address", check_pci_address},
+      {"lspci", check_lspci},
+      {"nodedev_xml", check_nodedev_xml},
+      {"sanitize", check_sanitize},
+  };
+  return targets;
+}
+
+}  // namespace pcipass::fuzz

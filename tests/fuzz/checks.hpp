@@ -1,0 +1,39 @@
+#pragma once
+
+// The properties each fuzzer checks, as plain functions: the libFuzzer
+// targets call them with generated inputs, and a normal test calls them
+// with every file of the seed corpus and of tests/fuzz/regressions/ (inputs
+// that once broke pcipass), so regressions are caught without clang.
+// A violated property aborts (so the fuzzer records the input).
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pcipass::fuzz {
+
+// PciAddress::parse never crashes; what it accepts prints and re-parses to
+// the same address, in both the sysfs and the libvirt spelling.
+void check_pci_address(const std::uint8_t* data, std::size_t size);
+
+// parse_lspci_vmm never crashes; every string it returns is valid UTF-8
+// without control characters.
+void check_lspci(const std::uint8_t* data, std::size_t size);
+
+// parse_nodedev_xml never crashes; same string property as lspci.
+void check_nodedev_xml(const std::uint8_t* data, std::size_t size);
+
+// sanitize_untrusted returns valid UTF-8 without control characters, never
+// longer than its cap.
+void check_sanitize(const std::uint8_t* data, std::size_t size);
+
+struct FuzzTarget {
+  const char* name;  // folder name under tests/fuzz/corpus and regressions
+  void (*check)(const std::uint8_t*, std::size_t);
+};
+
+// Every fuzz target, for the regression test and scripts/fuzz.sh.
+const std::vector<FuzzTarget>& fuzz_targets();
+
+}  // namespace pcipass::fuzz
