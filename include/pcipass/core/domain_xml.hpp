@@ -1,0 +1,76 @@
+#pragma once
+
+#include <pcipass/core/error.hpp>
+#include <pcipass/core/pci_address.hpp>
+
+#include <pugixml.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pcipass::core {
+
+// Who put a <hostdev> into a domain: pcipass marks its own with a libvirt
+// user alias (`<alias name='ua-pcipass-0000-2d-00-0'/>`), which survives
+// virsh define and dumpxml, unlike an XML comment.
+enum class HostdevOwner { pcipass, user };
+
+struct PciHostdev {
+  PciAddress address;
+  HostdevOwner owner = HostdevOwner::user;
+};
+
+// What add_hostdev() and remove_hostdev() did.
+enum class HostdevChange { added, already_present, removed, not_present, owned_by_user };
+
+// A libvirt domain document edited in memory. Parsing keeps comments,
+// processing instructions and whitespace, so a document written back differs
+// from the original only where pcipass changed it.
+class DomainXml {
+public:
+  // Parses `xml`. Fails with ExitCode::bad_input when it is not well-formed,
+  // its root is not <domain>, or it has no <devices>.
+  static Result<DomainXml> parse(std::string_view xml);
+
+  DomainXml(DomainXml&&) noexcept = default;
+  DomainXml& operator=(DomainXml&&) noexcept = default;
+
+  // The <name> of the domain ("" when missing).
+  [[nodiscard]] std::string name() const;
+  // The machine type of <os><type machine='...'>, e.g. "pc-q35-7.2" ("" when unset).
+  [[nodiscard]] std::string machine() const;
+  // True when the machine type is a q35 one (PCIe; what passthrough wants).
+  [[nodiscard]] bool is_q35() const;
+  // The guest's <memory> in KiB, converting libvirt's units; nullopt when absent or invalid.
+  [[nodiscard]] std::optional<std::uint64_t> memory_kib() const;
+
+  // Every PCI <hostdev> with a parseable source address, in document order.
+  [[nodiscard]] std::vector<PciHostdev> pci_hostdevs() const;
+
+  // Adds a pcipass-marked <hostdev> for `address`, built from `hostdev_template`
+  // (xml-templates/hostdev-pci.xml), after the last existing <hostdev> or at the
+  // end of <devices>, indented like its siblings. Does nothing when any
+  // hostdev for `address` is there already. Fails (bad_input) on a broken template.
+  Result<HostdevChange> add_hostdev(const PciAddress& address, std::string_view hostdev_template);
+
+  // Removes the pcipass-marked <hostdev> of `address` with the whitespace
+  // before it; leaves a user's hostdev alone (owned_by_user).
+  HostdevChange remove_hostdev(const PciAddress& address);
+
+  // The document as text, with libvirt's single-quoted attributes.
+  [[nodiscard]] std::string to_string() const;
+
+private:
+  DomainXml();
+  std::unique_ptr<pugi::xml_document> m_document;
+  std::string m_trailing_whitespace;  // after the root element; pugixml drops it
+};
+
+// The alias pcipass gives the hostdev of `address`: `ua-pcipass-0000-2d-00-0`.
+std::string pcipass_alias(const PciAddress& address);
+
+}  // namespace pcipass::core

@@ -1,0 +1,246 @@
+#include <pcipass/core/domain_xml.hpp>
+
+#include <pcipass/core/text.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+
+namespace pcipass::core {
+namespace {
+
+constexpr unsigned k_parse_flags = pugi::parse_full | pugi::parse_ws_pcdata;
+constexpr const char* k_alias_prefix = "ua-pcipass-";
+
+// A number as libvirt writes address attributes: 0x-prefixed hex or decimal.
+std::optional<std::uint64_t> parse_attribute_number(std::string_view text) {
+  if (text.starts_with("0x") || text.starts_with("0X")) return parse_hex(text);
+  auto value = parse_decimal(text);
+  if (!value || *value < 0) return std::nullopt;
+  return static_cast<std::uint64_t>(*value);
+}
+
+std::optional<PciAddress> hostdev_address(const pugi::xml_node& hostdev) {
+  if (std::strcmp(hostdev.attribute("type").value(), "pci") != 0) return std::nullopt;
+  const pugi::xml_node address = hostdev.child("source").child("address");
+  if (!address) return std::nullopt;
+  const auto domain = parse_attribute_number(address.attribute("domain").value());
+  const auto bus = parse_attribute_number(address.attribute("bus").value());
+  const auto slot = parse_attribute_number(address.attribute("slot").value());
+  const auto function = parse_attribute_number(address.attribute("function").value());
+  if (!domain || !bus || !slot || !function || *domain > 0xffffffffu || *bus > 0xff ||
+      *slot > 0x1f || *function > 7) {
+    return std::nullopt;
+  }
+  return PciAddress{static_cast<std::uint32_t>(*domain), static_cast<std::uint8_t>(*bus),
+                    static_cast<std::uint8_t>(*slot), static_cast<std::uint8_t>(*function)};
+}
+
+bool is_pcipass_hostdev(const pugi::xml_node& hostdev) {
+  return std::string_view(hostdev.child("alias").attribute("name").value()).starts_with(k_alias_prefix);
+}
+
+bool is_whitespace_text(const pugi::xml_node& node) {
+  if (node.type() != pugi::node_pcdata) return false;
+  for (const char* c = node.value(); *c != '\0'; ++c) {
+    if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r') return false;
+  }
+  return true;
+}
+
+// The whitespace that precedes the first element child of `parent`
+// ("\n    " in a libvirt document), or "" in a compact document.
+std::string child_indent(const pugi::xml_node& parent) {
+  for (pugi::xml_node child = parent.first_child(); child; child = child.next_sibling()) {
+    if (child.type() == pugi::node_element) {
+      const pugi::xml_node before = child.previous_sibling();
+      return before && is_whitespace_text(before) ? before.value() : "";
+    }
+  }
+  return "";
+}
+
+// Shifts every line break inside `node` by `indent` (the text after the last
+// newline of the whitespace that will precede it).
+void reindent(pugi::xml_node node, const std::string& indent) {
+  for (pugi::xml_node child = node.first_child(); child; child = child.next_sibling()) {
+    if (is_whitespace_text(child)) {
+      std::string value = child.value();
+      std::string shifted;
+      for (char c : value) {
+        shifted += c;
+        if (c == '\n') shifted += indent;
+      }
+      child.set_value(shifted.c_str());
+    } else if (child.type() == pugi::node_element) {
+      reindent(child, indent);
+    }
+  }
+}
+
+std::string hex_attr(unsigned value, int digits) { return hex(value, digits); }
+
+struct StringWriter : pugi::xml_writer {
+  std::string out;
+  void write(const void* data, size_t size) override {
+    out.append(static_cast<const char*>(data), size);
+  }
+};
+
+}  // namespace
+
+std::string pcipass_alias(const PciAddress& a) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s%04x-%02x-%02x-%x", k_alias_prefix, a.domain, a.bus, a.slot,
+                a.function);
+  return buf;
+}
+
+DomainXml::DomainXml() : m_document(std::make_unique<pugi::xml_document>()) {}
+
+Result<DomainXml> DomainXml::parse(std::string_view xml) {
+  DomainXml domain;
+  const pugi::xml_parse_result result =
+      domain.m_document->load_buffer(xml.data(), xml.size(), k_parse_flags, pugi::encoding_utf8);
+  if (!result) {
+    return fail("domain XML is not well-formed: " + std::string(result.description()) +
+                    " at offset " + std::to_string(result.offset),
+                ExitCode::bad_input);
+  }
+  const std::size_t last = xml.find_last_not_of(" \t\r\n");
+  if (last != std::string_view::npos) domain.m_trailing_whitespace = std::string(xml.substr(last + 1));
+  const pugi::xml_node root = domain.m_document->document_element();
+  if (std::strcmp(root.name(), "domain") != 0) {
+    return fail("not a libvirt domain: the root element is " +
+                    quote_for_message(std::string("<") + root.name() + ">") + ", expected <domain>",
+                ExitCode::bad_input);
+  }
+  if (!root.child("devices")) {
+    return fail("domain " + quote_for_message(root.child_value("name")) +
+                    " has no <devices> element to put a <hostdev> into",
+                ExitCode::bad_input);
+  }
+  return domain;
+}
+
+std::string DomainXml::name() const {
+  return m_document->document_element().child_value("name");
+}
+
+std::string DomainXml::machine() const {
+  return m_document->document_element().child("os").child("type").attribute("machine").value();
+}
+
+bool DomainXml::is_q35() const { return machine().find("q35") != std::string::npos; }
+
+std::optional<std::uint64_t> DomainXml::memory_kib() const {
+  const pugi::xml_node memory = m_document->document_element().child("memory");
+  if (!memory) return std::nullopt;
+  const auto value = parse_decimal(trim(memory.child_value()));
+  if (!value || *value < 0) return std::nullopt;
+  const std::string unit = memory.attribute("unit") ? memory.attribute("unit").value() : "KiB";
+  struct Unit {
+    const char* name;
+    double to_kib;
+  };
+  static constexpr Unit k_units[] = {
+      {"b", 1.0 / 1024},        {"bytes", 1.0 / 1024},    {"KB", 1000.0 / 1024},
+      {"k", 1},                 {"KiB", 1},               {"MB", 1e6 / 1024},
+      {"M", 1024},              {"MiB", 1024},            {"GB", 1e9 / 1024},
+      {"G", 1024.0 * 1024},     {"GiB", 1024.0 * 1024},   {"TB", 1e12 / 1024},
+      {"T", 1024.0 * 1024 * 1024}, {"TiB", 1024.0 * 1024 * 1024},
+  };
+  for (const Unit& u : k_units) {
+    if (unit == u.name) return static_cast<std::uint64_t>(static_cast<double>(*value) * u.to_kib);
+  }
+  return std::nullopt;
+}
+
+std::vector<PciHostdev> DomainXml::pci_hostdevs() const {
+  std::vector<PciHostdev> out;
+  const pugi::xml_node devices = m_document->document_element().child("devices");
+  for (pugi::xml_node h = devices.child("hostdev"); h; h = h.next_sibling("hostdev")) {
+    if (auto address = hostdev_address(h)) {
+      out.push_back({*address, is_pcipass_hostdev(h) ? HostdevOwner::pcipass : HostdevOwner::user});
+    }
+  }
+  return out;
+}
+
+Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
+                                             std::string_view hostdev_template) {
+  for (const PciHostdev& existing : pci_hostdevs()) {
+    if (existing.address == address) return HostdevChange::already_present;
+  }
+  pugi::xml_document snippet;
+  if (!snippet.load_buffer(hostdev_template.data(), hostdev_template.size(), k_parse_flags,
+                           pugi::encoding_utf8) ||
+      std::strcmp(snippet.document_element().name(), "hostdev") != 0 ||
+      !snippet.document_element().child("source").child("address")) {
+    return fail("the <hostdev> template is broken: it needs <hostdev><source><address/>",
+                ExitCode::bad_input);
+  }
+  pugi::xml_node hostdev = snippet.document_element();
+  pugi::xml_node source_address = hostdev.child("source").child("address");
+  source_address.attribute("domain").set_value(hex_attr(address.domain, 4).c_str());
+  source_address.attribute("bus").set_value(hex_attr(address.bus, 2).c_str());
+  source_address.attribute("slot").set_value(hex_attr(address.slot, 2).c_str());
+  source_address.attribute("function").set_value(hex_attr(address.function, 1).c_str());
+  pugi::xml_node alias = hostdev.child("alias");
+  if (!alias) alias = hostdev.append_child("alias");
+  if (!alias.attribute("name")) alias.append_attribute("name");
+  alias.attribute("name").set_value(pcipass_alias(address).c_str());
+
+  pugi::xml_node devices = m_document->document_element().child("devices");
+  const std::string indent = child_indent(devices);
+  const std::size_t newline = indent.rfind('\n');
+  reindent(hostdev, newline == std::string::npos ? indent : indent.substr(newline + 1));
+
+  pugi::xml_node anchor;
+  for (pugi::xml_node h = devices.child("hostdev"); h; h = h.next_sibling("hostdev")) anchor = h;
+  if (!anchor) {
+    // After the last element child, so the closing tag keeps its indentation.
+    for (pugi::xml_node c = devices.last_child(); c; c = c.previous_sibling()) {
+      if (c.type() == pugi::node_element) {
+        anchor = c;
+        break;
+      }
+    }
+  }
+  pugi::xml_node inserted;
+  if (anchor) {
+    inserted = devices.insert_copy_after(hostdev, anchor);
+    if (!indent.empty()) devices.insert_child_before(pugi::node_pcdata, inserted).set_value(indent.c_str());
+  } else {
+    inserted = devices.append_copy(hostdev);
+  }
+  if (!inserted) return fail("adding a <hostdev> to the domain failed", ExitCode::failure);
+  return HostdevChange::added;
+}
+
+HostdevChange DomainXml::remove_hostdev(const PciAddress& address) {
+  pugi::xml_node devices = m_document->document_element().child("devices");
+  bool user_owned = false;
+  for (pugi::xml_node h = devices.child("hostdev"); h; h = h.next_sibling("hostdev")) {
+    if (hostdev_address(h) != address) continue;
+    if (!is_pcipass_hostdev(h)) {
+      user_owned = true;
+      continue;
+    }
+    const pugi::xml_node before = h.previous_sibling();
+    if (before && is_whitespace_text(before)) devices.remove_child(before);
+    devices.remove_child(h);
+    return HostdevChange::removed;
+  }
+  return user_owned ? HostdevChange::owned_by_user : HostdevChange::not_present;
+}
+
+std::string DomainXml::to_string() const {
+  StringWriter writer;
+  m_document->save(writer, "",
+                   pugi::format_raw | pugi::format_attribute_single_quote | pugi::format_no_declaration,
+                   pugi::encoding_utf8);
+  return writer.out + m_trailing_whitespace;
+}
+
+}  // namespace pcipass::core

@@ -1,0 +1,162 @@
+#include <pcipass/core/domain_xml.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace pcipass::core {
+namespace {
+
+std::string hostdev_template() {
+  std::ifstream in(std::string(PCIPASS_SOURCE_DIR) + "/xml-templates/hostdev-pci.xml");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+PciAddress addr(const char* text) { return *PciAddress::parse(text); }
+
+// As `virsh dumpxml` prints it, with a user's comment and a user's hostdev.
+constexpr const char* k_guest = R"(<domain type='kvm'>
+  <name>kdevops-xfs</name>
+  <!-- keep this comment: the user wrote it -->
+  <memory unit='GiB'>8</memory>
+  <os>
+    <type arch='x86_64' machine='pc-q35-7.2'>hvm</type>
+  </os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <source file='/var/lib/libvirt/images/xfs.qcow2'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source>
+        <address domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>
+      </source>
+    </hostdev>
+    <console type='pty'/>
+  </devices>
+</domain>
+)";
+
+TEST(DomainXml, ReadsNameMachineMemoryAndHostdevs) {
+  auto d = DomainXml::parse(k_guest);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->name(), "kdevops-xfs");
+  EXPECT_EQ(d->machine(), "pc-q35-7.2");
+  EXPECT_TRUE(d->is_q35());
+  EXPECT_EQ(d->memory_kib(), 8ull * 1024 * 1024);
+  const auto hostdevs = d->pci_hostdevs();
+  ASSERT_EQ(hostdevs.size(), 1u);
+  EXPECT_EQ(hostdevs[0].address, addr("0000:06:00.0"));
+  EXPECT_EQ(hostdevs[0].owner, HostdevOwner::user);
+}
+
+TEST(DomainXml, AddsAMarkedHostdevAfterTheLastOneIndentedLikeItsSiblings) {
+  auto d = DomainXml::parse(k_guest);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(*d->add_hostdev(addr("0000:2d:00.1"), hostdev_template()), HostdevChange::added);
+  const std::string expected_hostdev = R"(    </hostdev>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <driver name='vfio'/>
+      <source>
+        <address domain='0x0000' bus='0x2d' slot='0x00' function='0x1'/>
+      </source>
+      <alias name='ua-pcipass-0000-2d-00-1'/>
+    </hostdev>
+    <console type='pty'/>)";
+  const std::string out = d->to_string();
+  EXPECT_NE(out.find(expected_hostdev), std::string::npos) << out;
+  EXPECT_NE(out.find("<!-- keep this comment: the user wrote it -->"), std::string::npos);
+  const auto hostdevs = d->pci_hostdevs();
+  ASSERT_EQ(hostdevs.size(), 2u);
+  EXPECT_EQ(hostdevs[1].owner, HostdevOwner::pcipass);
+}
+
+TEST(DomainXml, AddingTwiceChangesNothing) {
+  auto d = DomainXml::parse(k_guest);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()), HostdevChange::added);
+  const std::string once = d->to_string();
+  EXPECT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()), HostdevChange::already_present);
+  EXPECT_EQ(d->to_string(), once);
+  // A device the user already passes through is not added again either.
+  EXPECT_EQ(*d->add_hostdev(addr("0000:06:00.0"), hostdev_template()), HostdevChange::already_present);
+}
+
+TEST(DomainXml, AddThenRemoveGivesBackTheOriginalDocument) {
+  auto d = DomainXml::parse(k_guest);
+  ASSERT_TRUE(d);
+  const std::string original = d->to_string();
+  EXPECT_EQ(original, k_guest);  // parsing and writing alone change nothing
+  ASSERT_TRUE(d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()));
+  ASSERT_TRUE(d->add_hostdev(addr("0000:2d:00.1"), hostdev_template()));
+  EXPECT_EQ(d->remove_hostdev(addr("0000:2d:00.1")), HostdevChange::removed);
+  EXPECT_EQ(d->remove_hostdev(addr("0000:2d:00.0")), HostdevChange::removed);
+  EXPECT_EQ(d->to_string(), original);
+}
+
+TEST(DomainXml, RemoveLeavesTheUsersHostdevsAlone) {
+  auto d = DomainXml::parse(k_guest);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->remove_hostdev(addr("0000:06:00.0")), HostdevChange::owned_by_user);
+  EXPECT_EQ(d->remove_hostdev(addr("0000:07:00.0")), HostdevChange::not_present);
+  EXPECT_EQ(d->to_string(), k_guest);
+}
+
+TEST(DomainXml, AddsIntoADomainWithoutHostdevsAndIntoACompactOne) {
+  auto d = DomainXml::parse(
+      "<domain type='kvm'><name>a</name><devices><disk type='file'/></devices></domain>");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()), HostdevChange::added);
+  auto again = DomainXml::parse(d->to_string());
+  ASSERT_TRUE(again) << d->to_string();
+  ASSERT_EQ(again->pci_hostdevs().size(), 1u);
+  EXPECT_EQ(again->pci_hostdevs()[0].owner, HostdevOwner::pcipass);
+}
+
+TEST(DomainXml, MemoryUnitsAndPcMachines) {
+  auto d = DomainXml::parse(
+      "<domain><memory unit='MiB'>512</memory><os><type machine='pc-i440fx-7.2'>hvm</type></os>"
+      "<devices/></domain>");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->memory_kib(), 512u * 1024);
+  EXPECT_FALSE(d->is_q35());
+  d = DomainXml::parse("<domain><memory>1048576</memory><devices/></domain>");
+  EXPECT_EQ(d->memory_kib(), 1048576u);
+  d = DomainXml::parse("<domain><memory unit='parsec'>1</memory><devices/></domain>");
+  EXPECT_FALSE(d->memory_kib());
+}
+
+TEST(DomainXml, BadDocumentsFailWithOneClearLine) {
+  auto d = DomainXml::parse("<domain><devices>");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, ExitCode::bad_input);
+  EXPECT_EQ(d.error().message,
+            "domain XML is not well-formed: Start-end tags mismatch at offset 16");
+  d = DomainXml::parse("<network><name>x</name></network>");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().message,
+            "not a libvirt domain: the root element is '<network>', expected <domain>");
+  d = DomainXml::parse("<domain><name>g1</name></domain>");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().message, "domain 'g1' has no <devices> element to put a <hostdev> into");
+}
+
+TEST(DomainXml, BrokenTemplateIsRefused) {
+  auto d = DomainXml::parse(k_guest);
+  ASSERT_TRUE(d);
+  auto r = d->add_hostdev(addr("0000:2d:00.0"), "<hostdev><source/></hostdev>");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "the <hostdev> template is broken: it needs <hostdev><source><address/>");
+  EXPECT_EQ(d->to_string(), k_guest);
+}
+
+TEST(DomainXml, AliasIsALibvirtUserAlias) {
+  EXPECT_EQ(pcipass_alias(addr("0001:2d:1f.7")), "ua-pcipass-0001-2d-1f-7");
+}
+
+}  // namespace
+}  // namespace pcipass::core
