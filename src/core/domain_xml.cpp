@@ -227,8 +227,12 @@ HostdevChange DomainXml::remove_hostdev(const PciAddress& address) {
       user_owned = true;
       continue;
     }
+    // add_hostdev() puts its indentation between an element and the
+    // hostdev; whitespace that opens <devices> belongs to the document.
     const pugi::xml_node before = h.previous_sibling();
-    if (before && is_whitespace_text(before)) devices.remove_child(before);
+    if (before && is_whitespace_text(before) && before.previous_sibling().type() == pugi::node_element) {
+      devices.remove_child(before);
+    }
     devices.remove_child(h);
     return HostdevChange::removed;
   }

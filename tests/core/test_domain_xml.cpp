@@ -160,3 +160,19 @@ TEST(DomainXml, AliasIsALibvirtUserAlias) {
 
 }  // namespace
 }  // namespace pcipass::core
+
+namespace pcipass::core {
+namespace {
+
+TEST(DomainXml, WhitespaceOnlyDevicesSurvivesAddThenRemove) {
+  // Found by fuzz_domain_xml: removal took the user's whitespace with it.
+  const std::string xml = "<domain type='kvm'>\n <devices>   \n  </devices>\n</domain>\n";
+  auto d = DomainXml::parse(xml);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()), HostdevChange::added);
+  EXPECT_EQ(d->remove_hostdev(addr("0000:2d:00.0")), HostdevChange::removed);
+  EXPECT_EQ(d->to_string(), xml);
+}
+
+}  // namespace
+}  // namespace pcipass::core

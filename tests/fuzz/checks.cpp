@@ -1,5 +1,6 @@
 #include "fuzz/checks.hpp"
 
+#include <pcipass/core/domain_xml.hpp>
 #include <pcipass/core/lspci_parser.hpp>
 #include <pcipass/core/nodedev_xml.hpp>
 #include <pcipass/core/pci_address.hpp>
@@ -97,12 +98,41 @@ void check_sanitize(const std::uint8_t* data, std::size_t size) {
   }
 }
 
+void check_domain_xml(const std::uint8_t* data, std::size_t size) {
+  static constexpr std::string_view k_template =
+      "<hostdev mode='subsystem' type='pci' managed='yes'>\n  <driver name='vfio'/>\n  <source>\n"
+      "    <address domain='0x0000' bus='0x00' slot='0x00' function='0x0'/>\n  </source>\n"
+      "  <alias name='ua-pcipass-0000-00-00-0'/>\n</hostdev>";
+  auto domain = core::DomainXml::parse(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (!domain) return;
+  const core::PciAddress address{0, 0x2d, 0, 1};
+  const std::string before = domain->to_string();
+  bool present_before = false;
+  for (const auto& h : domain->pci_hostdevs()) present_before |= h.address == address;
+  auto change = domain->add_hostdev(address, k_template);
+  if (!change) violated("add_hostdev failed on a parsed domain", change.error().message);
+  auto reparsed = core::DomainXml::parse(domain->to_string());
+  if (!reparsed) violated("document not well-formed after add", domain->to_string());
+  std::size_t count = 0;
+  for (const auto& h : reparsed->pci_hostdevs()) count += h.address == address ? 1 : 0;
+  if (count < 1 || (!present_before && count != 1)) violated("hostdev count after add", domain->to_string());
+  if (*change == core::HostdevChange::added) {
+    if (domain->remove_hostdev(address) != core::HostdevChange::removed) {
+      violated("added hostdev not removable", domain->to_string());
+    }
+    if (domain->to_string() != before) violated("add then remove changed the document", before);
+  } else if (domain->to_string() != before) {
+    violated("a refused add changed the document", before);
+  }
+}
+
 const std::vector<FuzzTarget>& fuzz_targets() {
   static const std::vector<FuzzTarget> targets = {
       {"pci_address", check_pci_address},
       {"lspci", check_lspci},
       {"nodedev_xml", check_nodedev_xml},
       {"sanitize", check_sanitize},
+      {"domain_xml", check_domain_xml},
   };
   return targets;
 }

@@ -28,6 +28,11 @@ void check_nodedev_xml(const std::uint8_t* data, std::size_t size);
 // longer than its cap.
 void check_sanitize(const std::uint8_t* data, std::size_t size);
 
+// A parsed domain document takes a pcipass <hostdev> and gives it back:
+// the result of adding stays well-formed and holds the hostdev once; adding
+// then removing restores the document exactly.
+void check_domain_xml(const std::uint8_t* data, std::size_t size);
+
 struct FuzzTarget {
   const char* name;  // folder name under tests/fuzz/corpus and regressions
   void (*check)(const std::uint8_t*, std::size_t);
