@@ -2,6 +2,7 @@
 
 #include <pcipass/core/domain_xml.hpp>
 #include <pcipass/core/lspci_parser.hpp>
+#include <pcipass/core/nodes_yaml.hpp>
 #include <pcipass/core/nodedev_xml.hpp>
 #include <pcipass/core/pci_address.hpp>
 #include <pcipass/core/text.hpp>
@@ -126,6 +127,19 @@ void check_domain_xml(const std::uint8_t* data, std::size_t size) {
   }
 }
 
+void check_nodes_yaml(const std::uint8_t* data, std::size_t size) {
+  auto guests = core::parse_nodes_yaml(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (!guests) {
+    if (guests.error().message.find('\n') != std::string::npos) {
+      violated("multi-line error message", guests.error().message);
+    }
+    return;
+  }
+  for (const auto& guest : *guests) {
+    if (guest.name.empty()) violated("guest without a name", "");
+  }
+}
+
 const std::vector<FuzzTarget>& fuzz_targets() {
   static const std::vector<FuzzTarget> targets = {
       {"pci_address", check_pci_address},
@@ -133,6 +147,7 @@ const std::vector<FuzzTarget>& fuzz_targets() {
       {"nodedev_xml", check_nodedev_xml},
       {"sanitize", check_sanitize},
       {"domain_xml", check_domain_xml},
+      {"nodes_yaml", check_nodes_yaml},
   };
   return targets;
 }

@@ -33,6 +33,10 @@ void check_sanitize(const std::uint8_t* data, std::size_t size);
 // then removing restores the document exactly.
 void check_domain_xml(const std::uint8_t* data, std::size_t size);
 
+// parse_nodes_yaml never crashes and fails with one line; guests it
+// accepts have names.
+void check_nodes_yaml(const std::uint8_t* data, std::size_t size);
+
 struct FuzzTarget {
   const char* name;  // folder name under tests/fuzz/corpus and regressions
   void (*check)(const std::uint8_t*, std::size_t);
