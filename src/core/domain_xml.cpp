@@ -87,7 +87,48 @@ struct StringWriter : pugi::xml_writer {
   }
 };
 
+// Parses `hostdev_template` into `snippet` and fills in `address` and
+// pcipass's alias.
+Status fill_hostdev_template(pugi::xml_document& snippet, const PciAddress& address,
+                             std::string_view hostdev_template) {
+  if (!snippet.load_buffer(hostdev_template.data(), hostdev_template.size(), k_parse_flags,
+                           pugi::encoding_utf8) ||
+      std::strcmp(snippet.document_element().name(), "hostdev") != 0 ||
+      !snippet.document_element().child("source").child("address")) {
+    return fail("the <hostdev> template is broken: it needs <hostdev><source><address/>",
+                ExitCode::bad_input);
+  }
+  pugi::xml_node hostdev = snippet.document_element();
+  pugi::xml_node source_address = hostdev.child("source").child("address");
+  const auto set = [&](const char* name, unsigned value, int digits) {
+    pugi::xml_attribute a = source_address.attribute(name);
+    if (!a) a = source_address.append_attribute(name);
+    a.set_value(hex_attr(value, digits).c_str());
+  };
+  set("domain", address.domain, 4);
+  set("bus", address.bus, 2);
+  set("slot", address.slot, 2);
+  set("function", address.function, 1);
+  pugi::xml_node alias = hostdev.child("alias");
+  if (!alias) alias = hostdev.append_child("alias");
+  if (!alias.attribute("name")) alias.append_attribute("name");
+  alias.attribute("name").set_value(pcipass_alias(address).c_str());
+  return ok();
+}
+
 }  // namespace
+
+Result<std::string> make_hostdev_xml(const PciAddress& address, std::string_view hostdev_template) {
+  pugi::xml_document snippet;
+  if (auto filled = fill_hostdev_template(snippet, address, hostdev_template); !filled) {
+    return fail(filled.error());
+  }
+  StringWriter writer;
+  snippet.save(writer, "",
+               pugi::format_raw | pugi::format_attribute_single_quote | pugi::format_no_declaration,
+               pugi::encoding_utf8);
+  return writer.out;
+}
 
 std::string pcipass_alias(const PciAddress& a) {
   char buf[48];
@@ -173,23 +214,10 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
     if (existing.address == address) return HostdevChange::already_present;
   }
   pugi::xml_document snippet;
-  if (!snippet.load_buffer(hostdev_template.data(), hostdev_template.size(), k_parse_flags,
-                           pugi::encoding_utf8) ||
-      std::strcmp(snippet.document_element().name(), "hostdev") != 0 ||
-      !snippet.document_element().child("source").child("address")) {
-    return fail("the <hostdev> template is broken: it needs <hostdev><source><address/>",
-                ExitCode::bad_input);
+  if (auto filled = fill_hostdev_template(snippet, address, hostdev_template); !filled) {
+    return fail(filled.error());
   }
   pugi::xml_node hostdev = snippet.document_element();
-  pugi::xml_node source_address = hostdev.child("source").child("address");
-  source_address.attribute("domain").set_value(hex_attr(address.domain, 4).c_str());
-  source_address.attribute("bus").set_value(hex_attr(address.bus, 2).c_str());
-  source_address.attribute("slot").set_value(hex_attr(address.slot, 2).c_str());
-  source_address.attribute("function").set_value(hex_attr(address.function, 1).c_str());
-  pugi::xml_node alias = hostdev.child("alias");
-  if (!alias) alias = hostdev.append_child("alias");
-  if (!alias.attribute("name")) alias.append_attribute("name");
-  alias.attribute("name").set_value(pcipass_alias(address).c_str());
 
   pugi::xml_node devices = m_document->document_element().child("devices");
   const std::string indent = child_indent(devices);

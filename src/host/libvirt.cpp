@@ -22,11 +22,6 @@ void initialize_libvirt() {
   });
 }
 
-struct LibvirtError {
-  int code = VIR_ERR_OK;
-  std::string message;
-};
-
 // libvirt text on one line: remote daemons may send anything.
 std::string one_line(const char* text) {
   std::string line;
@@ -38,8 +33,9 @@ std::string one_line(const char* text) {
   return line;
 }
 
-// The error of the libvirt call that just failed in this thread.
-LibvirtError last_error(virConnectPtr connection) {
+}  // namespace
+
+LibvirtError last_libvirt_error(virConnectPtr connection) {
   virErrorPtr error = virGetLastError();
   if (error == nullptr && connection != nullptr) error = virConnGetLastError(connection);
   if (error == nullptr || error->message == nullptr) {
@@ -47,6 +43,10 @@ LibvirtError last_error(virConnectPtr connection) {
   }
   return {error->code, one_line(error->message)};
 }
+
+namespace {
+
+LibvirtError last_error(virConnectPtr connection) { return last_libvirt_error(connection); }
 
 struct NodeDeviceFree {
   void operator()(virNodeDevicePtr device) const { virNodeDeviceFree(device); }

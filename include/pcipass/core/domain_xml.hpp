@@ -70,6 +70,10 @@ private:
   std::string m_trailing_whitespace;  // after the root element; pugixml drops it
 };
 
+// The <hostdev> element pcipass would add for `address`, as text, built
+// from `hostdev_template`; what virDomainAttachDeviceFlags takes.
+Result<std::string> make_hostdev_xml(const PciAddress& address, std::string_view hostdev_template);
+
 // The alias pcipass gives the hostdev of `address`: `ua-pcipass-0000-2d-00-0`.
 std::string pcipass_alias(const PciAddress& address);
 

@@ -3,12 +3,21 @@
 #include <pcipass/core/error.hpp>
 
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace pcipass::host {
+
+// The error of the libvirt call that just failed in this thread: libvirt's
+// code (virErrorNumber) and its message on one line.
+struct LibvirtError {
+  int code = VIR_ERR_OK;
+  std::string message;
+};
+LibvirtError last_libvirt_error(virConnectPtr connection);
 
 // One node device as libvirt describes it: its name (`pci_0000_00_02_0`) and
 // the XML of `virsh nodedev-dumpxml`.

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <pcipass/core/domain_xml.hpp>
+#include <pcipass/host/libvirt.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace pcipass::host {
+
+// Where an attach or detach takes effect. `config` changes the persistent
+// definition only (the default: the guest sees it at its next start);
+// `live` changes the running guest, and its definition too when it has one.
+enum class AttachScope { config, live };
+
+// What happened to a domain, per part.
+struct HostdevResult {
+  core::HostdevChange config = core::HostdevChange::not_present;  // persistent definition
+  core::HostdevChange live = core::HostdevChange::not_present;    // running guest
+  bool used_define_fallback = false;  // the driver lacked attach/detach: XML edited and redefined
+};
+
+// Adds pcipass's <hostdev> for `address` to domain `name`, through
+// virDomainAttachDeviceFlags; where the driver lacks it (libvirt's test
+// driver), through get XML, edit, define (persistent part only). Adding what
+// is there already changes nothing. Fails with libvirt's message: an unknown
+// domain with ExitCode::usage, a live attach to a stopped guest with
+// ExitCode::refused, other libvirt errors with ExitCode::host_error.
+core::Result<HostdevResult> attach_hostdev(const LibvirtConnection& connection,
+                                           const std::string& name, const core::PciAddress& address,
+                                           std::string_view hostdev_template, AttachScope scope);
+
+// Removes the <hostdev> pcipass added for `address`, the same ways; a hostdev
+// the user wrote is left alone (HostdevChange::owned_by_user).
+core::Result<HostdevResult> detach_hostdev(const LibvirtConnection& connection,
+                                           const std::string& name, const core::PciAddress& address,
+                                           std::string_view hostdev_template, AttachScope scope);
+
+}  // namespace pcipass::host
