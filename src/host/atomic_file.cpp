@@ -55,6 +55,18 @@ void AtomicFile::discard() {
   m_temp.clear();
 }
 
+core::Status AtomicFile::chown(uid_t owner, gid_t group) {
+  if (m_fd < 0) return fail("writing " + m_path.string() + ": file already closed", ExitCode::failure);
+  // Keeping the owner is best effort for unprivileged users: they can only
+  // write files they could have written anyway.
+  if (::fchown(m_fd, owner, group) != 0 && errno != EPERM) {
+    const int err = errno;
+    discard();
+    return os_error("writing", m_path, err);
+  }
+  return core::ok();
+}
+
 core::Status AtomicFile::write(std::string_view bytes) {
   if (m_fd < 0) return fail("writing " + m_path.string() + ": file already closed", ExitCode::failure);
   while (!bytes.empty()) {

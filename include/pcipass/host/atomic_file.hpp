@@ -27,6 +27,8 @@ public:
   AtomicFile& operator=(const AtomicFile&) = delete;
   ~AtomicFile();
 
+  // Gives the new file this owner and group (root only; others get EPERM).
+  [[nodiscard]] core::Status chown(uid_t owner, gid_t group);
   // Appends `bytes` to the new content.
   [[nodiscard]] core::Status write(std::string_view bytes);
   // Makes the new content visible under the target path. After a failure the

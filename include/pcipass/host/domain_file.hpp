@@ -1,0 +1,34 @@
+#pragma once
+
+#include <pcipass/core/domain_xml.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace pcipass::host {
+
+// Whether to change files or only say what would change.
+enum class DryRun { no, yes };
+
+// The text of a domain XML file before and after an edit.
+struct DomainFileEdit {
+  std::string before;
+  std::string after;
+  [[nodiscard]] bool changed() const { return before != after; }
+};
+
+// Suffix of the one backup edit_domain_file() keeps beside the file.
+inline constexpr const char* k_backup_suffix = ".pcipass-backup";
+
+// Reads the domain XML file at `path`, lets `edit` change the document and,
+// when the text changed and `dry_run` is no, writes it back atomically with
+// the file's mode and owner, after saving the previous content as
+// PATH.pcipass-backup (one backup, replaced each time). On any failure the
+// file is as it was. Errors: a missing or malformed file ExitCode::bad_input,
+// an unwritable one ExitCode::host_error; messages start with the path.
+core::Result<DomainFileEdit> edit_domain_file(
+    const std::filesystem::path& path, const std::function<core::Status(core::DomainXml&)>& edit,
+    DryRun dry_run);
+
+}  // namespace pcipass::host
