@@ -23,3 +23,10 @@ step groups
 pcipass groups
 step list --class 0108 --json
 pcipass list --class 0108 --json
+
+# The kdevops menu: what `make dynconfig` would offer on this host.
+generated=build/demo/Kconfig.passthrough_libvirt.generated
+step kconfig -o "$generated"
+pcipass kconfig -o "$generated"
+echo "(entry 0003 of $(grep -c '^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_[0-9]*$' "$generated"); the free ZNS drive)"
+sed -n '/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0003$/,/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0003_TARGET_GUEST$/p' "$generated" | sed '$d'

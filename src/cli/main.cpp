@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   cli::register_list(app, context, exit_code);
   cli::register_groups(app, context, exit_code);
+  cli::register_kconfig(app, context, exit_code);
 
   // The real objects are built once the options are known, before any
   // command callback runs (CLI11 calls parse_complete_callback first).

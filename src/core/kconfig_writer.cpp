@@ -1,0 +1,407 @@
+#include <pcipass/core/kconfig_writer.hpp>
+
+#include <pcipass/core/text.hpp>
+
+#include <cstdio>
+#include <map>
+#include <set>
+#include <vector>
+
+namespace pcipass::core {
+namespace {
+
+// At most this many group members or virtual functions are listed in a help
+// text; the rest are counted (an SR-IOV PF can have hundreds of VFs).
+constexpr std::size_t k_max_listed = 16;
+
+constexpr std::string_view k_fullwidth_quote = "\xef\xbc\x82";      // U+FF02 for "
+constexpr std::string_view k_fullwidth_backslash = "\xef\xbc\xbc";  // U+FF3C for backslash
+constexpr std::string_view k_fullwidth_dollar = "\xef\xbc\x84";     // U+FF04 for $
+constexpr std::string_view k_fullwidth_grave = "\xef\xbd\x80";      // U+FF40 for `
+
+constexpr std::string_view k_enable_symbol = "KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH";
+
+// The length of the UTF-8 sequence `lead` starts, 0 when it cannot start one.
+std::size_t sequence_length(unsigned char lead) {
+  if ((lead & 0xe0) == 0xc0) return 2;
+  if ((lead & 0xf0) == 0xe0) return 3;
+  if ((lead & 0xf8) == 0xf0) return 4;
+  return 0;
+}
+
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points above U+10FFFF), which every Kconfig tool can read.
+bool is_valid_utf8(std::string_view s) {
+  static constexpr std::uint32_t k_smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t len = sequence_length(lead);
+    if (len == 0 || i + len > s.size()) return false;
+    std::uint32_t cp = lead & (0x7fu >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (next & 0x3f);
+    }
+    if (cp < k_smallest[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += len;
+  }
+  return true;
+}
+
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
+
+// `text` as one line of a help block. Every line starts with the same tab
+// and two spaces and holds no line break, so whatever the text says it
+// cannot end the help block or start a new entry.
+void add_help_line(std::string& out, std::string_view text = {}) {
+  std::string line;
+  for (char ch : text) line += is_control(static_cast<unsigned char>(ch)) ? ' ' : ch;
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  if (line.empty()) {
+    out += "\n";
+    return;
+  }
+  out += "\t  ";
+  out += line;
+  out += "\n";
+}
+
+// A `# ...` comment line; callers pass fixed text or kconfig_safe_text(), so
+// it never ends in a backslash (kconfiglib would join the next line to it).
+void add_comment_line(std::string& out, std::string_view text = {}) {
+  out += text.empty() ? "#" : "# ";
+  out += text;
+  out += "\n";
+}
+
+void add_string_symbol(std::string& out, const std::string& symbol, std::string_view value) {
+  out += "config " + symbol + "\n\tstring\n\tdefault " + kconfig_quote(value) + "\n\n";
+}
+
+std::string plural(std::size_t n, std::string_view one, std::string_view many) {
+  return std::to_string(n) + " " + std::string(n == 1 ? one : many);
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
+// What a person calls the device, never empty.
+std::string display_name(const PciDevice& d) {
+  if (!d.human_name.empty()) return kconfig_safe_text(d.human_name);
+  if (!d.device_name.empty()) return kconfig_safe_text(d.device_name);
+  if (!d.ids().empty()) return d.ids();
+  return "unknown device";
+}
+
+// kdevops' `_SDEVICE` is lspci's `SDevice:` (the subsystem name); devices
+// without one fall back to the device name so that no entry is left blank.
+std::string subsystem_device_name(const PciDevice& d) {
+  if (!d.subsystem_name.empty()) return kconfig_safe_text(d.subsystem_name);
+  if (!d.device_name.empty()) return kconfig_safe_text(d.device_name);
+  return display_name(d);
+}
+
+// The database device name, for the target-guest prompt.
+std::string device_name(const PciDevice& d) {
+  if (!d.device_name.empty()) return kconfig_safe_text(d.device_name);
+  return display_name(d);
+}
+
+std::string class_text(const PciDevice& d) {
+  std::string out = d.class_name.empty() ? "unknown class" : kconfig_safe_text(d.class_name);
+  if (d.class_code) out += " (" + hex(*d.class_code, 6) + ")";
+  return out;
+}
+
+std::string host_uses_text(const PciDevice& d) {
+  std::vector<std::string> uses;
+  for (const std::string& use : d.host_uses) uses.push_back(kconfig_safe_text(use));
+  return join(uses, "; ");
+}
+
+class Writer {
+ public:
+  Writer(const Inventory& inventory, const KconfigOptions& options)
+      : m_inventory(inventory), m_options(options) {}
+
+  GeneratedKconfig run() {
+    m_result.has_iommu_groups = m_inventory.has_iommu_groups();
+    pick_candidates();
+    write_header();
+    if (!m_result.has_iommu_groups) {
+      m_out +=
+          "comment \"No PCI-E passthrough candidates: this host has no IOMMU groups. Enable "
+          "VT-d or AMD-Vi in the firmware and boot with intel_iommu=on or amd_iommu=on\"\n\n";
+    } else if (m_candidates.empty()) {
+      m_out += "comment \"No PCI-E passthrough candidates: " + no_candidates_reason() + "\"\n\n";
+    } else {
+      m_out += "if " + std::string(k_enable_symbol) + "\n\n";
+      for (std::size_t i = 0; i < m_candidates.size(); ++i) write_entry(i + 1, *m_candidates[i]);
+      m_out += "endif # " + std::string(k_enable_symbol) + "\n\n";
+    }
+    add_string_symbol(m_out, std::string(k_passthrough_prefix) + "_NUM_DEVICES",
+                      std::to_string(m_candidates.size()));
+    m_result.candidates = m_candidates.size();
+    m_result.text = std::move(m_out);
+    return std::move(m_result);
+  }
+
+ private:
+  void pick_candidates() {
+    for (const auto& [address, d] : m_inventory.devices()) {
+      if (d.host_in_use() && d.iommu_group) m_host_groups[*d.iommu_group].push_back(&d);
+    }
+    for (const auto& [address, d] : m_inventory.devices()) {
+      if (d.stays_with_platform() || !d.iommu_group) continue;
+      ++m_endpoints;
+      const bool host_related = d.host_in_use() || m_host_groups.contains(*d.iommu_group);
+      if (host_related && m_options.host_devices == HostDevices::leave_out) {
+        ++m_result.left_out;
+        continue;
+      }
+      if (host_related) ++m_result.host_used_offered;
+      m_candidates.push_back(&d);
+      m_numbers[address] = m_candidates.size();
+    }
+  }
+
+  std::string no_candidates_reason() const {
+    if (m_endpoints == 0) return "this host has no endpoints in IOMMU groups";
+    return "the host uses all " + plural(m_endpoints, "endpoint", "endpoints") +
+           " or a device in their IOMMU group (pcipass kconfig --include-host-devices offers "
+           "them anyway)";
+  }
+
+  void write_header() {
+    add_comment_line(m_out, "Automatically generated PCI-E passthrough Kconfig by pcipass");
+    add_comment_line(m_out);
+    if (!m_options.source_label.empty()) {
+      add_comment_line(m_out, "Source: " + kconfig_safe_text(m_options.source_label));
+    }
+    add_comment_line(m_out, "Candidates: " + plural(m_candidates.size(), "endpoint", "endpoints") +
+                                ", numbered in PCI address order.");
+    if (m_result.left_out > 0) {
+      add_comment_line(m_out, "Left out: " + plural(m_result.left_out, "endpoint", "endpoints") +
+                                  " the host uses itself or through their IOMMU group;");
+      add_comment_line(m_out, "pcipass kconfig --include-host-devices offers them with a warning.");
+    }
+    if (m_result.host_used_offered > 0) {
+      add_comment_line(m_out, "Offered although the host uses them or their IOMMU group: " +
+                                  std::to_string(m_result.host_used_offered) + ".");
+    }
+    add_comment_line(m_out,
+                     "Regenerate with make dynconfig-pci or pcipass kconfig -o FILE; do not "
+                     "edit.");
+    m_out += "\n";
+  }
+
+  std::string symbol_of(const PciAddress& address) const {
+    const auto it = m_numbers.find(address);
+    return it == m_numbers.end() ? std::string() : passthrough_symbol(it->second);
+  }
+
+  // How a group member or VF is described in another entry's help.
+  std::string member_line(const PciDevice& d) const {
+    std::string line = d.address.to_string() + " " + display_name(d);
+    if (d.stays_with_platform()) return line + " - a bridge, stays with the host";
+    if (d.host_in_use()) line += " - used by the host: " + host_uses_text(d);
+    const std::string symbol = symbol_of(d.address);
+    return line + " - " + (symbol.empty() ? std::string("not offered") : symbol);
+  }
+
+  void write_list(std::string& out, const std::vector<const PciDevice*>& devices) const {
+    for (std::size_t i = 0; i < devices.size() && i < k_max_listed; ++i) {
+      add_help_line(out, "  " + member_line(*devices[i]));
+    }
+    if (devices.size() > k_max_listed) {
+      add_help_line(out, "  ... and " + std::to_string(devices.size() - k_max_listed) +
+                             " more, up to " + devices.back()->address.to_string());
+    }
+  }
+
+  void write_device_help(std::string& out, const PciDevice& d) const {
+    out += "\thelp\n";
+    add_help_line(out, "Enabling this will PCI-E passthrough this device onto the");
+    add_help_line(out, "target guest.");
+    add_help_line(out);
+    add_help_line(out, "Address:   " + d.address.to_string());
+    add_help_line(out, "Class:     " + class_text(d));
+    if (!d.ids().empty()) add_help_line(out, "Ids:       " + d.ids());
+    if (!d.vendor_name.empty()) {
+      add_help_line(out, "Vendor:    " + kconfig_safe_text(d.vendor_name));
+    }
+    if (!d.device_name.empty()) {
+      add_help_line(out, "Device:    " + kconfig_safe_text(d.device_name));
+    }
+    if (!d.subsystem_name.empty()) {
+      add_help_line(out, "Subsystem: " + kconfig_safe_text(d.subsystem_name));
+    }
+    add_help_line(out, "Driver:    " +
+                           (d.driver.empty() ? std::string("none") : kconfig_safe_text(d.driver)));
+
+    const unsigned group_number = *d.iommu_group;
+    std::vector<const PciDevice*> others;
+    if (const IommuGroup* group = m_inventory.group(group_number)) {
+      for (const PciAddress& a : group->members) {
+        const PciDevice* member = m_inventory.find(a);
+        if (member != nullptr && a != d.address) others.push_back(member);
+      }
+    }
+    add_help_line(out);
+    if (others.empty()) {
+      add_help_line(out,
+                    "IOMMU group " + std::to_string(group_number) + " holds only this device.");
+    } else {
+      add_help_line(out, "IOMMU group " + std::to_string(group_number) + " also holds " +
+                             plural(others.size(), "function", "functions") +
+                             ". A guest gets whole groups:");
+      add_help_line(out, "select the endpoints below for the same guest.");
+      write_list(out, others);
+    }
+
+    if (d.physical_function) {
+      const PciDevice* pf = m_inventory.find(*d.physical_function);
+      add_help_line(out);
+      add_help_line(out, "SR-IOV virtual function of:");
+      add_help_line(out,
+                    "  " + (pf != nullptr ? member_line(*pf) : d.physical_function->to_string()));
+    }
+    if (!d.virtual_functions.empty()) {
+      std::vector<const PciDevice*> vfs;
+      for (const PciAddress& a : d.virtual_functions) {
+        if (const PciDevice* vf = m_inventory.find(a)) vfs.push_back(vf);
+      }
+      add_help_line(out);
+      add_help_line(
+          out, "SR-IOV physical function with " +
+                   plural(d.virtual_functions.size(), "virtual function:", "virtual functions:"));
+      write_list(out, vfs);
+    }
+
+    if (d.host_in_use()) {
+      add_help_line(out);
+      add_help_line(out, "WARNING: the host itself uses this device:");
+      for (const std::string& use : d.host_uses) add_help_line(out, "  " + kconfig_safe_text(use));
+    } else if (const auto it = m_host_groups.find(group_number); it != m_host_groups.end()) {
+      add_help_line(out);
+      add_help_line(out, "WARNING: the host uses a device in the same IOMMU group:");
+      for (const PciDevice* user : it->second) {
+        add_help_line(out, "  " + user->address.to_string() + ": " + host_uses_text(*user));
+      }
+    }
+  }
+
+  void write_entry(std::size_t number, const PciDevice& d) {
+    const std::string symbol = passthrough_symbol(number);
+    const std::string address = d.address.to_string();
+    const std::string group = std::to_string(*d.iommu_group);
+    std::string warning;
+    if (d.host_in_use()) {
+      warning = "WARNING used by the host - ";
+    } else if (m_host_groups.contains(*d.iommu_group)) {
+      warning = "WARNING group used by the host - ";
+    }
+    const std::string name = address + " IOMMU group " + group + " - " + warning + display_name(d);
+    const std::string sdevice = subsystem_device_name(d);
+
+    m_out += "config " + symbol + "\n";
+    m_out += "\tbool " + kconfig_quote(name) + "\n";
+    m_out += "\tdefault n\n";
+    write_device_help(m_out, d);
+    m_out += "\n";
+
+    m_out += "config " + symbol + "_TARGET_GUEST\n";
+    m_out += "\tstring  " +
+             kconfig_quote("Target guest to offload " + address + " " + device_name(d)) + "\n";
+    m_out += "\tdefault KDEVOPS_HOSTS_PREFIX\n";
+    m_out += "\tdepends on " + symbol + "\n";
+    m_out += "\tdepends on KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH_TYPE_EACH\n";
+    m_out += "\thelp\n";
+    add_help_line(m_out, "The name of the guest that gets " + address + ". Every endpoint of");
+    add_help_line(m_out, "IOMMU group " + group + " must go to the same guest.");
+    m_out += "\n";
+
+    add_string_symbol(m_out, symbol + "_PCI_ID", address);
+    add_string_symbol(m_out, symbol + "_SDEVICE", sdevice);
+    add_string_symbol(m_out, symbol + "_NAME", name);
+    add_string_symbol(m_out, symbol + "_IOMMUGROUP", group);
+    add_string_symbol(m_out, symbol + "_DOMAIN", hex(d.address.domain, 4));
+    add_string_symbol(m_out, symbol + "_BUS", hex(d.address.bus, 2));
+    add_string_symbol(m_out, symbol + "_SLOT", hex(d.address.slot, 2));
+    add_string_symbol(m_out, symbol + "_FUNCTION", hex(d.address.function, 1));
+    if (!d.ids().empty()) add_string_symbol(m_out, symbol + "_VENDOR_DEVICE", d.ids());
+  }
+
+  const Inventory& m_inventory;
+  const KconfigOptions& m_options;
+  GeneratedKconfig m_result;
+  std::string m_out;
+  std::vector<const PciDevice*> m_candidates;
+  std::map<PciAddress, std::size_t> m_numbers;
+  std::map<unsigned, std::vector<const PciDevice*>> m_host_groups;
+  std::size_t m_endpoints = 0;
+};
+
+}  // namespace
+
+GeneratedKconfig generate_passthrough_kconfig(const Inventory& inventory,
+                                              const KconfigOptions& options) {
+  return Writer(inventory, options).run();
+}
+
+std::string passthrough_symbol(std::size_t number) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%04zu", number);
+  return std::string(k_passthrough_prefix) + "_" + digits;
+}
+
+std::string kconfig_safe_text(std::string_view untrusted) {
+  const std::string clean = sanitize_untrusted(untrusted);
+  std::string out;
+  out.reserve(clean.size());
+  for (char ch : clean) {
+    switch (ch) {
+      case '"': out += k_fullwidth_quote; break;
+      case '\\': out += k_fullwidth_backslash; break;
+      case '$': out += k_fullwidth_dollar; break;
+      case '`': out += k_fullwidth_grave; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
+
+std::string kconfig_quote(std::string_view text) {
+  const std::string source = is_valid_utf8(text) ? std::string(text) : sanitize_untrusted(text);
+  std::string out = "\"";
+  for (char ch : source) {
+    if (is_control(static_cast<unsigned char>(ch))) {
+      out += ' ';
+    } else if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (ch == '$') {
+      out += k_fullwidth_dollar;
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace pcipass::core
