@@ -11,6 +11,9 @@ namespace pcipass::cli {
 // core::Failure on error and return the exit code on success.
 void register_list(CLI::App& app, Context& context, int& exit_code);
 void register_groups(CLI::App& app, Context& context, int& exit_code);
+void register_bind(CLI::App& app, Context& context, int& exit_code);
+void register_release(CLI::App& app, Context& context, int& exit_code);
+void register_status(CLI::App& app, Context& context, int& exit_code);
 void register_kconfig(CLI::App& app, Context& context, int& exit_code);
 
 // The message printed when a host has no IOMMU groups, with the fix.

@@ -7,6 +7,7 @@
 #include <pcipass/core/inventory.hpp>
 #include <pcipass/core/pci_names.hpp>
 #include <pcipass/host/libvirt.hpp>
+#include <pcipass/host/os.hpp>
 #include <pcipass/host/sysfs.hpp>
 
 #include <functional>
@@ -25,6 +26,8 @@ struct GlobalOptions {
   std::string lspci_file;  // `lspci -Dvmmm` text; "-" for stdin
   std::string pci_ids;     // pci.ids file instead of the system's
   std::string source = "auto";
+  std::string dev_root;   // empty: the sibling `dev` of sysfs_root (/dev for /sys)
+  std::string state_dir;  // empty: /var/lib/pcipass, or var/lib/pcipass beside a simulated host's sys/
   bool json = false;
 };
 
@@ -32,6 +35,8 @@ struct Context {
   GlobalOptions options;
   host::Sysfs* sysfs = nullptr;
   host::Sysfs* proc = nullptr;
+  host::Sysfs* dev = nullptr;  // the /dev tree, only checked (/dev/vfio/N)
+  host::Os* os = nullptr;      // modules and files outside sysfs
   core::PciNames* names = nullptr;
   // Opens a read-only libvirt connection to `uri` (empty: libvirt's default).
   std::function<core::Result<host::LibvirtConnection>(const std::string& uri)> open_libvirt;

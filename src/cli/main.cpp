@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "context.hpp"
 
+#include <pcipass/host/journal.hpp>
 #include <pcipass/host/libpci_names.hpp>
 
 #include <cerrno>
@@ -25,6 +26,7 @@ constexpr const char* k_exit_codes = R"(Exit codes:
   3  bad input: a missing or malformed file (lspci text, XML, YAML, .config)
   4  host error: sysfs unreadable, libvirt unreachable, no IOMMU groups
   5  refused by a safety check (device used by the host, ids changed)
+  6  busy: another pcipass run holds the state lock (--no-wait)
 
 Sources: sysfs by default (--sysfs-root, default /sys); libvirt node devices
 with -c/--connect URI or --source libvirt (LIBVIRT_DEFAULT_URI is honoured);
@@ -56,6 +58,17 @@ std::string default_proc_root(const std::string& sysfs_root) {
   return root.substr(0, slash + 1) + "proc";
 }
 
+// The folder `name` beside a sysfs root: /sys gives /name, HOST/sys gives HOST/name.
+std::string sibling_of_sysfs(const std::string& sysfs_root, const std::string& name) {
+  const std::string proc = default_proc_root(sysfs_root);
+  return proc.substr(0, proc.size() - 4) + name;
+}
+
+bool is_real_sysfs(const std::string& sysfs_root) {
+  std::error_code ec;
+  return std::filesystem::weakly_canonical(sysfs_root, ec) == "/sys";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -81,10 +94,17 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--pci-ids", o.pci_ids, "pci.ids file to name devices with instead of the system's");
   app.add_flag("--json", o.json, "Print JSON (schema in docs/json.md) instead of a table");
+  app.add_option("--dev-root", o.dev_root, "Root of the /dev tree (default: dev beside --sysfs-root)");
+  app.add_option("--state-dir", o.state_dir,
+                 "Folder of pcipass's journal and lock (default /var/lib/pcipass; for a simulated "
+                 "host, var/lib/pcipass beside its sys/)");
 
   int exit_code = 0;
   cli::register_list(app, context, exit_code);
   cli::register_groups(app, context, exit_code);
+  cli::register_bind(app, context, exit_code);
+  cli::register_release(app, context, exit_code);
+  cli::register_status(app, context, exit_code);
   cli::register_kconfig(app, context, exit_code);
 
   // The real objects are built once the options are known, before any
@@ -92,6 +112,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<host::RealSysfs> sysfs;
   std::unique_ptr<host::RealSysfs> proc;
   std::unique_ptr<host::LibpciNames> names;
+  std::unique_ptr<host::RealSysfs> dev;
+  std::unique_ptr<host::RealOs> os;
   app.parse_complete_callback([&] {
     sysfs = std::make_unique<host::RealSysfs>(o.sysfs_root);
     proc = std::make_unique<host::RealSysfs>(o.proc_root.empty() ? default_proc_root(o.sysfs_root)
@@ -100,6 +122,19 @@ int main(int argc, char** argv) {
     context.sysfs = sysfs.get();
     context.proc = proc.get();
     context.names = names.get();
+    const bool real_host = is_real_sysfs(o.sysfs_root);
+    dev = std::make_unique<host::RealSysfs>(o.dev_root.empty() ? sibling_of_sysfs(o.sysfs_root, "dev")
+                                                               : o.dev_root);
+    if (o.state_dir.empty()) {
+      o.state_dir = real_host ? host::k_default_state_dir : sibling_of_sysfs(o.sysfs_root, "var/lib/pcipass");
+    }
+    // modprobe changes the running kernel: only when the tree is this machine's own /sys.
+    os = std::make_unique<host::RealOs>(
+        real_host ? host::ModuleLoading::modprobe : host::ModuleLoading::refused,
+        "not loaded for the sysfs root " + o.sysfs_root +
+            " (modprobe would change the running kernel, not that tree); load it there first");
+    context.dev = dev.get();
+    context.os = os.get();
   });
   context.open_libvirt = [](const std::string& uri) {
     return host::LibvirtConnection::open(uri, host::LibvirtConnection::Access::read_only);

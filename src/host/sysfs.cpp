@@ -101,7 +101,8 @@ bool RealSysfs::exists(std::string_view path) const {
 
 core::Status RealSysfs::write(std::string_view path, std::string_view bytes) {
   const std::string p = full(path);
-  Fd fd(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
+  // O_TRUNC as a shell's `>` does: sysfs ignores it, a plain file (a simulated tree) needs it.
+  Fd fd(::open(p.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
   if (fd.get() < 0) return os_error("writing", p, errno);
   const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
   if (n < 0) return os_error("writing", p, errno);

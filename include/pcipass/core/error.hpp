@@ -20,6 +20,7 @@ enum class ExitCode : int {
   bad_input = 3,     // malformed or missing input file/text (lspci, XML, YAML, .config)
   host_error = 4,    // the host cannot be read or reached (sysfs, libvirt, no IOMMU)
   refused = 5,       // a safety check refused the request (host device, id mismatch, ...)
+  busy = 6,          // another pcipass run holds the state lock (--no-wait)
 };
 
 // What went wrong, as one line a person can act on, and which exit code it

@@ -1,0 +1,109 @@
+#pragma once
+
+// Actions as data (DESIGN.md "the flow of data"): planners compile a request
+// into a list of actions; the executor prints them (--dry-run, --json) or
+// performs them, journaling each before it is made.
+
+#include <pcipass/core/error.hpp>
+#include <pcipass/core/pci_address.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace pcipass::core {
+
+// A vendor:device pair, the identity the executor re-checks at an address
+// just before it touches the device.
+struct DeviceIds {
+  std::uint16_t vendor = 0;
+  std::uint16_t device = 0;
+  // "1b96:2600".
+  [[nodiscard]] std::string to_string() const;
+  // Parses "1b96:2600"; nullopt for anything else.
+  static std::optional<DeviceIds> parse(std::string_view text);
+  bool operator==(const DeviceIds&) const = default;
+};
+
+// The driver pcipass binds devices to, and the kernel module providing it.
+inline constexpr const char* k_vfio_driver = "vfio-pci";
+inline constexpr const char* k_vfio_module = "vfio_pci";
+
+// Load a kernel module (modprobe NAME). Never undone: other users may need it.
+struct LoadModule {
+  std::string name;
+  bool operator==(const LoadModule&) const = default;
+};
+
+// Move one function to vfio-pci: set driver_override, unbind it from
+// `current_driver` (if any), probe, verify. `restore_driver` is the driver
+// it had before pcipass first touched it ("" for none): what release gives
+// back, taken from the journal when an earlier run already recorded one.
+struct BindToVfio {
+  PciAddress address;
+  DeviceIds expected;
+  std::string current_driver;
+  std::string restore_driver;
+  unsigned iommu_group = 0;
+  bool operator==(const BindToVfio&) const = default;
+};
+
+// Give a function back: unbind it from `current_driver` when that is
+// vfio-pci, clear driver_override, probe so `restore_driver` takes it, verify.
+struct ReleaseDevice {
+  PciAddress address;
+  DeviceIds expected;
+  std::string current_driver;
+  std::string restore_driver;
+  bool operator==(const ReleaseDevice&) const = default;
+};
+
+// Write a whole file outside sysfs atomically, with `mode` and, when not
+// empty, owned by `group`.
+struct WriteFile {
+  std::string path;
+  std::string bytes;
+  unsigned mode = 0644;
+  std::string group;
+  bool operator==(const WriteFile&) const = default;
+};
+
+// Change the mode and (when `group` is not empty) the group of an existing file.
+struct SetPermissions {
+  std::string path;
+  unsigned mode = 0644;
+  std::string group;
+  bool operator==(const SetPermissions&) const = default;
+};
+
+using Action = std::variant<LoadModule, BindToVfio, ReleaseDevice, WriteFile, SetPermissions>;
+
+// One write to a sysfs attribute, relative to the sysfs root.
+struct SysfsWrite {
+  std::string path;   // "bus/pci/drivers_probe"
+  std::string bytes;  // "0000:02:00.0"
+  bool operator==(const SysfsWrite&) const = default;
+};
+
+// The sysfs writes `action` makes, in order (empty for actions that touch
+// no sysfs attribute). The executor performs exactly these; --dry-run shows them.
+std::vector<SysfsWrite> sysfs_writes(const Action& action);
+
+// One line for people: "bind 0000:02:00.0 (1b96:2600) to vfio-pci, from nvme".
+std::string describe(const Action& action);
+
+// The action as data: {"action": "bind-to-vfio", "address": ..., ...}. The
+// journal stores actions in this form, so field names never change.
+nlohmann::json action_to_json(const Action& action);
+
+// Reads what action_to_json() wrote. Fails with ExitCode::bad_input naming
+// the field that is missing or malformed.
+Result<Action> action_from_json(const nlohmann::json& json);
+
+// The address an action is about, for the device actions; nullopt otherwise.
+std::optional<PciAddress> action_address(const Action& action);
+
+}  // namespace pcipass::core

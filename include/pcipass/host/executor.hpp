@@ -1,0 +1,71 @@
+#pragma once
+
+// Performs actions (core/actions.hpp) on a host, or only shows them: each
+// action is re-checked against the device (vendor:device, driver) just
+// before it is made, recorded in the journal as pending before its first
+// side effect and as done after its result was verified.
+
+#include <pcipass/core/actions.hpp>
+#include <pcipass/host/journal.hpp>
+#include <pcipass/host/os.hpp>
+#include <pcipass/host/sysfs.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <vector>
+
+namespace pcipass::host {
+
+// Whether the executor performs actions or only reports what they would do.
+enum class DryRun { no, yes };
+
+// One side effect of an action: a sysfs write, a module load, a file
+// written or re-permissioned, with the path a person would look at.
+struct Operation {
+  std::string kind;    // "sysfs-write", "modprobe", "write-file", "set-permissions"
+  std::string target;  // full path, or the module name
+  std::string value;   // the bytes written, or "mode 0640 group kvm"
+  // `write "vfio-pci" to /sys/bus/pci/devices/0000:02:00.0/driver_override`.
+  [[nodiscard]] std::string line() const;
+  [[nodiscard]] nlohmann::json to_json() const;
+};
+
+// The side effects of `action`, in order, with paths as `sys` shows them.
+std::vector<Operation> operations_of(const core::Action& action, const Sysfs& sys);
+
+class Executor {
+ public:
+  // Called before each action is performed (or, in a dry run, instead).
+  using Observer = std::function<void(const core::Action&, const std::vector<Operation>&)>;
+
+  // `sys` is written, `dev` only checked (/dev/vfio/N), `os` does modules and
+  // files, `journal` records every action (it may be null only for DryRun::yes).
+  Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRun dry_run);
+
+  void set_observer(Observer observer) { m_observer = std::move(observer); }
+
+  // Performs `actions` in order and stops at the first failure, which is
+  // recorded in the journal. Errors name the device, the path and the OS
+  // reason; a device whose ids or driver changed since planning is left
+  // untouched with ExitCode::refused.
+  [[nodiscard]] core::Status run(const std::vector<core::Action>& actions);
+
+ private:
+  core::Status perform(const core::Action& action);
+  core::Status check_device(const core::PciAddress& address, const core::DeviceIds& expected,
+                            const std::string& planned_driver, const char* verb) const;
+  core::Status write_all(const core::Action& action, const std::string& context);
+  core::Status verify_driver(const core::PciAddress& address, const std::string& wanted,
+                             const std::string& context) const;
+  [[nodiscard]] std::string driver_of(const core::PciAddress& address) const;
+
+  Sysfs& m_sys;
+  const Sysfs& m_dev;
+  Os& m_os;
+  Journal* m_journal;
+  DryRun m_dry_run;
+  Observer m_observer;
+};
+
+}  // namespace pcipass::host

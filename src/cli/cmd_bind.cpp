@@ -1,0 +1,56 @@
+#include "commands.hpp"
+#include "host_prep.hpp"
+
+#include <memory>
+
+namespace pcipass::cli {
+
+namespace {
+
+struct BindOptions {
+  std::vector<std::string> devices;
+  bool force = false;
+  bool exact = false;
+  ChangeOptions change;
+};
+
+int run_bind(Context& context, const BindOptions& options) {
+  core::BindRequest request;
+  request.devices = parse_devices(options.devices);
+  request.force = options.force ? core::Force::yes : core::Force::no;
+  request.expansion =
+      options.exact ? core::GroupExpansion::named_only : core::GroupExpansion::whole_groups;
+
+  const auto lock = lock_state(context, options.change);
+  host::Journal journal =
+      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+  const core::Inventory inventory = load_sysfs_inventory(context);
+  const core::VfioModule vfio = context.sysfs->exists("bus/pci/drivers/vfio-pci")
+                                    ? core::VfioModule::loaded
+                                    : core::VfioModule::missing;
+  const core::Plan plan =
+      core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
+  execute_plan(context, plan, journal, options.change, "bind");
+  return 0;
+}
+
+}  // namespace
+
+void register_bind(CLI::App& app, Context& context, int& exit_code) {
+  auto options = std::make_shared<BindOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "bind",
+      "Move devices (and the rest of their IOMMU groups) from their host drivers to vfio-pci");
+  cmd->add_option("DEV", options->devices, "PCI addresses (0000:2d:00.0 or 2d:00.0)")->required();
+  cmd->add_flag("--force", options->force,
+                "Also take devices the host uses (its root disk, its network, ...)");
+  cmd->add_flag("--exact", options->exact,
+                "Bind only the named functions, not the other endpoints of their IOMMU groups");
+  cmd->add_flag("--dry-run", options->change.dry_run,
+                "Print every write that would be made, and make none");
+  cmd->add_flag("--no-wait", options->change.no_wait,
+                "Fail at once (exit code 6) when another pcipass run holds the state lock");
+  cmd->callback([&context, &exit_code, options] { exit_code = run_bind(context, *options); });
+}
+
+}  // namespace pcipass::cli

@@ -1,0 +1,49 @@
+#include "commands.hpp"
+#include "host_prep.hpp"
+
+#include <memory>
+
+namespace pcipass::cli {
+
+namespace {
+
+struct ReleaseOptions {
+  std::vector<std::string> devices;
+  bool all = false;
+  ChangeOptions change;
+};
+
+int run_release(Context& context, const ReleaseOptions& options) {
+  if (options.all == !options.devices.empty()) {
+    throw core::Failure("release needs either device addresses or --all", core::ExitCode::usage);
+  }
+  core::ReleaseRequest request;
+  request.devices = parse_devices(options.devices);
+  request.scope = options.all ? core::ReleaseScope::all : core::ReleaseScope::named;
+
+  const auto lock = lock_state(context, options.change);
+  host::Journal journal =
+      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+  const core::Inventory inventory = load_sysfs_inventory(context);
+  const core::Plan plan = core::plan_release(inventory, request, journal.state()).value_or_throw();
+  execute_plan(context, plan, journal, options.change, "release");
+  return 0;
+}
+
+}  // namespace
+
+void register_release(CLI::App& app, Context& context, int& exit_code) {
+  auto options = std::make_shared<ReleaseOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "release",
+      "Give devices pcipass bound back to the drivers they had (recorded in the journal)");
+  cmd->add_option("DEV", options->devices, "PCI addresses of devices pcipass bound");
+  cmd->add_flag("--all", options->all, "Release every device the journal holds");
+  cmd->add_flag("--dry-run", options->change.dry_run,
+                "Print every write that would be made, and make none");
+  cmd->add_flag("--no-wait", options->change.no_wait,
+                "Fail at once (exit code 6) when another pcipass run holds the state lock");
+  cmd->callback([&context, &exit_code, options] { exit_code = run_release(context, *options); });
+}
+
+}  // namespace pcipass::cli

@@ -1,0 +1,139 @@
+#include "commands.hpp"
+#include "host_prep.hpp"
+#include "table.hpp"
+
+#include <pcipass/core/inventory_json.hpp>
+#include <pcipass/core/text.hpp>
+
+#include <ostream>
+
+namespace pcipass::cli {
+
+namespace {
+
+// One journaled device: what the journal says against what sysfs shows now.
+struct DeviceStatus {
+  const core::JournalEntry* entry;
+  std::string driver;           // now
+  std::string driver_override;  // now
+  bool vfio_node = false;
+  bool present = true;
+  std::string verdict;
+};
+
+std::string read_override(const host::Sysfs& sys, const core::PciAddress& address) {
+  auto text = sys.read("bus/pci/devices/" + address.to_string() + "/driver_override", 4096);
+  if (!text) return {};
+  const std::string value(core::trim(*text));
+  return value == "(null)" ? std::string() : value;
+}
+
+DeviceStatus assess(Context& context, const core::Inventory& inventory,
+                    const core::JournalEntry& entry) {
+  const auto& bind = std::get<core::BindToVfio>(entry.action);
+  DeviceStatus s{&entry, {}, {}, false, true, {}};
+  const core::PciDevice* device = inventory.find(bind.address);
+  if (device == nullptr) {
+    s.present = false;
+    s.verdict = "device missing: pcipass release forgets it";
+    return s;
+  }
+  s.driver = device->driver;
+  s.driver_override = read_override(*context.sysfs, bind.address);
+  s.vfio_node = context.dev->exists("vfio/" + std::to_string(bind.iommu_group));
+  const bool applied = device->on_vfio() && s.driver_override == core::k_vfio_driver && s.vfio_node;
+  if (entry.state != core::EntryState::done) {
+    s.verdict = std::string("interrupted (") + core::to_string(entry.state) +
+                "): run pcipass bind again to finish, or pcipass release to undo";
+  } else if (device->ids() != bind.expected.to_string()) {
+    s.verdict = "a different device (" + device->ids() + ") sits there now";
+  } else if (applied) {
+    s.verdict = "applied";
+  } else if (!device->on_vfio()) {
+    s.verdict = "not applied (after a reboot?): run pcipass bind again, or pcipass release";
+  } else {
+    s.verdict =
+        !s.vfio_node
+            ? "on vfio-pci but /dev/vfio/" + std::to_string(bind.iommu_group) + " is missing"
+            : "on vfio-pci but driver_override is not set: a reprobe would move it";
+  }
+  return s;
+}
+
+std::string or_dash(const std::string& text) {
+  return text.empty() ? "-" : text;
+}
+
+int run_status(Context& context) {
+  host::Journal journal =
+      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+  const core::Inventory inventory = load_sysfs_inventory(context);
+  std::vector<DeviceStatus> devices;
+  for (const core::JournalEntry* entry : journal.state().bind_entries()) {
+    devices.push_back(assess(context, inventory, *entry));
+  }
+  std::vector<const core::JournalEntry*> others;
+  for (const core::JournalEntry& entry : journal.state().entries()) {
+    if (!std::holds_alternative<core::BindToVfio>(entry.action)) others.push_back(&entry);
+  }
+
+  if (context.options.json) {
+    nlohmann::json doc{{"schema", core::k_json_schema_version},
+                       {"journal", journal.path().string()}};
+    doc["devices"] = nlohmann::json::array();
+    for (const DeviceStatus& s : devices) {
+      const auto& bind = std::get<core::BindToVfio>(s.entry->action);
+      doc["devices"].push_back({{"address", bind.address.to_string()},
+                                {"ids", bind.expected.to_string()},
+                                {"iommu_group", bind.iommu_group},
+                                {"journal_state", core::to_string(s.entry->state)},
+                                {"error", s.entry->error},
+                                {"restore_driver", bind.restore_driver},
+                                {"present", s.present},
+                                {"driver", s.driver},
+                                {"driver_override", s.driver_override},
+                                {"vfio_node", s.vfio_node},
+                                {"state", s.verdict}});
+    }
+    doc["other"] = nlohmann::json::array();
+    for (const core::JournalEntry* entry : others) {
+      doc["other"].push_back({{"journal_state", core::to_string(entry->state)},
+                              {"action", core::action_to_json(entry->action)},
+                              {"error", entry->error}});
+    }
+    *context.out << core::dump_json(doc);
+    return 0;
+  }
+  std::ostream& out = *context.out;
+  if (devices.empty() && others.empty()) {
+    out << "pcipass has changed nothing on this host (journal " << journal.path().string() << ")\n";
+    return 0;
+  }
+  if (!devices.empty()) {
+    Table table({"DEVICE", "IDS", "GROUP", "JOURNAL", "RESTORE-TO", "DRIVER", "OVERRIDE",
+                 "VFIO-NODE", "STATE"});
+    for (const DeviceStatus& s : devices) {
+      const auto& bind = std::get<core::BindToVfio>(s.entry->action);
+      table.add_row({bind.address.to_string(), bind.expected.to_string(),
+                     std::to_string(bind.iommu_group), core::to_string(s.entry->state),
+                     or_dash(bind.restore_driver), or_dash(s.driver), or_dash(s.driver_override),
+                     s.vfio_node ? "present" : "missing", s.verdict});
+    }
+    table.print(out);
+  }
+  for (const core::JournalEntry* entry : others) {
+    out << core::to_string(entry->state) << ": " << core::describe(entry->action)
+        << (entry->error.empty() ? "" : " (" + entry->error + ")") << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_status(CLI::App& app, Context& context, int& exit_code) {
+  CLI::App* cmd = app.add_subcommand(
+      "status", "Show what pcipass has applied, from its journal, against what the host shows now");
+  cmd->callback([&context, &exit_code] { exit_code = run_status(context); });
+}
+
+}  // namespace pcipass::cli

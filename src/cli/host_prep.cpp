@@ -1,0 +1,83 @@
+#include "host_prep.hpp"
+#include "commands.hpp"
+
+#include <pcipass/core/inventory_json.hpp>
+
+#include <ostream>
+
+namespace pcipass::cli {
+
+using core::ExitCode;
+using core::Failure;
+
+core::Inventory load_sysfs_inventory(Context& context) {
+  const std::string source = context.options.source;
+  context.options.source = "sysfs";
+  LoadedInventory loaded = load_inventory(context);
+  context.options.source = source;
+  if (!loaded.inventory.has_iommu_groups()) throw Failure(k_no_iommu_message, ExitCode::host_error);
+  return std::move(loaded.inventory);
+}
+
+std::vector<core::PciAddress> parse_devices(const std::vector<std::string>& args) {
+  std::vector<core::PciAddress> devices;
+  for (const std::string& arg : args)
+    devices.push_back(core::PciAddress::parse(arg).value_or_throw());
+  return devices;
+}
+
+std::optional<host::StateLock> lock_state(Context& context, const ChangeOptions& options) {
+  if (options.dry_run) return std::nullopt;
+  const std::string dir = context.options.state_dir;
+  auto lock =
+      host::StateLock::acquire(dir, options.no_wait ? host::Wait::no : host::Wait::yes, [&] {
+        *context.err << "pcipass: waiting for another pcipass run to finish (lock " << dir
+                     << "/lock)\n";
+      });
+  return std::move(lock).value_or_throw();
+}
+
+void execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
+                  const ChangeOptions& options, const char* command) {
+  const bool json = context.options.json;
+  std::ostream& out = *context.out;
+  nlohmann::json actions = nlohmann::json::array();
+  if (!json) {
+    for (const std::string& note : plan.notes) out << "note: " << note << "\n";
+  }
+  host::Executor executor(*context.sysfs, *context.dev, *context.os,
+                          options.dry_run ? nullptr : &journal,
+                          options.dry_run ? host::DryRun::yes : host::DryRun::no);
+  executor.set_observer([&](const core::Action& action, const std::vector<host::Operation>& ops) {
+    if (json) {
+      nlohmann::json entry{{"description", core::describe(action)},
+                           {"action", core::action_to_json(action)}};
+      entry["operations"] = nlohmann::json::array();
+      for (const host::Operation& op : ops) entry["operations"].push_back(op.to_json());
+      actions.push_back(std::move(entry));
+      return;
+    }
+    out << core::describe(action) << "\n";
+    for (const host::Operation& op : ops) out << "  " << op.line() << "\n";
+    out.flush();
+  });
+  const core::Status result = executor.run(plan.actions);
+  if (json) {
+    nlohmann::json doc{
+        {"schema", core::k_json_schema_version},
+        {"command", command},
+        {"dry_run", options.dry_run},
+        {"state_dir", context.options.state_dir},
+        {"notes", plan.notes},
+        {"actions", actions},
+        {"error", result ? nlohmann::json(nullptr) : nlohmann::json(result.error().message)}};
+    out << core::dump_json(doc);
+  } else if (result && options.dry_run) {
+    out << "dry run: nothing was changed\n";
+  } else if (result && plan.actions.empty()) {
+    out << "nothing to do\n";
+  }
+  if (!result) throw Failure(result.error());
+}
+
+}  // namespace pcipass::cli

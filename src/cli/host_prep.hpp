@@ -1,0 +1,44 @@
+#pragma once
+
+// What bind, release and status share: the sysfs inventory they act on, the
+// state folder's lock and journal, and printing actions as they run.
+
+#include "context.hpp"
+
+#include <pcipass/core/bind_planner.hpp>
+#include <pcipass/host/executor.hpp>
+#include <pcipass/host/journal.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pcipass::cli {
+
+// Options of the commands that change the host.
+struct ChangeOptions {
+  bool dry_run = false;
+  bool no_wait = false;
+};
+
+// The inventory of the sysfs tree the command will write to, whatever
+// --source says: the devices changed must be the devices read. Throws
+// core::Failure; a host without IOMMU groups fails with the fix.
+core::Inventory load_sysfs_inventory(Context& context);
+
+// Parses the DEV arguments; a malformed address is a usage error naming it.
+std::vector<core::PciAddress> parse_devices(const std::vector<std::string>& args);
+
+// The lock of the state folder, unless this is a dry run (which changes
+// nothing and so may run beside another run). Prints a line when it waits.
+std::optional<host::StateLock> lock_state(Context& context, const ChangeOptions& options);
+
+// Runs `plan` (or only shows it), printing each action with its side
+// effects, or with --json one document at the end. Throws core::Failure
+// when an action fails, after printing what was done.
+void execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
+                  const ChangeOptions& options, const char* command);
+
+}  // namespace pcipass::cli

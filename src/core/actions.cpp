@@ -1,0 +1,258 @@
+#include <pcipass/core/actions.hpp>
+
+#include <pcipass/core/text.hpp>
+
+#include <cstdio>
+
+namespace pcipass::core {
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+std::string octal(unsigned mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+std::string device_path(const PciAddress& address, const char* attribute) {
+  return "bus/pci/devices/" + address.to_string() + "/" + attribute;
+}
+
+Unexpected bad_field(const char* action, const char* field) {
+  return fail(
+      std::string("journal action ") + action + ": field '" + field + "' missing or malformed",
+      ExitCode::bad_input);
+}
+
+// Reads string field `field` of `json` into `out`; false when missing or not a string.
+bool get_string(const nlohmann::json& json, const char* field, std::string& out) {
+  auto it = json.find(field);
+  if (it == json.end() || !it->is_string()) return false;
+  out = it->get<std::string>();
+  return true;
+}
+
+bool get_unsigned(const nlohmann::json& json, const char* field, unsigned& out) {
+  auto it = json.find(field);
+  if (it == json.end() || !it->is_number_unsigned()) return false;
+  out = it->get<unsigned>();
+  return true;
+}
+
+bool get_address(const nlohmann::json& json, PciAddress& out) {
+  std::string text;
+  if (!get_string(json, "address", text)) return false;
+  auto parsed = PciAddress::parse(text);
+  if (!parsed) return false;
+  out = *parsed;
+  return true;
+}
+
+bool get_ids(const nlohmann::json& json, DeviceIds& out) {
+  std::string text;
+  if (!get_string(json, "expected_ids", text)) return false;
+  auto parsed = DeviceIds::parse(text);
+  if (!parsed) return false;
+  out = *parsed;
+  return true;
+}
+
+bool get_mode(const nlohmann::json& json, unsigned& out) {
+  std::string text;
+  if (!get_string(json, "mode", text) || text.empty() || text.size() > 4) return false;
+  unsigned mode = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') return false;
+    mode = mode * 8 + static_cast<unsigned>(c - '0');
+  }
+  out = mode;
+  return true;
+}
+
+}  // namespace
+
+std::string DeviceIds::to_string() const {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04x:%04x", vendor, device);
+  return buf;
+}
+
+std::optional<DeviceIds> DeviceIds::parse(std::string_view text) {
+  if (text.size() != 9 || text[4] != ':') return std::nullopt;
+  auto vendor = parse_hex(text.substr(0, 4));
+  auto device = parse_hex(text.substr(5));
+  if (!vendor || !device || text.substr(0, 4).starts_with("0x") ||
+      text.substr(5).starts_with("0x")) {
+    return std::nullopt;
+  }
+  return DeviceIds{static_cast<std::uint16_t>(*vendor), static_cast<std::uint16_t>(*device)};
+}
+
+std::vector<SysfsWrite> sysfs_writes(const Action& action) {
+  return std::visit(
+      Overloaded{
+          [](const BindToVfio& a) {
+            const std::string address = a.address.to_string();
+            std::vector<SysfsWrite> writes{
+                {device_path(a.address, "driver_override"), k_vfio_driver}};
+            if (!a.current_driver.empty()) {
+              writes.push_back({"bus/pci/drivers/" + a.current_driver + "/unbind", address});
+            }
+            writes.push_back({"bus/pci/drivers_probe", address});
+            return writes;
+          },
+          [](const ReleaseDevice& a) {
+            const std::string address = a.address.to_string();
+            std::vector<SysfsWrite> writes;
+            const bool on_vfio = a.current_driver == k_vfio_driver;
+            if (on_vfio) writes.push_back({"bus/pci/drivers/vfio-pci/unbind", address});
+            writes.push_back({device_path(a.address, "driver_override"), "\n"});
+            if (!a.restore_driver.empty() && (on_vfio || a.current_driver.empty())) {
+              writes.push_back({"bus/pci/drivers_probe", address});
+            }
+            return writes;
+          },
+          [](const auto&) { return std::vector<SysfsWrite>{}; },
+      },
+      action);
+}
+
+std::string describe(const Action& action) {
+  return std::visit(
+      Overloaded{
+          [](const LoadModule& a) {
+            return "load kernel module " + a.name + " (modprobe " + a.name + ")";
+          },
+          [](const BindToVfio& a) {
+            std::string line = "bind " + a.address.to_string() + " (" + a.expected.to_string() +
+                               ", IOMMU group " + std::to_string(a.iommu_group) +
+                               ") to vfio-pci, from " +
+                               (a.current_driver.empty() ? "no driver" : a.current_driver);
+            if (a.restore_driver != a.current_driver) {
+              line += "; release gives it back to " +
+                      (a.restore_driver.empty() ? std::string("no driver") : a.restore_driver);
+            }
+            return line;
+          },
+          [](const ReleaseDevice& a) {
+            return "release " + a.address.to_string() + " (" + a.expected.to_string() + ") from " +
+                   (a.current_driver.empty() ? std::string("no driver") : a.current_driver) +
+                   " back to " +
+                   (a.restore_driver.empty() ? std::string("no driver") : a.restore_driver);
+          },
+          [](const WriteFile& a) {
+            return "write " + a.path + " (mode " + octal(a.mode) +
+                   (a.group.empty() ? std::string() : ", group " + a.group) + ", " +
+                   std::to_string(a.bytes.size()) + " bytes)";
+          },
+          [](const SetPermissions& a) {
+            return "set mode " + octal(a.mode) +
+                   (a.group.empty() ? std::string() : " and group " + a.group) + " on " + a.path;
+          },
+      },
+      action);
+}
+
+nlohmann::json action_to_json(const Action& action) {
+  return std::visit(Overloaded{
+                        [](const LoadModule& a) {
+                          return nlohmann::json{{"action", "load-module"}, {"name", a.name}};
+                        },
+                        [](const BindToVfio& a) {
+                          return nlohmann::json{{"action", "bind-to-vfio"},
+                                                {"address", a.address.to_string()},
+                                                {"expected_ids", a.expected.to_string()},
+                                                {"current_driver", a.current_driver},
+                                                {"restore_driver", a.restore_driver},
+                                                {"iommu_group", a.iommu_group}};
+                        },
+                        [](const ReleaseDevice& a) {
+                          return nlohmann::json{{"action", "release-device"},
+                                                {"address", a.address.to_string()},
+                                                {"expected_ids", a.expected.to_string()},
+                                                {"current_driver", a.current_driver},
+                                                {"restore_driver", a.restore_driver}};
+                        },
+                        [](const WriteFile& a) {
+                          return nlohmann::json{{"action", "write-file"},
+                                                {"path", a.path},
+                                                {"bytes", a.bytes},
+                                                {"mode", octal(a.mode)},
+                                                {"group", a.group}};
+                        },
+                        [](const SetPermissions& a) {
+                          return nlohmann::json{{"action", "set-permissions"},
+                                                {"path", a.path},
+                                                {"mode", octal(a.mode)},
+                                                {"group", a.group}};
+                        },
+                    },
+                    action);
+}
+
+Result<Action> action_from_json(const nlohmann::json& json) {
+  std::string kind;
+  if (!json.is_object() || !get_string(json, "action", kind)) {
+    return fail("journal action: field 'action' missing or malformed", ExitCode::bad_input);
+  }
+  if (kind == "load-module") {
+    LoadModule a;
+    if (!get_string(json, "name", a.name) || a.name.empty())
+      return bad_field("load-module", "name");
+    return Action{a};
+  }
+  if (kind == "bind-to-vfio") {
+    BindToVfio a;
+    if (!get_address(json, a.address)) return bad_field("bind-to-vfio", "address");
+    if (!get_ids(json, a.expected)) return bad_field("bind-to-vfio", "expected_ids");
+    if (!get_string(json, "current_driver", a.current_driver))
+      return bad_field("bind-to-vfio", "current_driver");
+    if (!get_string(json, "restore_driver", a.restore_driver))
+      return bad_field("bind-to-vfio", "restore_driver");
+    if (!get_unsigned(json, "iommu_group", a.iommu_group))
+      return bad_field("bind-to-vfio", "iommu_group");
+    return Action{a};
+  }
+  if (kind == "release-device") {
+    ReleaseDevice a;
+    if (!get_address(json, a.address)) return bad_field("release-device", "address");
+    if (!get_ids(json, a.expected)) return bad_field("release-device", "expected_ids");
+    if (!get_string(json, "current_driver", a.current_driver))
+      return bad_field("release-device", "current_driver");
+    if (!get_string(json, "restore_driver", a.restore_driver))
+      return bad_field("release-device", "restore_driver");
+    return Action{a};
+  }
+  if (kind == "write-file") {
+    WriteFile a;
+    if (!get_string(json, "path", a.path) || a.path.empty()) return bad_field("write-file", "path");
+    if (!get_string(json, "bytes", a.bytes)) return bad_field("write-file", "bytes");
+    if (!get_mode(json, a.mode)) return bad_field("write-file", "mode");
+    if (!get_string(json, "group", a.group)) return bad_field("write-file", "group");
+    return Action{a};
+  }
+  if (kind == "set-permissions") {
+    SetPermissions a;
+    if (!get_string(json, "path", a.path) || a.path.empty())
+      return bad_field("set-permissions", "path");
+    if (!get_mode(json, a.mode)) return bad_field("set-permissions", "mode");
+    if (!get_string(json, "group", a.group)) return bad_field("set-permissions", "group");
+    return Action{a};
+  }
+  return fail("journal action: unknown action " + quote_for_message(kind), ExitCode::bad_input);
+}
+
+std::optional<PciAddress> action_address(const Action& action) {
+  if (const auto* b = std::get_if<BindToVfio>(&action)) return b->address;
+  if (const auto* r = std::get_if<ReleaseDevice>(&action)) return r->address;
+  return std::nullopt;
+}
+
+}  // namespace pcipass::core

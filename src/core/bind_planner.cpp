@@ -1,0 +1,167 @@
+#include <pcipass/core/bind_planner.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace pcipass::core {
+
+namespace {
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+Unexpected refusal(const char* verb, const std::vector<std::string>& problems) {
+  return fail(std::string("refusing to ") + verb + ":\n  " + join(problems, "\n  "),
+              ExitCode::refused);
+}
+
+std::optional<DeviceIds> ids_of(const PciDevice& device) {
+  if (!device.vendor_id || !device.device_id) return std::nullopt;
+  return DeviceIds{*device.vendor_id, *device.device_id};
+}
+
+}  // namespace
+
+Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
+                       const JournalState& journal, VfioModule vfio) {
+  Plan plan;
+  std::vector<std::string> problems;
+
+  // The named devices, then the rest of their groups; each with why it is in.
+  std::set<PciAddress> named(request.devices.begin(), request.devices.end());
+  std::map<PciAddress, std::string> chosen;  // address -> "" (named) or "added with X"
+  for (const PciAddress& address : named) {
+    const PciDevice* device = inventory.find(address);
+    if (device == nullptr) {
+      problems.push_back(address.to_string() + ": no such PCI device on this host");
+      continue;
+    }
+    if (device->stays_with_platform()) {
+      problems.push_back(address.to_string() + ": is a " +
+                         std::string(device->is_bridge() ? "bridge" : "host bridge") +
+                         "; bridges and host bridges stay with the host");
+      continue;
+    }
+    if (!device->iommu_group) {
+      problems.push_back(
+          address.to_string() +
+          ": has no IOMMU group (the IOMMU is missing or disabled; see pcipass groups)");
+      continue;
+    }
+    chosen.emplace(address, "");
+    if (request.expansion != GroupExpansion::whole_groups) continue;
+    const IommuGroup* group = inventory.group(*device->iommu_group);
+    if (group == nullptr) continue;
+    for (const PciAddress& member : group->members) {
+      const PciDevice* other = inventory.find(member);
+      if (other == nullptr || other->stays_with_platform() || named.contains(member) ||
+          chosen.contains(member)) {
+        continue;
+      }
+      chosen.emplace(member, "IOMMU group " + std::to_string(group->number) + ", added with " +
+                                 address.to_string());
+    }
+  }
+
+  std::vector<BindToVfio> binds;
+  for (const auto& [address, added] : chosen) {
+    const PciDevice& device = *inventory.find(address);
+    const std::string label =
+        added.empty() ? address.to_string() : address.to_string() + " (" + added + ")";
+    const auto ids = ids_of(device);
+    if (!ids) {
+      problems.push_back(label + ": vendor:device unknown, so it cannot be checked before binding");
+      continue;
+    }
+    if (device.host_in_use()) {
+      const std::string uses = join(device.host_uses, "; ");
+      if (request.force == Force::no) {
+        problems.push_back(label + ": used by the host: " + uses + " (--force binds it anyway" +
+                           (added.empty() ? std::string(")")
+                                          : std::string("; --exact leaves group members alone)")));
+        continue;
+      }
+      plan.notes.push_back(address.to_string() + " is used by the host (" + uses +
+                           "); binding it anyway (--force)");
+    }
+    const JournalEntry* entry = journal.bind_entry(address);
+    if (device.on_vfio() && (entry == nullptr || entry->state == EntryState::done)) {
+      plan.notes.push_back(address.to_string() + " is already on vfio-pci" +
+                           (entry == nullptr
+                                ? std::string(" (not bound by pcipass: release leaves it there)")
+                                : std::string()));
+      continue;
+    }
+    if (!added.empty())
+      plan.notes.push_back("added " + label + ": a guest needs its whole IOMMU group");
+    BindToVfio bind;
+    bind.address = address;
+    bind.expected = *ids;
+    bind.current_driver = device.driver;
+    bind.restore_driver =
+        entry != nullptr ? std::get<BindToVfio>(entry->action).restore_driver : device.driver;
+    bind.iommu_group = *device.iommu_group;
+    binds.push_back(bind);
+  }
+  if (!problems.empty()) return refusal("bind", problems);
+
+  if (!binds.empty() && vfio == VfioModule::missing)
+    plan.actions.push_back(LoadModule{k_vfio_module});
+  for (const BindToVfio& bind : binds) plan.actions.push_back(bind);
+  return plan;
+}
+
+Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& request,
+                          const JournalState& journal) {
+  Plan plan;
+  std::vector<std::string> problems;
+  std::vector<const JournalEntry*> entries;
+  if (request.scope == ReleaseScope::all) {
+    entries = journal.bind_entries();
+    if (entries.empty()) plan.notes.push_back("nothing to release: pcipass has bound no device");
+  } else {
+    std::set<PciAddress> seen;
+    for (const PciAddress& address : request.devices) {
+      if (!seen.insert(address).second) continue;
+      const JournalEntry* entry = journal.bind_entry(address);
+      if (entry == nullptr) {
+        problems.push_back(address.to_string() +
+                           ": not bound by pcipass (the journal has no record of it)");
+        continue;
+      }
+      entries.push_back(entry);
+    }
+  }
+  for (const JournalEntry* entry : entries) {
+    const auto& bound = std::get<BindToVfio>(entry->action);
+    const std::string label = bound.address.to_string();
+    const PciDevice* device = inventory.find(bound.address);
+    if (device == nullptr) {
+      problems.push_back(label + ": no such PCI device on this host any more (bound as " +
+                         bound.expected.to_string() + ")");
+      continue;
+    }
+    const auto ids = ids_of(*device);
+    if (ids != bound.expected) {
+      problems.push_back(label + ": is now " + (ids ? ids->to_string() : std::string("unknown")) +
+                         ", but pcipass bound " + bound.expected.to_string() +
+                         " there; not touching it");
+      continue;
+    }
+    if (!device->driver.empty() && !device->on_vfio() && device->driver != bound.restore_driver) {
+      problems.push_back(
+          label + ": is on " + device->driver +
+          ", a driver pcipass did not put it on; unbind it first, then release again");
+      continue;
+    }
+    plan.actions.push_back(
+        ReleaseDevice{bound.address, bound.expected, device->driver, bound.restore_driver});
+  }
+  if (!problems.empty()) return refusal("release", problems);
+  return plan;
+}
+
+}  // namespace pcipass::core

@@ -1,0 +1,141 @@
+#include <pcipass/core/journal_state.hpp>
+
+#include <pcipass/core/inventory_json.hpp>
+
+#include <algorithm>
+
+namespace pcipass::core {
+
+namespace {
+
+constexpr const char* k_format = "pcipass-journal";
+constexpr int k_version = 1;
+
+bool is_device_entry_for(const JournalEntry& entry, const PciAddress& address) {
+  return action_address(entry.action) == address;
+}
+
+}  // namespace
+
+const char* to_string(EntryState state) {
+  switch (state) {
+    case EntryState::pending: return "pending";
+    case EntryState::done: return "done";
+    case EntryState::failed: return "failed";
+  }
+  return "pending";
+}
+
+std::uint64_t JournalState::begin(const Action& action) {
+  if (const auto* bind = std::get_if<BindToVfio>(&action)) {
+    std::erase_if(m_entries,
+                  [&](const JournalEntry& e) { return is_device_entry_for(e, bind->address); });
+  }
+  const std::uint64_t id = m_next_id++;
+  m_entries.push_back(JournalEntry{id, action, EntryState::pending, {}});
+  return id;
+}
+
+JournalEntry* JournalState::find(std::uint64_t id) {
+  auto it = std::find_if(m_entries.begin(), m_entries.end(),
+                         [&](const JournalEntry& e) { return e.id == id; });
+  return it == m_entries.end() ? nullptr : &*it;
+}
+
+void JournalState::finish(std::uint64_t id) {
+  JournalEntry* entry = find(id);
+  if (entry == nullptr) return;
+  if (const auto* release = std::get_if<ReleaseDevice>(&entry->action)) {
+    const PciAddress address = release->address;
+    std::erase_if(m_entries,
+                  [&](const JournalEntry& e) { return is_device_entry_for(e, address); });
+    return;
+  }
+  entry->state = EntryState::done;
+  entry->error.clear();
+}
+
+void JournalState::mark_failed(std::uint64_t id, const std::string& error) {
+  if (JournalEntry* entry = find(id)) {
+    entry->state = EntryState::failed;
+    entry->error = error;
+  }
+}
+
+const JournalEntry* JournalState::bind_entry(const PciAddress& address) const {
+  for (const JournalEntry& e : m_entries) {
+    if (const auto* bind = std::get_if<BindToVfio>(&e.action); bind && bind->address == address)
+      return &e;
+  }
+  return nullptr;
+}
+
+std::vector<const JournalEntry*> JournalState::bind_entries() const {
+  std::vector<const JournalEntry*> out;
+  for (const JournalEntry& e : m_entries) {
+    if (std::holds_alternative<BindToVfio>(e.action)) out.push_back(&e);
+  }
+  return out;
+}
+
+std::string JournalState::to_text() const {
+  nlohmann::json doc{{"format", k_format}, {"version", k_version}, {"next_id", m_next_id}};
+  doc["entries"] = nlohmann::json::array();
+  for (const JournalEntry& e : m_entries) {
+    doc["entries"].push_back({{"id", e.id},
+                              {"state", to_string(e.state)},
+                              {"error", e.error},
+                              {"action", action_to_json(e.action)}});
+  }
+  return dump_json(doc);
+}
+
+Result<JournalState> JournalState::parse(std::string_view text) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return fail("not JSON", ExitCode::bad_input);
+  if (doc.value("format", "") != k_format) {
+    return fail("not a pcipass journal (no \"format\": \"pcipass-journal\")", ExitCode::bad_input);
+  }
+  if (!doc.contains("version") || !doc["version"].is_number_integer() ||
+      doc["version"].get<int>() != k_version) {
+    return fail("journal version is not " + std::to_string(k_version) +
+                    " (written by another pcipass version)",
+                ExitCode::bad_input);
+  }
+  if (!doc.contains("next_id") || !doc["next_id"].is_number_unsigned() ||
+      !doc.contains("entries") || !doc["entries"].is_array()) {
+    return fail("journal: fields 'next_id' and 'entries' missing or malformed",
+                ExitCode::bad_input);
+  }
+  JournalState state;
+  state.m_next_id = doc["next_id"].get<std::uint64_t>();
+  for (const nlohmann::json& e : doc["entries"]) {
+    if (!e.is_object() || !e.contains("id") || !e["id"].is_number_unsigned() ||
+        !e.contains("state") || !e["state"].is_string() || !e.contains("action")) {
+      return fail("journal entry: fields 'id', 'state' and 'action' missing or malformed",
+                  ExitCode::bad_input);
+    }
+    JournalEntry entry;
+    entry.id = e["id"].get<std::uint64_t>();
+    const std::string s = e["state"].get<std::string>();
+    if (s == "pending")
+      entry.state = EntryState::pending;
+    else if (s == "done")
+      entry.state = EntryState::done;
+    else if (s == "failed")
+      entry.state = EntryState::failed;
+    else
+      return fail("journal entry " + std::to_string(entry.id) + ": unknown state",
+                  ExitCode::bad_input);
+    if (e.contains("error") && e["error"].is_string()) entry.error = e["error"].get<std::string>();
+    auto action = action_from_json(e["action"]);
+    if (!action)
+      return fail(action.error().with_context("journal entry " + std::to_string(entry.id)));
+    entry.action = std::move(*action);
+    if (entry.id >= state.m_next_id) state.m_next_id = entry.id + 1;
+    state.m_entries.push_back(std::move(entry));
+  }
+  return state;
+}
+
+}  // namespace pcipass::core

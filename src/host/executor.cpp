@@ -1,0 +1,213 @@
+#include <pcipass/host/executor.hpp>
+
+#include <pcipass/core/text.hpp>
+
+#include <cstdio>
+
+namespace pcipass::host {
+
+using core::Action;
+using core::ExitCode;
+using core::fail;
+
+namespace {
+
+std::string octal(unsigned mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+std::string basename_of(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// `bytes` for a message: newlines shown as \n.
+std::string shown_bytes(const std::string& bytes) {
+  std::string out;
+  for (char c : bytes) out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  return out;
+}
+
+std::string driver_or_none(const std::string& driver) {
+  return driver.empty() ? "no driver" : driver;
+}
+
+}  // namespace
+
+std::string Operation::line() const {
+  if (kind == "sysfs-write") return "write \"" + shown_bytes(value) + "\" to " + target;
+  if (kind == "modprobe") return "run modprobe " + target;
+  if (kind == "write-file") return "write " + target + " (" + value + ")";
+  return "set " + value + " on " + target;
+}
+
+nlohmann::json Operation::to_json() const {
+  return nlohmann::json{{"kind", kind}, {"target", target}, {"value", value}};
+}
+
+std::vector<Operation> operations_of(const Action& action, const Sysfs& sys) {
+  std::vector<Operation> ops;
+  for (const core::SysfsWrite& w : core::sysfs_writes(action)) {
+    ops.push_back({"sysfs-write", sys.display_path(w.path), w.bytes});
+  }
+  if (const auto* m = std::get_if<core::LoadModule>(&action))
+    ops.push_back({"modprobe", m->name, ""});
+  if (const auto* f = std::get_if<core::WriteFile>(&action)) {
+    ops.push_back({"write-file", f->path,
+                   "mode " + octal(f->mode) + (f->group.empty() ? "" : " group " + f->group) +
+                       ", " + std::to_string(f->bytes.size()) + " bytes"});
+  }
+  if (const auto* p = std::get_if<core::SetPermissions>(&action)) {
+    ops.push_back({"set-permissions", p->path,
+                   "mode " + octal(p->mode) + (p->group.empty() ? "" : " group " + p->group)});
+  }
+  return ops;
+}
+
+Executor::Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRun dry_run)
+    : m_sys(sys), m_dev(dev), m_os(os), m_journal(journal), m_dry_run(dry_run) {}
+
+core::Status Executor::run(const std::vector<Action>& actions) {
+  for (const Action& action : actions) {
+    if (m_observer) m_observer(action, operations_of(action, m_sys));
+    if (m_dry_run == DryRun::yes) continue;
+    if (auto done = perform(action); !done) return done;
+  }
+  return core::ok();
+}
+
+std::string Executor::driver_of(const core::PciAddress& address) const {
+  auto target = m_sys.read_link("bus/pci/devices/" + address.to_string() + "/driver");
+  return target ? basename_of(*target) : std::string();
+}
+
+core::Status Executor::check_device(const core::PciAddress& address,
+                                    const core::DeviceIds& expected,
+                                    const std::string& planned_driver, const char* verb) const {
+  const std::string dir = "bus/pci/devices/" + address.to_string();
+  auto vendor = m_sys.read(dir + "/vendor", 64);
+  auto device = m_sys.read(dir + "/device", 64);
+  if (!vendor || !device) {
+    return fail(std::string(verb) + " " + address.to_string() + ": checking its ids: " +
+                    (!vendor ? vendor.error().message : device.error().message),
+                ExitCode::host_error);
+  }
+  const auto v = core::parse_hex(core::trim(*vendor));
+  const auto d = core::parse_hex(core::trim(*device));
+  const std::string now =
+      (v && d) ? core::DeviceIds{static_cast<std::uint16_t>(*v), static_cast<std::uint16_t>(*d)}
+                     .to_string()
+               : std::string("unreadable");
+  if (now != expected.to_string()) {
+    return fail(std::string(verb) + " " + address.to_string() + ": the device there is now " + now +
+                    ", not " + expected.to_string() +
+                    " as planned; nothing was changed for it (run pcipass again to re-plan)",
+                ExitCode::refused);
+  }
+  const std::string driver = driver_of(address);
+  if (driver != planned_driver) {
+    return fail(std::string(verb) + " " + address.to_string() +
+                    ": its driver changed since planning (now " + driver_or_none(driver) +
+                    ", planned for " + driver_or_none(planned_driver) +
+                    "); nothing was changed for it (run pcipass again to re-plan)",
+                ExitCode::refused);
+  }
+  return core::ok();
+}
+
+core::Status Executor::write_all(const Action& action, const std::string& context) {
+  for (const core::SysfsWrite& w : core::sysfs_writes(action)) {
+    if (auto written = m_sys.write(w.path, w.bytes); !written)
+      return fail(written.error().with_context(context));
+  }
+  return core::ok();
+}
+
+core::Status Executor::verify_driver(const core::PciAddress& address, const std::string& wanted,
+                                     const std::string& context) const {
+  const std::string now = driver_of(address);
+  if (now == wanted) return core::ok();
+  std::string hint;
+  if (!wanted.empty() && now.empty()) {
+    hint = wanted == core::k_vfio_driver
+               ? " (is the vfio-pci module loaded? see dmesg)"
+               : " (is the " + wanted + " module loaded? load it, then release again)";
+  }
+  return fail(context + ": after probing, its driver is " + driver_or_none(now) + ", not " +
+                  driver_or_none(wanted) + hint,
+              ExitCode::host_error);
+}
+
+core::Status Executor::perform(const Action& action) {
+  // Checks that need no journal entry come first: a refusal changes nothing.
+  std::string context;
+  if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
+    context = "binding " + bind->address.to_string() + " to vfio-pci";
+    if (auto ok = check_device(bind->address, bind->expected, bind->current_driver, "binding"); !ok)
+      return ok;
+  } else if (const auto* release = std::get_if<core::ReleaseDevice>(&action)) {
+    context = "releasing " + release->address.to_string();
+    if (auto ok =
+            check_device(release->address, release->expected, release->current_driver, "releasing");
+        !ok) {
+      return ok;
+    }
+  }
+
+  core::JournalState& state = m_journal->state();
+  const std::uint64_t id = state.begin(action);
+  if (auto saved = m_journal->save(); !saved) {
+    return fail(
+        saved.error().with_context("recording " + core::describe(action) + " in the journal"));
+  }
+
+  auto outcome = [&]() -> core::Status {
+    if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
+      if (auto ok = write_all(action, context); !ok) return ok;
+      if (auto ok = verify_driver(bind->address, core::k_vfio_driver, context); !ok) return ok;
+      const std::string node = "vfio/" + std::to_string(bind->iommu_group);
+      if (!m_dev.exists(node)) {
+        return fail(context + ": " + m_dev.display_path(node) +
+                        " did not appear (is udev running? is the IOMMU enabled?)",
+                    ExitCode::host_error);
+      }
+      return core::ok();
+    }
+    if (const auto* release = std::get_if<core::ReleaseDevice>(&action)) {
+      if (auto ok = write_all(action, context); !ok) return ok;
+      return verify_driver(release->address, release->restore_driver, context);
+    }
+    if (const auto* load = std::get_if<core::LoadModule>(&action)) {
+      if (auto ok = m_os.load_module(load->name); !ok) return ok;
+      if (!m_sys.exists("module/" + load->name)) {
+        return fail("loading kernel module " + load->name + ": modprobe succeeded but " +
+                        m_sys.display_path("module/" + load->name) + " is missing",
+                    ExitCode::host_error);
+      }
+      return core::ok();
+    }
+    if (const auto* file = std::get_if<core::WriteFile>(&action)) {
+      if (auto ok = m_os.write_file(file->path, file->bytes, file->mode); !ok) return ok;
+      if (file->group.empty()) return core::ok();
+      return m_os.set_permissions(file->path, file->mode, file->group);
+    }
+    const auto& perms = std::get<core::SetPermissions>(action);
+    return m_os.set_permissions(perms.path, perms.mode, perms.group);
+  }();
+
+  if (!outcome) {
+    state.mark_failed(id, outcome.error().message);
+    (void)m_journal->save();  // best effort: a pending entry is just as recoverable
+    return outcome;
+  }
+  state.finish(id);
+  if (auto saved = m_journal->save(); !saved) {
+    return fail(
+        saved.error().with_context("recording that " + core::describe(action) + " is done"));
+  }
+  return core::ok();
+}
+
+}  // namespace pcipass::host

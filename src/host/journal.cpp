@@ -1,0 +1,66 @@
+#include <pcipass/host/journal.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+
+namespace pcipass::host {
+
+using core::ExitCode;
+using core::fail;
+
+core::Result<Journal> Journal::load(Os& os, const std::filesystem::path& state_dir) {
+  Journal journal(os, state_dir / "journal.json");
+  auto text = os.read_file(journal.m_path);
+  if (!text) return fail(text.error());
+  if (text->has_value()) {
+    auto state = core::JournalState::parse(**text);
+    if (!state) {
+      return fail(state.error().with_context(
+          "reading the journal " + journal.m_path.string() +
+          " (move it away only after checking by hand which devices are still on vfio-pci)"));
+    }
+    journal.m_state = std::move(*state);
+  }
+  return journal;
+}
+
+core::Status Journal::save() {
+  if (auto made = m_os->make_directories(m_path.parent_path()); !made) return made;
+  return m_os->write_file(m_path, m_state.to_text(), 0644);
+}
+
+core::Result<StateLock> StateLock::acquire(const std::filesystem::path& state_dir, Wait wait,
+                                           const std::function<void()>& on_wait) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) return fail("creating " + state_dir.string() + ": " + ec.message(), ExitCode::host_error);
+  const std::string path = (state_dir / "lock").string();
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return fail("opening the lock " + path + ": " + std::strerror(errno), ExitCode::host_error);
+  StateLock lock(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return lock;
+  if (errno != EWOULDBLOCK) {
+    return fail("locking " + path + ": " + std::strerror(errno), ExitCode::host_error);
+  }
+  if (wait == Wait::no) {
+    return fail("another pcipass run holds the lock " + path +
+                    "; wait for it to finish, or run again without --no-wait to wait for it",
+                ExitCode::busy);
+  }
+  if (on_wait) on_wait();
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR)
+      return fail("locking " + path + ": " + std::strerror(errno), ExitCode::host_error);
+  }
+  return lock;
+}
+
+StateLock::~StateLock() {
+  if (m_fd >= 0) ::close(m_fd);  // closing the only descriptor releases the flock
+}
+
+}  // namespace pcipass::host

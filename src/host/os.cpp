@@ -1,0 +1,112 @@
+#include <pcipass/host/os.hpp>
+
+#include <pcipass/host/atomic_file.hpp>
+
+#include <grp.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+extern char** environ;
+
+namespace pcipass::host {
+
+using core::ExitCode;
+using core::fail;
+
+RealOs::RealOs(ModuleLoading loading, std::string why)
+    : m_loading(loading), m_why(std::move(why)) {}
+
+core::Status RealOs::load_module(std::string_view name) {
+  const std::string module(name);
+  if (m_loading == ModuleLoading::refused) {
+    return fail("loading kernel module " + module + ": " + m_why, ExitCode::host_error);
+  }
+  std::vector<char*> argv{const_cast<char*>("modprobe"), const_cast<char*>("--"),
+                          const_cast<char*>(module.c_str()), nullptr};
+  pid_t pid = 0;
+  const int err = ::posix_spawnp(&pid, "modprobe", nullptr, nullptr, argv.data(), environ);
+  if (err != 0) {
+    return fail("loading kernel module " + module + ": running modprobe: " + std::strerror(err),
+                ExitCode::host_error);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) {
+      return fail(
+          "loading kernel module " + module + ": waiting for modprobe: " + std::strerror(errno),
+          ExitCode::host_error);
+    }
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return fail(
+        "loading kernel module " + module + ": modprobe " + module + " failed (exit status " +
+            std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) +
+            "); is the module installed for the running kernel?",
+        ExitCode::host_error);
+  }
+  return core::ok();
+}
+
+core::Result<std::optional<std::string>> RealOs::read_file(
+    const std::filesystem::path& path) const {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return fail("reading " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad())
+    return fail("reading " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
+  return std::optional<std::string>(buffer.str());
+}
+
+core::Status RealOs::write_file(const std::filesystem::path& path, std::string_view bytes,
+                                mode_t mode) {
+  return write_file_atomically(path, bytes, mode);
+}
+
+core::Status RealOs::set_permissions(const std::filesystem::path& path, mode_t mode,
+                                     const std::string& group) {
+  if ((mode & S_IWOTH) != 0) {
+    return fail("changing the mode of " + path.string() + ": refusing a world-writable mode",
+                ExitCode::failure);
+  }
+  if (!group.empty()) {
+    std::vector<char> buffer(16384);
+    struct group entry {};
+    struct group* found = nullptr;
+    const int err = ::getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found);
+    if (found == nullptr) {
+      return fail("changing the group of " + path.string() + " to " + group + ": " +
+                      (err != 0 ? std::strerror(err) : "no such group"),
+                  ExitCode::host_error);
+    }
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0) {
+      return fail(
+          "changing the group of " + path.string() + " to " + group + ": " + std::strerror(errno),
+          ExitCode::host_error);
+    }
+  }
+  if (::chmod(path.c_str(), mode) != 0) {
+    return fail("changing the mode of " + path.string() + ": " + std::strerror(errno),
+                ExitCode::host_error);
+  }
+  return core::ok();
+}
+
+core::Status RealOs::make_directories(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return fail("creating " + path.string() + ": " + ec.message(), ExitCode::host_error);
+  return core::ok();
+}
+
+}  // namespace pcipass::host

@@ -1,0 +1,198 @@
+// `pcipass bind`, `release` and `status` end to end: the real binary on a
+// copy of a simulated host. A copied tree has no kernel behind it (writes
+// land in plain files), so these tests cover what the binary decides and
+// prints; binding by behaviour is tested on the simulated kernel
+// (tests/host/test_executor.cpp).
+
+#include "support/simulated_kernel.hpp"
+
+#include <pcipass/host/journal.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace pcipass::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A private copy of a simulated host; the commands get its sys/ and a state folder.
+struct CopiedHost {
+  explicit CopiedHost(const std::string& name) {
+    for (const char* part : {"sys", "proc", "dev"}) {
+      if (fs::exists(sim_host(name) / part)) {
+        fs::copy(sim_host(name) / part, dir.path() / part,
+                 fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+      }
+    }
+  }
+  std::vector<std::string> args(std::vector<std::string> rest) const {
+    rest.insert(rest.begin(), {"--sysfs-root", sys().string(), "--state-dir", state().string()});
+    return rest;
+  }
+  fs::path sys() const { return dir.path() / "sys"; }
+  fs::path state() const { return dir.path() / "state"; }
+  TempDir dir;
+};
+
+TEST(CliBind, RefusalListsEveryProblemAndChangesNothing) {
+  CopiedHost host("workstation");
+  const std::string before = snapshot_tree(host.dir.path());
+  const auto r = run_pcipass(host.args({"bind", "2d:00.1", "00:01.1", "0000:01:00.0"}));
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(
+      r.err,
+      "pcipass: error: refusing to bind:\n"
+      "  0000:00:01.1: is a bridge; bridges and host bridges stay with the host\n"
+      "  0000:01:00.0: used by the host: backs / (ext4 on /dev/nvme0n1p2); backs /boot/efi (vfat "
+      "on "
+      "/dev/nvme0n1p1); swap on /dev/nvme0n1p3 (--force binds it anyway)\n"
+      "  0000:2d:00.0 (IOMMU group 15, added with 0000:2d:00.1): used by the host: boot VGA "
+      "device; "
+      "framebuffer console (fb0) (--force binds it anyway; --exact leaves group members alone)\n");
+  fs::remove_all(host.state());  // the lock file is the only thing a refused run leaves
+  EXPECT_EQ(snapshot_tree(host.dir.path()), before);
+}
+
+TEST(CliBind, MalformedAddressIsAUsageError) {
+  CopiedHost host("workstation");
+  const auto r = run_pcipass(host.args({"bind", "2d:00"}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(r.err.starts_with("pcipass: error: ")) << r.err;
+}
+
+TEST(CliBind, DryRunPrintsEveryWriteAndLeavesTheTreeByteIdentical) {
+  CopiedHost host("workstation");
+  const std::string before = snapshot_tree(host.dir.path());
+  const auto r = run_pcipass(host.args({"bind", "--dry-run", "--force", "2d:00.1"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string sys = host.sys().string();
+  EXPECT_EQ(r.out,
+            "note: 0000:2d:00.0 is used by the host (boot VGA device; framebuffer console (fb0)); "
+            "binding it "
+            "anyway (--force)\n"
+            "note: added 0000:2d:00.0 (IOMMU group 15, added with 0000:2d:00.1): a guest needs its "
+            "whole IOMMU "
+            "group\n"
+            "bind 0000:2d:00.0 (1002:73ff, IOMMU group 15) to vfio-pci, from amdgpu\n"
+            "  write \"vfio-pci\" to " +
+                sys +
+                "/bus/pci/devices/0000:2d:00.0/driver_override\n"
+                "  write \"0000:2d:00.0\" to " +
+                sys +
+                "/bus/pci/drivers/amdgpu/unbind\n"
+                "  write \"0000:2d:00.0\" to " +
+                sys +
+                "/bus/pci/drivers_probe\n"
+                "bind 0000:2d:00.1 (1002:ab28, IOMMU group 15) to vfio-pci, from snd_hda_intel\n"
+                "  write \"vfio-pci\" to " +
+                sys +
+                "/bus/pci/devices/0000:2d:00.1/driver_override\n"
+                "  write \"0000:2d:00.1\" to " +
+                sys +
+                "/bus/pci/drivers/snd_hda_intel/unbind\n"
+                "  write \"0000:2d:00.1\" to " +
+                sys +
+                "/bus/pci/drivers_probe\n"
+                "dry run: nothing was changed\n");
+  EXPECT_EQ(snapshot_tree(host.dir.path()), before);
+}
+
+TEST(CliBind, DryRunJsonGivesTheSameAsData) {
+  CopiedHost host("laptop");
+  const auto r = run_pcipass(host.args({"--json", "bind", "--dry-run", "--exact", "02:00.0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["dry_run"], true);
+  ASSERT_EQ(doc["actions"].size(), 2u);
+  EXPECT_EQ(doc["actions"][0]["action"],
+            (nlohmann::json{{"action", "load-module"}, {"name", "vfio_pci"}}));
+  EXPECT_EQ(doc["actions"][0]["operations"][0],
+            (nlohmann::json{{"kind", "modprobe"}, {"target", "vfio_pci"}, {"value", ""}}));
+  EXPECT_EQ(doc["actions"][1]["action"]["restore_driver"], "rtsx_pci");
+  EXPECT_EQ(doc["actions"][1]["operations"].size(), 3u);
+  EXPECT_EQ(doc["error"], nullptr);
+}
+
+TEST(CliBind, ModprobeIsNeverRunForASimulatedTree) {
+  CopiedHost host("laptop");
+  const auto r = run_pcipass(host.args({"bind", "--exact", "02:00.0"}));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(
+      r.err,
+      "pcipass: error: loading kernel module vfio_pci: not loaded for the sysfs root " +
+          host.sys().string() +
+          " (modprobe would change the running kernel, not that tree); load it there first\n");
+  const auto status = run_pcipass(host.args({"status"}));
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(status.out, "failed: load kernel module vfio_pci (modprobe vfio_pci) (" +
+                            r.err.substr(16, r.err.size() - 17) + ")\n");
+}
+
+TEST(CliBind, NoWaitFailsWithExitCode6WhileAnotherRunHoldsTheLock) {
+  CopiedHost host("workstation");
+  auto lock = host::StateLock::acquire(host.state(), host::Wait::no);
+  ASSERT_TRUE(lock);
+  const auto r = run_pcipass(host.args({"bind", "--no-wait", "02:00.0"}));
+  EXPECT_EQ(r.exit_code, 6);
+  EXPECT_EQ(r.err, "pcipass: error: another pcipass run holds the lock " +
+                       (host.state() / "lock").string() +
+                       "; wait for it to finish, or run again without --no-wait to wait for it\n");
+  EXPECT_EQ(r.out, "");
+}
+
+// On a tree without a kernel the probe binds nothing, so verification fails
+// after the writes: exactly the state a crashed run leaves. Status shows it
+// and release --all undoes it.
+TEST(CliBind, AFailedBindIsShownByStatusAndUndoneByRelease) {
+  CopiedHost host("workstation");
+  const auto bind = run_pcipass(host.args({"bind", "02:00.0"}));
+  EXPECT_EQ(bind.exit_code, 4);
+  EXPECT_EQ(bind.err,
+            "pcipass: error: binding 0000:02:00.0 to vfio-pci: after probing, its driver is nvme, "
+            "not vfio-pci\n");
+
+  const auto status = run_pcipass(host.args({"status"}));
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(
+      status.out,
+      "DEVICE        IDS        GROUP  JOURNAL  RESTORE-TO  DRIVER  OVERRIDE  VFIO-NODE  STATE\n"
+      "0000:02:00.0  1b96:2600  9      failed   nvme        nvme    vfio-pci  missing    "
+      "interrupted "
+      "(failed): run pcipass bind again to finish, or pcipass release to undo\n");
+
+  const auto release = run_pcipass(host.args({"release", "--all"}));
+  ASSERT_EQ(release.exit_code, 0) << release.err;
+  EXPECT_EQ(release.out,
+            "release 0000:02:00.0 (1b96:2600) from nvme back to nvme\n"
+            "  write \"\\n\" to " +
+                host.sys().string() + "/bus/pci/devices/0000:02:00.0/driver_override\n");
+  const auto after = run_pcipass(host.args({"status"}));
+  EXPECT_EQ(after.out, "pcipass has changed nothing on this host (journal " +
+                           (host.state() / "journal.json").string() + ")\n");
+}
+
+TEST(CliRelease, NeedsDevicesOrAllAndRefusesStrangers) {
+  CopiedHost host("workstation");
+  const auto none = run_pcipass(host.args({"release"}));
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(none.err, "pcipass: error: release needs either device addresses or --all\n");
+  const auto stranger = run_pcipass(host.args({"release", "02:00.0"}));
+  EXPECT_EQ(stranger.exit_code, 5);
+  EXPECT_EQ(stranger.err,
+            "pcipass: error: refusing to release:\n  0000:02:00.0: not bound by pcipass (the "
+            "journal has no "
+            "record of it)\n");
+}
+
+TEST(CliBind, StateDefaultsToBesideASimulatedHost) {
+  CopiedHost host("workstation");
+  const auto r = run_pcipass({"--sysfs-root", host.sys().string(), "status"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "pcipass has changed nothing on this host (journal " +
+                       (host.dir.path() / "var/lib/pcipass/journal.json").string() + ")\n");
+}
+
+}  // namespace
+}  // namespace pcipass::test

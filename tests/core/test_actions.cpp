@@ -1,0 +1,128 @@
+// Actions as data: the sysfs writes each makes, its one-line description,
+// and its JSON form surviving a round trip (the journal depends on it).
+
+#include <pcipass/core/actions.hpp>
+#include <pcipass/core/journal_state.hpp>
+
+#include <gtest/gtest.h>
+
+namespace pcipass::core {
+namespace {
+
+PciAddress addr(const char* text) {
+  return PciAddress::parse(text).value();
+}
+
+const BindToVfio k_bind{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "nvme", "nvme", 9};
+
+TEST(Actions, BindWritesOverrideUnbindProbe) {
+  EXPECT_EQ(sysfs_writes(k_bind), (std::vector<SysfsWrite>{
+                                      {"bus/pci/devices/0000:02:00.0/driver_override", "vfio-pci"},
+                                      {"bus/pci/drivers/nvme/unbind", "0000:02:00.0"},
+                                      {"bus/pci/drivers_probe", "0000:02:00.0"},
+                                  }));
+  BindToVfio unbound = k_bind;
+  unbound.current_driver = "";
+  EXPECT_EQ(sysfs_writes(unbound).size(), 2u);  // nothing to unbind
+}
+
+TEST(Actions, ReleaseWritesDependOnWhereTheDeviceIs) {
+  const ReleaseDevice on_vfio{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci", "nvme"};
+  EXPECT_EQ(sysfs_writes(on_vfio), (std::vector<SysfsWrite>{
+                                       {"bus/pci/drivers/vfio-pci/unbind", "0000:02:00.0"},
+                                       {"bus/pci/devices/0000:02:00.0/driver_override", "\n"},
+                                       {"bus/pci/drivers_probe", "0000:02:00.0"},
+                                   }));
+  ReleaseDevice still_home = on_vfio;
+  still_home.current_driver = "nvme";  // a crash before the unbind
+  EXPECT_EQ(sysfs_writes(still_home),
+            (std::vector<SysfsWrite>{{"bus/pci/devices/0000:02:00.0/driver_override", "\n"}}));
+  ReleaseDevice had_none = on_vfio;
+  had_none.restore_driver = "";
+  EXPECT_EQ(sysfs_writes(had_none).size(), 2u);  // no probe: it had no driver before
+}
+
+TEST(Actions, DescribeIsOneLine) {
+  EXPECT_EQ(describe(k_bind),
+            "bind 0000:02:00.0 (1b96:2600, IOMMU group 9) to vfio-pci, from nvme");
+  BindToVfio resumed = k_bind;
+  resumed.current_driver = "";
+  EXPECT_EQ(describe(resumed),
+            "bind 0000:02:00.0 (1b96:2600, IOMMU group 9) to vfio-pci, from no driver; release "
+            "gives it back "
+            "to nvme");
+  EXPECT_EQ(describe(LoadModule{"vfio_pci"}), "load kernel module vfio_pci (modprobe vfio_pci)");
+  EXPECT_EQ(
+      describe(ReleaseDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci", "nvme"}),
+      "release 0000:02:00.0 (1b96:2600) from vfio-pci back to nvme");
+  EXPECT_EQ(describe(WriteFile{"/etc/udev/rules.d/90-pcipass.rules", "x\n", 0644, ""}),
+            "write /etc/udev/rules.d/90-pcipass.rules (mode 0644, 2 bytes)");
+  EXPECT_EQ(describe(SetPermissions{"/dev/vfio/9", 0660, "kvm"}),
+            "set mode 0660 and group kvm on /dev/vfio/9");
+}
+
+TEST(Actions, JsonRoundTripsEveryKind) {
+  const std::vector<Action> all{
+      LoadModule{"vfio_pci"},
+      k_bind,
+      ReleaseDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci", "nvme"},
+      WriteFile{"/etc/security/limits.d/90-pcipass.conf", "@kvm hard memlock 1\n", 0644, "root"},
+      SetPermissions{"/dev/vfio/9", 0660, "kvm"},
+  };
+  for (const Action& action : all) {
+    auto back = action_from_json(action_to_json(action));
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, action) << describe(action);
+  }
+  EXPECT_EQ(action_to_json(k_bind).dump(),
+            R"({"action":"bind-to-vfio","address":"0000:02:00.0","current_driver":"nvme",)"
+            R"("expected_ids":"1b96:2600","iommu_group":9,"restore_driver":"nvme"})");
+}
+
+TEST(Actions, MalformedJsonNamesTheField) {
+  auto bad =
+      action_from_json(nlohmann::json{{"action", "bind-to-vfio"}, {"address", "0000:02:00.0"}});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "journal action bind-to-vfio: field 'expected_ids' missing or malformed");
+  auto unknown = action_from_json(nlohmann::json{{"action", "reset"}});
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message, "journal action: unknown action 'reset'");
+}
+
+TEST(JournalState, DoneReleaseRemovesTheDeviceAndABindReplacesOldEntries) {
+  JournalState journal;
+  const auto module = journal.begin(LoadModule{"vfio_pci"});
+  journal.finish(module);
+  const auto first = journal.begin(k_bind);
+  journal.mark_failed(first, "writing x: Permission denied");
+  EXPECT_EQ(journal.bind_entry(addr("0000:02:00.0"))->state, EntryState::failed);
+  const auto second = journal.begin(k_bind);  // a re-run replaces the failed entry
+  EXPECT_EQ(journal.entries().size(), 2u);
+  journal.finish(second);
+  const auto release = journal.begin(
+      ReleaseDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci", "nvme"});
+  EXPECT_EQ(journal.entries().size(), 3u);  // pending release beside the bind
+  journal.finish(release);
+  ASSERT_EQ(journal.entries().size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<LoadModule>(journal.entries()[0].action));
+}
+
+TEST(JournalState, TextRoundTripAndErrors) {
+  JournalState journal;
+  journal.finish(journal.begin(k_bind));
+  journal.mark_failed(journal.begin(LoadModule{"vfio_pci"}), "no module");
+  auto back = JournalState::parse(journal.to_text());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->to_text(), journal.to_text());
+  EXPECT_EQ(back->begin(LoadModule{"x"}), 3u);  // ids keep counting
+
+  EXPECT_EQ(JournalState::parse("{").error().message, "not JSON");
+  EXPECT_EQ(JournalState::parse(R"({"format":"other"})").error().message,
+            "not a pcipass journal (no \"format\": \"pcipass-journal\")");
+  EXPECT_EQ(JournalState::parse(R"({"format":"pcipass-journal","version":2})").error().message,
+            "journal version is not 1 (written by another pcipass version)");
+}
+
+}  // namespace
+}  // namespace pcipass::core

@@ -1,0 +1,72 @@
+#include "support/fake_os.hpp"
+
+#include <pcipass/host/atomic_file.hpp>
+
+#include <sys/stat.h>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace pcipass::test {
+
+namespace {
+
+core::Unexpected os_error(const std::string& what, int error) {
+  return core::fail(what + ": " + std::strerror(error), core::ExitCode::host_error);
+}
+
+}  // namespace
+
+core::Status FakeOs::load_module(std::string_view name) {
+  if (m_crash != nullptr) m_crash->step("modprobe " + std::string(name));
+  m_calls.push_back("modprobe " + std::string(name));
+  if (m_module_error != 0)
+    return os_error("loading kernel module " + std::string(name), m_module_error);
+  if (m_kernel != nullptr) return m_kernel->load_module(name);
+  return core::ok();
+}
+
+core::Result<std::optional<std::string>> FakeOs::read_file(
+    const std::filesystem::path& path) const {
+  if (!std::filesystem::exists(path)) return std::optional<std::string>();
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return std::optional<std::string>(buffer.str());
+}
+
+core::Status FakeOs::write_file(const std::filesystem::path& path, std::string_view bytes,
+                                mode_t mode) {
+  if (m_crash != nullptr) m_crash->step("write " + path.string());
+  m_calls.push_back("write " + path.string());
+  if (auto it = m_failures.find(path.string()); it != m_failures.end()) {
+    return os_error("writing " + path.string(), it->second);
+  }
+  return host::write_file_atomically(path, bytes, mode);
+}
+
+core::Status FakeOs::set_permissions(const std::filesystem::path& path, mode_t mode,
+                                     const std::string& group) {
+  if (m_crash != nullptr) m_crash->step("chmod " + path.string());
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o", mode);
+  m_calls.push_back(std::string("chmod ") + octal + " " + (group.empty() ? "-" : group) + " " +
+                    path.string());
+  if (auto it = m_failures.find(path.string()); it != m_failures.end()) {
+    return os_error("changing the mode of " + path.string(), it->second);
+  }
+  if (::chmod(path.c_str(), mode) != 0)
+    return os_error("changing the mode of " + path.string(), errno);
+  return core::ok();
+}
+
+core::Status FakeOs::make_directories(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec)
+    return core::fail("creating " + path.string() + ": " + ec.message(),
+                      core::ExitCode::host_error);
+  return core::ok();
+}
+
+}  // namespace pcipass::test

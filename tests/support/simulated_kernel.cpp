@@ -1,0 +1,291 @@
+#include "support/simulated_kernel.hpp"
+
+#include <pcipass/core/text.hpp>
+
+#include <sys/stat.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace pcipass::test {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string basename_of(std::string_view path) {
+  const std::size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
+}
+
+// "../" once per component of `dir`: from inside `dir` back to the sys root.
+std::string up_to_root(const std::string& dir) {
+  std::string up;
+  up += "../";
+  for (char c : dir) {
+    if (c == '/') up += "../";
+  }
+  return up;
+}
+
+void write_plain(const fs::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("simulated kernel: cannot write " + path.string());
+}
+
+// The kernel compares names with sysfs_streq(): one trailing newline is fine.
+std::string strip_newline(std::string_view bytes) {
+  if (bytes.ends_with('\n')) bytes.remove_suffix(1);
+  return std::string(bytes);
+}
+
+}  // namespace
+
+void CrashSwitch::step(const std::string& what) {
+  ++m_count;
+  if (!m_remaining) return;
+  if (*m_remaining == 0) {
+    m_remaining.reset();
+    throw SimulatedCrash{what};
+  }
+  --*m_remaining;
+}
+
+SimulatedKernel::SimulatedKernel(const std::string& host_name)
+    : m_real(m_dir.path() / "sys"), m_dev(m_dir.path() / "dev") {
+  const fs::path source = sim_host(host_name);
+  for (const char* part : {"sys", "proc", "dev"}) {
+    if (fs::exists(source / part)) {
+      fs::copy(source / part, m_dir.path() / part,
+               fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    }
+  }
+  fs::create_directories(m_dir.path() / "dev");
+  auto addresses = m_real.list("bus/pci/devices");
+  if (!addresses) throw std::runtime_error(addresses.error().message);
+  for (const std::string& address : *addresses) {
+    auto target = m_real.read_link("bus/pci/devices/" + address);
+    if (!target) throw std::runtime_error(target.error().message);
+    m_device_dirs[address] = host::resolve_link("bus/pci/devices", *target);
+    const std::string driver = driver_of(address);
+    if (driver != "vfio-pci") m_native[address] = driver;
+  }
+}
+
+core::Result<std::string> SimulatedKernel::read(std::string_view path,
+                                                std::size_t max_bytes) const {
+  return m_real.read(path, max_bytes);
+}
+core::Result<std::vector<std::string>> SimulatedKernel::list(std::string_view path) const {
+  return m_real.list(path);
+}
+core::Result<std::string> SimulatedKernel::read_link(std::string_view path) const {
+  return m_real.read_link(path);
+}
+bool SimulatedKernel::exists(std::string_view path) const {
+  return m_real.exists(path);
+}
+std::string SimulatedKernel::display_path(std::string_view path) const {
+  return m_real.display_path(path);
+}
+
+core::Status SimulatedKernel::write(std::string_view path, std::string_view bytes) {
+  const std::string shown = display_path(path);
+  if (m_crash != nullptr) m_crash->step("write " + std::string(path));
+  auto failed = [&](int error) {
+    return core::fail("writing " + shown + ": " + std::strerror(error), core::ExitCode::host_error);
+  };
+  if (auto it = m_write_failures.find(path); it != m_write_failures.end())
+    return failed(it->second);
+
+  std::error_code ec;
+  const fs::path full = fs::canonical(sys_root() / std::string(path), ec);
+  if (ec) return failed(ENOENT);
+  const std::string rel = full.lexically_relative(fs::canonical(sys_root())).string();
+  if (rel.empty() || rel.starts_with("..") || !fs::is_regular_file(full)) return failed(EISDIR);
+  m_writes.push_back(std::string(path) + " <- " + std::string(bytes));
+
+  int error = 0;
+  const std::string name = basename_of(rel);
+  const std::string parent = fs::path(rel).parent_path().string();
+  if (rel == "bus/pci/drivers_probe") {
+    error = probe(strip_newline(bytes));
+  } else if (parent.starts_with("bus/pci/drivers/") && (name == "bind" || name == "unbind")) {
+    const std::string driver = basename_of(parent);
+    error =
+        name == "bind" ? bind(strip_newline(bytes), driver) : unbind(strip_newline(bytes), driver);
+  } else if (name == "driver_override") {
+    // Everything up to the first newline; empty clears (the kernel shows "(null)").
+    std::string value(bytes.substr(0, bytes.find('\n')));
+    write_plain(full, value.empty() ? "(null)\n" : value + "\n");
+  } else {
+    write_plain(full, bytes);
+  }
+  if (error != 0) return failed(error);
+  return core::ok();
+}
+
+core::Status SimulatedKernel::load_module(std::string_view name) {
+  if (m_crash != nullptr) m_crash->step("modprobe " + std::string(name));
+  std::string module(name);
+  std::replace(module.begin(), module.end(), '-', '_');
+  std::vector<std::string> modules{module};
+  if (module == "vfio_pci") modules = {"vfio", "vfio_iommu_type1", "vfio_pci_core", "vfio_pci"};
+  for (const std::string& m : modules) {
+    fs::create_directories(sys_root() / "module" / m);
+    write_plain(sys_root() / "module" / m / "initstate", "live\n");
+  }
+  if (module == "vfio_pci") {
+    fs::create_directories(dev_root() / "vfio");
+    if (!fs::exists(dev_root() / "vfio/vfio")) write_plain(dev_root() / "vfio/vfio", "");
+    register_driver("vfio-pci");
+  }
+  return core::ok();
+}
+
+void SimulatedKernel::register_driver(const std::string& driver) {
+  const fs::path dir = sys_root() / "bus/pci/drivers" / driver;
+  if (fs::exists(dir)) return;
+  fs::create_directories(dir);
+  for (const char* file : {"bind", "unbind", "new_id", "remove_id", "uevent"})
+    write_plain(dir / file, "");
+  std::string module = driver;
+  std::replace(module.begin(), module.end(), '-', '_');
+  fs::create_symlink("../../../../module/" + module, dir / "module");
+  // A driver that registers probes every device still without a driver.
+  for (const auto& [address, device_dir] : m_device_dirs) {
+    if (driver_of(address).empty()) (void)probe(address);
+  }
+}
+
+std::string SimulatedKernel::driver_of(const std::string& address) const {
+  auto it = m_device_dirs.find(address);
+  if (it == m_device_dirs.end()) return {};
+  auto target = m_real.read_link(it->second + "/driver");
+  return target ? basename_of(*target) : std::string();
+}
+
+std::string SimulatedKernel::override_of(const std::string& address) const {
+  auto it = m_device_dirs.find(address);
+  if (it == m_device_dirs.end()) return {};
+  auto text = m_real.read(it->second + "/driver_override");
+  if (!text) return {};
+  const std::string value(core::trim(*text));
+  return value == "(null)" ? std::string() : value;
+}
+
+void SimulatedKernel::set_native_driver(const std::string& address, const std::string& driver) {
+  m_native[address] = driver;
+}
+
+void SimulatedKernel::set_ids(const std::string& address, std::uint16_t vendor,
+                              std::uint16_t device) {
+  const fs::path dir = sys_root() / m_device_dirs.at(address);
+  write_plain(dir / "vendor", core::hex(vendor, 4) + "\n");
+  write_plain(dir / "device", core::hex(device, 4) + "\n");
+  // Config space holds the same ids in its first four bytes, little-endian.
+  std::fstream config(dir / "config", std::ios::binary | std::ios::in | std::ios::out);
+  const char bytes[4] = {static_cast<char>(vendor & 0xff), static_cast<char>(vendor >> 8),
+                         static_cast<char>(device & 0xff), static_cast<char>(device >> 8)};
+  config.write(bytes, 4);
+}
+
+std::optional<unsigned> SimulatedKernel::group_of(const std::string& address) const {
+  auto target = m_real.read_link(m_device_dirs.at(address) + "/iommu_group");
+  if (!target) return std::nullopt;
+  auto number = core::parse_decimal(basename_of(*target));
+  if (!number) return std::nullopt;
+  return static_cast<unsigned>(*number);
+}
+
+bool SimulatedKernel::is_bridge(const std::string& address) const {
+  auto text = m_real.read(m_device_dirs.at(address) + "/class");
+  if (!text) return false;
+  auto code = core::parse_hex(core::trim(*text));
+  return code && (*code >> 8) == 0x0604;
+}
+
+int SimulatedKernel::bind(const std::string& address, const std::string& driver) {
+  auto it = m_device_dirs.find(address);
+  if (it == m_device_dirs.end()) return ENODEV;
+  if (!driver_of(address).empty()) return EBUSY;
+  const std::string override_driver = override_of(address);
+  const std::string wanted = override_driver.empty() ? m_native[address] : override_driver;
+  if (wanted != driver) return ENODEV;
+  if (driver == "vfio-pci" && is_bridge(address)) return EINVAL;  // vfio-pci takes endpoints only
+  const std::string& dir = it->second;
+  const std::string driver_dir = "bus/pci/drivers/" + driver;
+  fs::create_symlink(up_to_root(dir) + driver_dir, sys_root() / dir / "driver");
+  fs::create_symlink(up_to_root(driver_dir) + dir, sys_root() / driver_dir / address);
+  if (driver == "vfio-pci") {
+    if (auto group = group_of(address)) refresh_vfio_node(*group);
+  }
+  return 0;
+}
+
+int SimulatedKernel::unbind(const std::string& address, const std::string& driver) {
+  auto it = m_device_dirs.find(address);
+  if (it == m_device_dirs.end() || driver_of(address) != driver) return ENODEV;
+  fs::remove(sys_root() / it->second / "driver");
+  fs::remove(sys_root() / "bus/pci/drivers" / driver / address);
+  if (driver == "vfio-pci") {
+    if (auto group = group_of(address)) refresh_vfio_node(*group);
+  }
+  return 0;
+}
+
+int SimulatedKernel::probe(const std::string& address) {
+  if (!m_device_dirs.contains(address)) return ENODEV;
+  if (!driver_of(address).empty()) return 0;
+  const std::string override_driver = override_of(address);
+  const std::string wanted = override_driver.empty() ? m_native[address] : override_driver;
+  if (wanted.empty() || !fs::exists(sys_root() / "bus/pci/drivers" / wanted)) return 0;
+  (void)bind(address, wanted);  // a failing probe leaves the device unbound; the write succeeds
+  return 0;
+}
+
+void SimulatedKernel::refresh_vfio_node(unsigned group) {
+  bool any = false;
+  for (const auto& [address, dir] : m_device_dirs) {
+    if (group_of(address) == group && driver_of(address) == "vfio-pci") any = true;
+  }
+  const fs::path node = dev_root() / "vfio" / std::to_string(group);
+  if (any && !fs::exists(node)) {
+    fs::create_directories(node.parent_path());
+    write_plain(node, "");
+    fs::permissions(node,
+                    fs::perms::owner_read | fs::perms::owner_write);  // udev's default: 0600 root
+  } else if (!any) {
+    fs::remove(node);
+  }
+}
+
+std::string snapshot_tree(const fs::path& root) {
+  std::vector<std::string> lines;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+       ++it) {
+    const fs::path& p = it->path();
+    std::string line = p.lexically_relative(root).string();
+    struct stat st {};
+    ::lstat(p.c_str(), &st);
+    line += " mode=" + std::to_string(st.st_mode & 07777);
+    if (it->is_symlink()) {
+      line += " -> " + fs::read_symlink(p).string();
+    } else if (it->is_regular_file()) {
+      std::ifstream in(p, std::ios::binary);
+      std::stringstream content;
+      content << in.rdbuf();
+      line += " = " + content.str();
+    }
+    lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const std::string& line : lines) out += line + "\n";
+  return out;
+}
+
+}  // namespace pcipass::test

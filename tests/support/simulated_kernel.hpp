@@ -1,0 +1,124 @@
+#pragma once
+
+// A simulated Linux kernel for tests: a Sysfs over a private copy of a
+// simulated host tree that reacts to writes the way Linux's PCI core does,
+// so binding and releasing are tested by what happens to the tree, not by
+// which writes were recorded.
+//
+//  - `devices/.../ADDR/driver_override`: stores the driver name up to the
+//    first newline; an empty value ("" or "\n") clears it (reads "(null)").
+//  - `bus/pci/drivers/X/unbind` with an address: removes the device's
+//    `driver` link and the driver's link to the device (ENODEV when the
+//    device is not bound to X).
+//  - `bus/pci/drivers/X/bind` with an address: binds when X matches the
+//    device (its driver_override, else its native driver); EBUSY when bound,
+//    ENODEV when X does not match.
+//  - `bus/pci/drivers_probe` with an address: binds an unbound device to its
+//    driver_override driver if set, else to its native driver, when that
+//    driver is registered; otherwise it stays unbound (the write succeeds).
+//  - vfio-pci refuses bridges (EINVAL), exists only while module vfio_pci is
+//    loaded, and binding to it makes `dev/vfio/N` appear (N: IOMMU group);
+//    the last vfio-pci device of a group leaving removes it.
+//  - any other attribute just stores the written bytes.
+
+#include <pcipass/host/sysfs.hpp>
+
+#include "support/sim_host.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pcipass::test {
+
+// Thrown by a CrashSwitch to stop a run dead at a chosen step, like kill -9:
+// nothing in pcipass catches it (it is not a std::exception).
+struct SimulatedCrash {
+  std::string step;  // what was about to happen
+};
+
+// Counts the side effects of a run (sysfs writes, file writes, module loads)
+// and, once armed with `arm(k)`, lets k of them through and throws
+// SimulatedCrash instead of performing the next one.
+class CrashSwitch {
+ public:
+  void arm(int steps_allowed) { m_remaining = steps_allowed; }
+  void disarm() { m_remaining.reset(); }
+  // Called before each side effect named `step`.
+  void step(const std::string& what);
+  [[nodiscard]] int count() const { return m_count; }
+
+ private:
+  std::optional<int> m_remaining;
+  int m_count = 0;
+};
+
+class SimulatedKernel final : public host::Sysfs {
+ public:
+  // Copies the generated host `host_name` (sim_host()) into a fresh
+  // temporary folder; the shared tree is never written. Devices' native
+  // drivers are the drivers they are bound to in the copy (vfio-pci excepted).
+  explicit SimulatedKernel(const std::string& host_name);
+
+  // Root of the copy (holding sys/, proc/, dev/).
+  [[nodiscard]] const std::filesystem::path& root() const { return m_dir.path(); }
+  [[nodiscard]] std::filesystem::path sys_root() const { return root() / "sys"; }
+  [[nodiscard]] std::filesystem::path dev_root() const { return root() / "dev"; }
+  // A read-only view of dev/, for the executor's /dev/vfio checks.
+  [[nodiscard]] host::Sysfs& dev() { return m_dev; }
+
+  core::Result<std::string> read(std::string_view path,
+                                 std::size_t max_bytes = k_unlimited) const override;
+  core::Result<std::vector<std::string>> list(std::string_view path) const override;
+  core::Result<std::string> read_link(std::string_view path) const override;
+  bool exists(std::string_view path) const override;
+  core::Status write(std::string_view path, std::string_view bytes) override;
+  std::string display_path(std::string_view path) const override;
+
+  // What modprobe would do: marks module `name` live and, for vfio_pci,
+  // registers the vfio-pci driver (and dev/vfio/vfio), which then binds the
+  // unbound devices whose driver_override names it.
+  core::Status load_module(std::string_view name);
+
+  // Writes to `path` (exactly as the caller spells it) fail with `error`.
+  void fail_write(const std::string& path, int error) { m_write_failures[path] = error; }
+  void clear_failures() { m_write_failures.clear(); }
+  // Every side effect asks `crash` first (nullptr: never crash).
+  void set_crash_switch(CrashSwitch* crash) { m_crash = crash; }
+
+  // The driver `address` is bound to now ("" when none).
+  [[nodiscard]] std::string driver_of(const std::string& address) const;
+  // The driver_override of `address` ("" when unset).
+  [[nodiscard]] std::string override_of(const std::string& address) const;
+  // Sets the native driver of `address` (what drivers_probe binds without override).
+  void set_native_driver(const std::string& address, const std::string& driver);
+  // Replaces the vendor and device ids at `address`, as if another card sat there.
+  void set_ids(const std::string& address, std::uint16_t vendor, std::uint16_t device);
+  // Every write made, as "path <- bytes", in order.
+  [[nodiscard]] const std::vector<std::string>& writes() const { return m_writes; }
+
+ private:
+  int bind(const std::string& address, const std::string& driver);
+  int unbind(const std::string& address, const std::string& driver);
+  int probe(const std::string& address);
+  void register_driver(const std::string& driver);
+  [[nodiscard]] std::optional<unsigned> group_of(const std::string& address) const;
+  [[nodiscard]] bool is_bridge(const std::string& address) const;
+  void refresh_vfio_node(unsigned group);
+
+  TempDir m_dir;
+  host::RealSysfs m_real;
+  host::RealSysfs m_dev;
+  std::map<std::string, std::string> m_device_dirs;  // address -> devices/... (relative to sys)
+  std::map<std::string, std::string> m_native;       // address -> native driver
+  std::map<std::string, int, std::less<>> m_write_failures;
+  std::vector<std::string> m_writes;
+  CrashSwitch* m_crash = nullptr;
+};
+
+// Every file, folder and link under `root` with its content or target, one
+// per line, sorted: compare two snapshots to prove nothing changed.
+std::string snapshot_tree(const std::filesystem::path& root);
+
+}  // namespace pcipass::test
