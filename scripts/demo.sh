@@ -28,5 +28,5 @@ pcipass list --class 0108 --json
 generated=build/demo/Kconfig.passthrough_libvirt.generated
 step kconfig -o "$generated"
 pcipass kconfig -o "$generated"
-echo "(entry 0003 of $(grep -c '^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_[0-9]*$' "$generated"); the free ZNS drive)"
-sed -n '/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0003$/,/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0003_TARGET_GUEST$/p' "$generated" | sed '$d'
+echo "(entry 0002 of $(grep -c '^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_[0-9]*$' "$generated"); the free ZNS drive)"
+sed -n '/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002$/,/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002_TARGET_GUEST$/p' "$generated" | sed '$d'

@@ -17,12 +17,16 @@ std::optional<std::uint16_t> PciDevice::class_id() const {
 }
 
 bool PciDevice::stays_with_platform() const {
-  return is_bridge() || class_id() == std::optional<std::uint16_t>(0x0600);
+  // Base class 0x06 holds every kind of bridge: host, ISA/LPC, EISA, PCI,
+  // CardBus, ... None of them is something a guest can use.
+  const auto cls = class_id();
+  return is_bridge() || (cls && (*cls >> 8) == 0x06);
 }
 
 const char* PciDevice::kind_name() const {
-  if (is_bridge()) return "bridge";
-  if (class_id() == std::optional<std::uint16_t>(0x0600)) return "host-bridge";
+  const auto cls = class_id();
+  if (cls == std::optional<std::uint16_t>(0x0600)) return "host-bridge";
+  if (is_bridge() || (cls && (*cls >> 8) == 0x06)) return "bridge";
   return header == HeaderKind::endpoint ? "endpoint" : "unknown";
 }
 

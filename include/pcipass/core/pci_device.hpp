@@ -76,7 +76,7 @@ struct PciDevice {
 
   [[nodiscard]] bool is_bridge() const { return header == HeaderKind::bridge; }
   // True for functions that belong to the platform and never go to a guest:
-  // bridges and host bridges (class 0x0600, a header type 0 function).
+  // bridges by header type and every bridge class (0x06xx: host, ISA/LPC, ...).
   [[nodiscard]] bool stays_with_platform() const;
   // "endpoint", "bridge", "host-bridge" or "unknown": the kind in listings.
   [[nodiscard]] const char* kind_name() const;
