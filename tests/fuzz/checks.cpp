@@ -1,6 +1,8 @@
 #include "fuzz/checks.hpp"
 
 #include <pcipass/core/domain_xml.hpp>
+#include <pcipass/core/dot_config.hpp>
+#include <pcipass/core/kconfig_writer.hpp>
 #include <pcipass/core/lspci_parser.hpp>
 #include <pcipass/core/nodes_yaml.hpp>
 #include <pcipass/core/nodedev_xml.hpp>
@@ -140,6 +142,44 @@ void check_nodes_yaml(const std::uint8_t* data, std::size_t size) {
   }
 }
 
+void check_dot_config(const std::uint8_t* data, std::size_t size) {
+  auto config = core::DotConfig::parse(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (!config) {
+    if (config.error().message.find('\n') != std::string::npos) {
+      violated("multi-line error message", config.error().message);
+    }
+    return;
+  }
+  auto choices = core::read_passthrough_choices(*config);
+  if (!choices && choices.error().message.find('\n') != std::string::npos) {
+    violated("multi-line error message", choices.error().message);
+  }
+}
+
+void check_kconfig_quote(const std::uint8_t* data, std::size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const std::string quoted = core::kconfig_quote(input);
+  if (quoted.size() < 2 || quoted.front() != '"' || quoted.back() != '"') {
+    violated("not one double-quoted literal", quoted);
+  }
+  for (std::size_t i = 1; i + 1 < quoted.size(); ++i) {
+    const char c = quoted[i];
+    // Backquotes are harmless to Kconfig; kconfig_safe_text (below) removes
+    // them from device strings for the shells that later read .config.
+    if (c == '$' || c == '\n' || c == '\r') violated("dangerous character in literal", quoted);
+    if (c == '"') violated("unescaped quote ends the literal early", quoted);
+    if (c == '\\') {
+      ++i;  // an escape: the next character is literal
+      if (i + 1 >= quoted.size()) violated("escape swallows the closing quote", quoted);
+    }
+  }
+  const std::string safe = core::kconfig_safe_text(input);
+  for (char c : safe) {
+    if (c == '$' || c == '"' || c == '\\' || c == '`' || c == '\n') violated("unsafe text", safe);
+  }
+  if (!clean_text(safe)) violated("unclean safe text", safe);
+}
+
 const std::vector<FuzzTarget>& fuzz_targets() {
   static const std::vector<FuzzTarget> targets = {
       {"pci_address", check_pci_address},
@@ -148,6 +188,8 @@ const std::vector<FuzzTarget>& fuzz_targets() {
       {"sanitize", check_sanitize},
       {"domain_xml", check_domain_xml},
       {"nodes_yaml", check_nodes_yaml},
+      {"dot_config", check_dot_config},
+      {"kconfig_quote", check_kconfig_quote},
   };
   return targets;
 }

@@ -37,6 +37,14 @@ void check_domain_xml(const std::uint8_t* data, std::size_t size);
 // accepts have names.
 void check_nodes_yaml(const std::uint8_t* data, std::size_t size);
 
+// DotConfig::parse and read_passthrough_choices never crash and fail with
+// one line.
+void check_dot_config(const std::uint8_t* data, std::size_t size);
+
+// kconfig_quote gives one double-quoted Kconfig literal no tool can read a
+// macro, variable, line break or early closing quote out of.
+void check_kconfig_quote(const std::uint8_t* data, std::size_t size);
+
 struct FuzzTarget {
   const char* name;  // folder name under tests/fuzz/corpus and regressions
   void (*check)(const std::uint8_t*, std::size_t);
