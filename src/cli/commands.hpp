@@ -15,6 +15,8 @@ void register_bind(CLI::App& app, Context& context, int& exit_code);
 void register_release(CLI::App& app, Context& context, int& exit_code);
 void register_status(CLI::App& app, Context& context, int& exit_code);
 void register_kconfig(CLI::App& app, Context& context, int& exit_code);
+void register_doctor(CLI::App& app, Context& context, int& exit_code);
+void register_permissions(CLI::App& app, Context& context, int& exit_code);
 
 // The message printed when a host has no IOMMU groups, with the fix.
 extern const char* const k_no_iommu_message;

@@ -27,6 +27,8 @@ constexpr const char* k_exit_codes = R"(Exit codes:
   4  host error: sysfs unreadable, libvirt unreachable, no IOMMU groups
   5  refused by a safety check (device used by the host, ids changed)
   6  busy: another pcipass run holds the state lock (--no-wait)
+  7  doctor: the worst check is a WARN
+  8  doctor: at least one check FAILed
 
 Sources: sysfs by default (--sysfs-root, default /sys); libvirt node devices
 with -c/--connect URI or --source libvirt (LIBVIRT_DEFAULT_URI is honoured);
@@ -95,6 +97,9 @@ int main(int argc, char** argv) {
   app.add_option("--pci-ids", o.pci_ids, "pci.ids file to name devices with instead of the system's");
   app.add_flag("--json", o.json, "Print JSON (schema in docs/json.md) instead of a table");
   app.add_option("--dev-root", o.dev_root, "Root of the /dev tree (default: dev beside --sysfs-root)");
+  app.add_option("--etc-root", o.etc_root,
+                 "The /etc folder to read (default /etc for the real /sys; for a simulated host, "
+                 "etc beside its sys/)");
   app.add_option("--state-dir", o.state_dir,
                  "Folder of pcipass's journal and lock (default /var/lib/pcipass; for a simulated "
                  "host, var/lib/pcipass beside its sys/)");
@@ -106,6 +111,8 @@ int main(int argc, char** argv) {
   cli::register_release(app, context, exit_code);
   cli::register_status(app, context, exit_code);
   cli::register_kconfig(app, context, exit_code);
+  cli::register_doctor(app, context, exit_code);
+  cli::register_permissions(app, context, exit_code);
 
   // The real objects are built once the options are known, before any
   // command callback runs (CLI11 calls parse_complete_callback first).
@@ -113,6 +120,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<host::RealSysfs> proc;
   std::unique_ptr<host::LibpciNames> names;
   std::unique_ptr<host::RealSysfs> dev;
+  std::unique_ptr<host::RealSysfs> etc;
   std::unique_ptr<host::RealOs> os;
   app.parse_complete_callback([&] {
     sysfs = std::make_unique<host::RealSysfs>(o.sysfs_root);
@@ -125,6 +133,9 @@ int main(int argc, char** argv) {
     const bool real_host = is_real_sysfs(o.sysfs_root);
     dev = std::make_unique<host::RealSysfs>(o.dev_root.empty() ? sibling_of_sysfs(o.sysfs_root, "dev")
                                                                : o.dev_root);
+    if (o.etc_root.empty()) o.etc_root = real_host ? "/etc" : sibling_of_sysfs(o.sysfs_root, "etc");
+    etc = std::make_unique<host::RealSysfs>(o.etc_root);
+    context.etc = etc.get();
     if (o.state_dir.empty()) {
       o.state_dir = real_host ? host::k_default_state_dir : sibling_of_sysfs(o.sysfs_root, "var/lib/pcipass");
     }

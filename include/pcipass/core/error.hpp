@@ -21,6 +21,8 @@ enum class ExitCode : int {
   host_error = 4,    // the host cannot be read or reached (sysfs, libvirt, no IOMMU)
   refused = 5,       // a safety check refused the request (host device, id mismatch, ...)
   busy = 6,          // another pcipass run holds the state lock (--no-wait)
+  doctor_warnings = 7,  // pcipass doctor: the worst check is a WARN
+  doctor_failures = 8,  // pcipass doctor: at least one check FAILed
 };
 
 // What went wrong, as one line a person can act on, and which exit code it

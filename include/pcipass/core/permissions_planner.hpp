@@ -1,0 +1,51 @@
+#pragma once
+
+// Planning `pcipass permissions` (not wired to a command yet): what an
+// unprivileged qemu:///session guest needs to use vfio devices, as WriteFile
+// and SetPermissions actions for the executor. Pure: paths come in as text.
+
+#include <pcipass/core/actions.hpp>
+#include <pcipass/core/error.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pcipass::core {
+
+// A device whose vfio node and sysfs attributes the group gets.
+struct PermissionDevice {
+  PciAddress address;
+  unsigned iommu_group = 0;
+  std::string driver;  // current driver, "" for none (no unbind attribute then)
+};
+
+// Who the memlock limit is for: a group (`@name` in limits.conf) or a user.
+enum class LimitSubject { group, user };
+
+// The guest memory assumed when none is given, and the margin added on top
+// (libvirt's own rule for vfio guests: guest memory plus 1 GiB).
+inline constexpr std::uint64_t k_default_guest_memory = 8ull << 30;
+inline constexpr std::uint64_t k_memlock_margin = 1ull << 30;
+
+struct PermissionRequest {
+  std::vector<PermissionDevice> devices;
+  std::string group;       // owner group of /dev/vfio/N and the sysfs files
+  std::string limit_name;  // group or user the memlock limit is for
+  LimitSubject limit_subject = LimitSubject::group;
+  std::vector<std::uint64_t> guest_memory;  // bytes per guest; empty: k_default_guest_memory
+  std::string sysfs_root;                   // "/sys" or a simulated host's sys/
+  std::string etc_root;                     // "/etc" or a temporary folder
+};
+
+// True for names useradd/groupadd accept (`[a-z_][a-z0-9_-]*`, at most 32
+// characters): nothing that could carry udev or limits.conf syntax.
+bool is_valid_account_name(const std::string& name);
+
+// The actions: a udev rule giving `group` /dev/vfio/N (0660), the sysfs
+// attributes bind and release write (driver_override, the current driver's
+// unbind, drivers_probe) opened to `group`, and a limits.d file. Fails with
+// ExitCode::usage for an invalid name or an empty device list.
+Result<std::vector<Action>> plan_permissions(const PermissionRequest& request);
+
+}  // namespace pcipass::core

@@ -1,0 +1,132 @@
+// `pcipass permissions`: let an unprivileged (qemu:///session) user's group
+// use vfio devices: a udev rule for /dev/vfio/N, the sysfs attributes bind
+// writes, and a memlock limit. Performed by the executor, journaled.
+
+#include "commands.hpp"
+#include "host_prep.hpp"
+
+#include <pcipass/core/permissions_planner.hpp>
+#include <pcipass/core/text.hpp>
+
+#include <memory>
+
+namespace pcipass::cli {
+
+namespace {
+
+struct PermissionsOptions {
+  std::vector<std::string> devices;
+  std::string group;
+  std::string user;
+  std::vector<std::string> guest_memory;
+  ChangeOptions change;
+};
+
+// "16G", "512M", "1048576K" or plain bytes; nullopt for anything else.
+std::optional<std::uint64_t> parse_size(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t scale = 1;
+  std::string digits = text;
+  switch (text.back()) {
+    case 'K':
+    case 'k': scale = 1ull << 10; break;
+    case 'M':
+    case 'm': scale = 1ull << 20; break;
+    case 'G':
+    case 'g': scale = 1ull << 30; break;
+    case 'T':
+    case 't': scale = 1ull << 40; break;
+    default: break;
+  }
+  if (scale != 1) digits.pop_back();
+  const auto value = core::parse_decimal(digits);
+  if (!value || *value <= 0 || static_cast<std::uint64_t>(*value) > (1ull << 50) / scale) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(*value) * scale;
+}
+
+bool etc_has_group(Context& context, const std::string& name) {
+  const auto text = context.etc->read("group", 1u << 20);
+  if (!text) return false;
+  const std::string prefix = name + ":";
+  return text->starts_with(prefix) || text->find("\n" + prefix) != std::string::npos;
+}
+
+int run_permissions(Context& context, const PermissionsOptions& options) {
+  core::PermissionRequest request;
+  request.group = !options.group.empty()                   ? options.group
+                  : etc_has_group(context, "libvirt-qemu") ? "libvirt-qemu"
+                                                           : "kvm";
+  request.limit_subject =
+      options.user.empty() ? core::LimitSubject::group : core::LimitSubject::user;
+  request.limit_name = options.user.empty() ? request.group : options.user;
+  for (const std::string& size : options.guest_memory) {
+    const auto bytes = parse_size(size);
+    if (!bytes) {
+      throw core::Failure("invalid --guest-memory " + core::quote_for_message(size) +
+                              ": give a size like 16G, 512M or a number of bytes",
+                          core::ExitCode::usage);
+    }
+    request.guest_memory.push_back(*bytes);
+  }
+  request.sysfs_root = context.options.sysfs_root;
+  request.etc_root = context.options.etc_root;
+
+  const std::vector<core::PciAddress> addresses = parse_devices(options.devices);
+  const auto lock = lock_state(context, options.change);
+  host::Journal journal =
+      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+  const core::Inventory inventory = load_sysfs_inventory(context);
+  for (const core::PciAddress& address : addresses) {
+    const core::PciDevice* device = inventory.find(address);
+    if (device == nullptr) {
+      throw core::Failure("no device " + address.to_string() + " on this host",
+                          core::ExitCode::usage);
+    }
+    if (!device->iommu_group) {
+      throw core::Failure(address.to_string() + " is in no IOMMU group",
+                          core::ExitCode::host_error);
+    }
+    request.devices.push_back({address, *device->iommu_group, device->driver});
+  }
+  core::Plan plan;
+  plan.actions = core::plan_permissions(request).value_or_throw();
+  if (!options.change.dry_run) {
+    // The executor writes files into existing folders; a fresh etc root may lack them.
+    for (const core::Action& action : plan.actions) {
+      if (const auto* file = std::get_if<core::WriteFile>(&action)) {
+        context.os->make_directories(std::filesystem::path(file->path).parent_path())
+            .value_or_throw();
+      }
+    }
+  }
+  execute_plan(context, plan, journal, options.change, "permissions");
+  return 0;
+}
+
+}  // namespace
+
+void register_permissions(CLI::App& app, Context& context, int& exit_code) {
+  auto options = std::make_shared<PermissionsOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "permissions",
+      "Let a group use vfio devices from qemu:///session: udev rule, sysfs modes, memlock limit");
+  cmd->add_option("DEV", options->devices, "PCI addresses (0000:2d:00.0 or 2d:00.0)")->required();
+  cmd->add_option("--group", options->group,
+                  "Group given /dev/vfio/N and the sysfs files (default libvirt-qemu when it "
+                  "exists in ETC/group, else kvm)");
+  cmd->add_option("--user", options->user, "Give the memlock limit to this user, not the group");
+  cmd->add_option("--guest-memory", options->guest_memory,
+                  "Memory of a guest (16G, 512M); repeatable; the limit is their sum plus 1 GiB "
+                  "(default one 8 GiB guest)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--dry-run", options->change.dry_run,
+                "Print every change that would be made, and make none");
+  cmd->add_flag("--no-wait", options->change.no_wait,
+                "Fail at once (exit code 6) when another pcipass run holds the state lock");
+  cmd->callback(
+      [&context, &exit_code, options] { exit_code = run_permissions(context, *options); });
+}
+
+}  // namespace pcipass::cli
