@@ -1,6 +1,7 @@
 #include <pcipass/core/doctor.hpp>
 #include <pcipass/core/inventory_json.hpp>
 #include <pcipass/core/text.hpp>
+#include <pcipass/core/text_lines.hpp>
 
 #include <algorithm>
 #include <sstream>
@@ -8,29 +9,6 @@
 namespace pcipass::core {
 
 namespace {
-
-std::vector<std::string_view> lines_of(std::string_view text) {
-  std::vector<std::string_view> lines;
-  while (!text.empty()) {
-    const std::size_t end = text.find('\n');
-    lines.push_back(text.substr(0, end));
-    if (end == std::string_view::npos) break;
-    text.remove_prefix(end + 1);
-  }
-  return lines;
-}
-
-std::vector<std::string_view> words_of(std::string_view line) {
-  std::vector<std::string_view> words;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    const std::size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) words.push_back(line.substr(start, i - start));
-  }
-  return words;
-}
 
 std::optional<std::optional<std::uint64_t>> limit_value(std::string_view word) {
   if (word == "unlimited") return std::optional<std::uint64_t>{};
@@ -55,7 +33,7 @@ const char* to_string(Verdict verdict) {
 }
 
 CpuVendor parse_cpu_vendor(std::string_view cpuinfo) {
-  for (std::string_view line : lines_of(cpuinfo)) {
+  for (std::string_view line : split_lines(cpuinfo)) {
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos || trim(line.substr(0, colon)) != "vendor_id") continue;
     const std::string_view vendor = trim(line.substr(colon + 1));
@@ -85,7 +63,7 @@ std::string iommu_enable_fix(CpuVendor vendor) {
 }
 
 std::string iommu_cmdline_flag(std::string_view cmdline) {
-  for (std::string_view word : words_of(trim(cmdline))) {
+  for (std::string_view word : split_fields(trim(cmdline))) {
     if (word == "intel_iommu=on" || word == "amd_iommu=on") return std::string(word);
   }
   return {};
@@ -99,9 +77,9 @@ std::optional<bool> intel_interrupt_remapping(std::string_view ecap) {
 
 std::optional<MemlockLimit> parse_proc_limits_memlock(std::string_view limits) {
   constexpr std::string_view k_label = "Max locked memory";
-  for (std::string_view line : lines_of(limits)) {
+  for (std::string_view line : split_lines(limits)) {
     if (!line.starts_with(k_label)) continue;
-    const auto words = words_of(line.substr(k_label.size()));
+    const auto words = split_fields(line.substr(k_label.size()));
     if (words.size() < 2) return std::nullopt;
     const auto soft = limit_value(words[0]);
     const auto hard = limit_value(words[1]);
@@ -113,9 +91,9 @@ std::optional<MemlockLimit> parse_proc_limits_memlock(std::string_view limits) {
 
 std::vector<MemlockGrant> parse_limits_memlock(std::string_view text) {
   std::vector<MemlockGrant> grants;
-  for (std::string_view line : lines_of(text)) {
+  for (std::string_view line : split_lines(text)) {
     line = line.substr(0, line.find('#'));
-    const auto words = words_of(line);
+    const auto words = split_fields(line);
     if (words.size() != 4 || words[2] != "memlock") continue;
     grants.push_back({std::string(words[0]), std::string(words[1]), std::string(words[3])});
   }
