@@ -1,0 +1,270 @@
+#include <pcipass/core/assignment_planner.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace pcipass::core {
+
+namespace {
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+std::optional<DeviceIds> ids_of(const PciDevice& device) {
+  if (!device.vendor_id || !device.device_id) return std::nullopt;
+  return DeviceIds{*device.vendor_id, *device.device_id};
+}
+
+std::string in_quotes(const std::string& name) { return "'" + name + "'"; }
+
+// A device that passed its own checks, with the guest it goes to.
+struct Candidate {
+  const PciDevice* device = nullptr;
+  DeviceIds ids;
+  std::string name;
+  std::string guest;
+  bool added_for_group = false;
+};
+
+// The checks of one requested device on its own; the problem, or nothing.
+std::optional<std::string> check_device(const PciDevice* device, const RequestedDevice& wanted) {
+  const std::string label = wanted.address.to_string();
+  if (device == nullptr) return label + ": no such PCI device on this host";
+  const auto ids = ids_of(*device);
+  if (wanted.expected && ids != wanted.expected) {
+    return label + ": selected as " + wanted.expected->to_string() + ", but the device there is " +
+           (ids ? ids->to_string() : std::string("of unknown ids")) +
+           " now (renumbered bus after a hardware change?); select it again";
+  }
+  if (device->stays_with_platform()) {
+    return label + ": is a " + std::string(device->is_bridge() ? "bridge" : "host bridge") +
+           "; bridges and host bridges stay with the host";
+  }
+  if (!device->iommu_group) {
+    return label + ": has no IOMMU group (the IOMMU is missing or disabled; see pcipass doctor)";
+  }
+  if (!ids) return label + ": vendor:device unknown, so it cannot be checked before use";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<PciAddress> Assignment::all_devices() const {
+  std::vector<PciAddress> out;
+  for (const GuestAssignment& guest : guests)
+    for (const AssignedDevice& device : guest.devices) out.push_back(device.address);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const GuestAssignment* Assignment::find(const std::string& guest) const {
+  for (const GuestAssignment& assignment : guests)
+    if (assignment.guest == guest) return &assignment;
+  return nullptr;
+}
+
+Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentRequest& request) {
+  Assignment plan;
+  std::vector<std::string> problems;
+  const std::set<std::string> known(request.guests.begin(), request.guests.end());
+
+  // The guest every device of a technique goes to, or the problem.
+  std::string single_guest;
+  switch (request.technique) {
+    case PassthroughTechnique::first:
+      if (request.guests.empty())
+        problems.emplace_back("technique first needs the list of guests (a nodes file or --guests)");
+      else
+        single_guest = request.guests.front();
+      break;
+    case PassthroughTechnique::specific:
+      if (request.specific_guest.empty())
+        problems.emplace_back("technique specific needs the name of its guest");
+      single_guest = request.specific_guest;
+      break;
+    case PassthroughTechnique::roundrobin:
+      if (request.guests.empty())
+        problems.emplace_back(
+            "technique roundrobin needs the list of guests (a nodes file or --guests)");
+      break;
+    case PassthroughTechnique::each: break;
+  }
+
+  // Each requested device on its own; then its guest. A device asked for
+  // twice is one device, unless the two requests name different guests.
+  std::map<PciAddress, Candidate> chosen;
+  std::map<unsigned, std::string> group_guest;  // round-robin goes group by group
+  std::size_t next_guest = 0;
+  for (const RequestedDevice& wanted : request.devices) {
+    const PciDevice* device = inventory.find(wanted.address);
+    if (auto problem = check_device(device, wanted)) {
+      problems.push_back(*problem);
+      continue;
+    }
+    const unsigned group = *device->iommu_group;
+    if (wanted.expected_group && *wanted.expected_group != group) {
+      plan.notes.push_back(wanted.address.to_string() + " was in IOMMU group " +
+                           std::to_string(*wanted.expected_group) + " when selected; it is in " +
+                           std::to_string(group) + " now");
+    }
+    std::string guest = single_guest;
+    if (request.technique == PassthroughTechnique::each) {
+      guest = wanted.target_guest;
+      if (guest.empty()) {
+        problems.push_back(wanted.address.to_string() + ": no target guest (technique each)");
+        continue;
+      }
+    } else if (request.technique == PassthroughTechnique::roundrobin && !request.guests.empty()) {
+      auto [it, fresh] = group_guest.emplace(group, "");
+      if (fresh) it->second = request.guests[next_guest++ % request.guests.size()];
+      guest = it->second;
+    }
+    if (!known.empty() && !guest.empty() && !known.contains(guest)) {
+      problems.push_back(wanted.address.to_string() + ": guest " + in_quotes(guest) +
+                         " is not one of the guests (" + join(request.guests, ", ") + ")");
+      continue;
+    }
+    Candidate candidate{device, *ids_of(*device), wanted.name, guest, false};
+    auto [it, fresh] = chosen.emplace(wanted.address, candidate);
+    if (!fresh && it->second.guest != guest) {
+      problems.push_back(wanted.address.to_string() + ": asked for by guests " +
+                         in_quotes(it->second.guest) + " and " + in_quotes(guest) +
+                         "; a device goes to one guest only");
+    }
+  }
+
+  // Whole IOMMU groups: every endpoint of a group goes to one guest.
+  std::map<unsigned, std::vector<const Candidate*>> by_group;
+  for (const auto& [address, candidate] : chosen)
+    by_group[*candidate.device->iommu_group].push_back(&candidate);
+  std::vector<Candidate> additions;
+  for (const auto& [number, members] : by_group) {
+    std::set<std::string> guests;
+    for (const Candidate* member : members) guests.insert(member->guest);
+    if (guests.size() > 1) {
+      std::vector<std::string> parts;
+      for (const Candidate* member : members)
+        parts.push_back(member->device->address.to_string() + " to " + in_quotes(member->guest));
+      problems.push_back("IOMMU group " + std::to_string(number) +
+                         " is split between guests (" + join(parts, ", ") +
+                         "); a group goes to one guest");
+      continue;
+    }
+    const IommuGroup* group = inventory.group(number);
+    if (group == nullptr) continue;
+    std::vector<std::string> missing;
+    for (const PciAddress& member : group->members) {
+      const PciDevice* other = inventory.find(member);
+      if (other == nullptr || other->stays_with_platform() || chosen.contains(member)) continue;
+      const std::string label =
+          member.to_string() + (other->human_name.empty() ? "" : " (" + other->human_name + ")");
+      if (request.completion == GroupCompletion::refuse_incomplete) {
+        missing.push_back(label);
+        continue;
+      }
+      const auto ids = ids_of(*other);
+      if (!ids) {
+        problems.push_back(member.to_string() + " (IOMMU group " + std::to_string(number) +
+                           "): vendor:device unknown, so it cannot be checked before use");
+        continue;
+      }
+      additions.push_back(Candidate{other, *ids, "", *guests.begin(), true});
+      plan.notes.push_back("added " + label + " to " + in_quotes(*guests.begin()) + ": IOMMU group " +
+                           std::to_string(number) + " goes to a guest whole");
+    }
+    if (!missing.empty()) {
+      problems.push_back("IOMMU group " + std::to_string(number) + " of " +
+                         members.front()->device->address.to_string() + " also holds " +
+                         join(missing, ", ") +
+                         "; select every endpoint of the group, or use --whole-groups");
+    }
+  }
+  for (Candidate& addition : additions)
+    chosen.emplace(addition.device->address, std::move(addition));
+
+  // The host's own devices, after the groups: an added member may be one.
+  for (const auto& [address, candidate] : chosen) {
+    if (!candidate.device->host_in_use()) continue;
+    const std::string uses = join(candidate.device->host_uses, "; ");
+    if (request.force == Force::no) {
+      problems.push_back(address.to_string() + ": used by the host: " + uses +
+                         " (--force assigns it anyway)");
+    } else {
+      plan.notes.push_back(address.to_string() + " is used by the host (" + uses +
+                           "); assigning it anyway (--force)");
+    }
+  }
+
+  if (!problems.empty()) {
+    return fail("refusing to plan:\n  " + join(problems, "\n  "), ExitCode::refused);
+  }
+
+  // Guests in the order of the guest list, then in order of first mention.
+  std::vector<std::string> order = request.guests;
+  for (const RequestedDevice& wanted : request.devices) {
+    auto it = chosen.find(wanted.address);
+    if (it != chosen.end() && std::find(order.begin(), order.end(), it->second.guest) == order.end())
+      order.push_back(it->second.guest);
+  }
+  for (const std::string& guest : order) {
+    GuestAssignment assignment{guest, {}};
+    for (const auto& [address, candidate] : chosen) {
+      if (candidate.guest != guest) continue;
+      AssignedDevice device;
+      device.address = address;
+      device.ids = candidate.ids;
+      device.iommu_group = *candidate.device->iommu_group;
+      device.name = candidate.name.empty() ? candidate.device->human_name : candidate.name;
+      device.added_for_group = candidate.added_for_group;
+      device.host_in_use = candidate.device->host_in_use();
+      assignment.devices.push_back(std::move(device));
+    }
+    if (!assignment.devices.empty()) plan.guests.push_back(std::move(assignment));
+  }
+  return plan;
+}
+
+AssignmentRequest request_from_config(const PassthroughChoices& choices) {
+  AssignmentRequest request;
+  request.technique = choices.technique;
+  request.specific_guest = choices.target_hostname;
+  for (const SelectedDevice& selected : choices.devices) {
+    RequestedDevice device;
+    device.address = selected.address;
+    if (selected.vendor_id && selected.device_id)
+      device.expected = DeviceIds{*selected.vendor_id, *selected.device_id};
+    device.expected_group = selected.iommu_group;
+    device.name = selected.name;
+    device.target_guest = selected.target_guest;
+    request.devices.push_back(std::move(device));
+  }
+  return request;
+}
+
+AssignmentRequest request_from_nodes(const std::vector<GuestNode>& nodes) {
+  AssignmentRequest request;
+  request.technique = PassthroughTechnique::each;
+  request.guests = guest_names(nodes);
+  for (const GuestNode& node : nodes) {
+    for (const NodePassthrough& entry : node.passthrough) {
+      RequestedDevice device;
+      device.address = entry.address;
+      device.name = entry.name;
+      device.target_guest = node.name;
+      request.devices.push_back(std::move(device));
+    }
+  }
+  return request;
+}
+
+std::vector<std::string> guest_names(const std::vector<GuestNode>& nodes) {
+  std::vector<std::string> names;
+  for (const GuestNode& node : nodes) names.push_back(node.name);
+  return names;
+}
+
+}  // namespace pcipass::core
