@@ -30,3 +30,31 @@ step kconfig -o "$generated"
 pcipass kconfig -o "$generated"
 echo "(entry 0002 of $(grep -c '^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_[0-9]*$' "$generated"); the free ZNS drive)"
 sed -n '/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002$/,/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002_TARGET_GUEST$/p' "$generated" | sed '$d'
+
+# make bringup: plan which device goes to which guest, look at every change
+# first, then put the devices into two sample guests (XML files made from
+# xml-templates/guest-q35.xml, as kdevops writes guestfs/NAME/NAME.xml).
+guests=build/demo/guestfs
+rm -rf "$guests"
+for g in lab-xfs lab-btrfs; do
+  mkdir -p "$guests/$g"
+  sed "s|<name>[^<]*</name>|<name>$g</name>|" xml-templates/guest-q35.xml >"$guests/$g/$g.xml"
+done
+step plan --guests lab-xfs,lab-btrfs --technique roundrobin 02:00.0 06:00.0
+pcipass plan --guests lab-xfs,lab-btrfs --technique roundrobin 02:00.0 06:00.0
+step plan --guests lab-xfs 2d:00.0 "  (a GPU: the host's boot VGA, and half of its IOMMU group)"
+pcipass plan --guests lab-xfs 2d:00.0 || echo "(exit code $?: refused, nothing changed)"
+step bringup --guests lab-xfs,lab-btrfs --technique roundrobin 02:00.0 06:00.0 --xml-dir "$guests" --dry-run
+pcipass --state-dir build/demo/state bringup --guests lab-xfs,lab-btrfs --technique roundrobin \
+  02:00.0 06:00.0 --xml-dir "$guests" --dry-run
+# A copied tree has no kernel behind it, so the demo leaves the drivers alone
+# (--no-bind) and edits the guests only; on a real host bringup binds too.
+step bringup --guests lab-xfs,lab-btrfs --technique roundrobin 02:00.0 06:00.0 --xml-dir "$guests" --no-bind
+pcipass bringup --guests lab-xfs,lab-btrfs --technique roundrobin 02:00.0 06:00.0 \
+  --xml-dir "$guests" --no-bind
+echo
+echo "\$ cat $guests/lab-xfs/lab-xfs.xml"
+cat "$guests/lab-xfs/lab-xfs.xml"
+step bringup ... --no-bind "  (again: nothing changes)"
+pcipass bringup --guests lab-xfs,lab-btrfs --technique roundrobin 02:00.0 06:00.0 \
+  --xml-dir "$guests" --no-bind

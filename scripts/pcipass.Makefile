@@ -24,6 +24,23 @@
 #   PCIPASS_MENU          the static menu; made with `pcipass kconfig --menu`
 #                         when missing (a project may keep its own copy)
 #   PCIPASS_MENUCONFIG    the target `make dynconfig` runs after the scan
+#
+# At bringup, pcipass reads the choices back from .config, plans, binds the
+# devices to vfio-pci and adds their <hostdev> to each guest. Make it a
+# prerequisite of the includer's bringup, after the guests' XML exists:
+#
+#   bringup: $(GUEST_XML_FILES) pcipass-bringup
+#
+#   make pcipass-plan     print which device goes to which guest; changes nothing
+#   make pcipass-bringup  run `pcipass bringup` (twice changes nothing)
+#
+#   PCIPASS_CONFIG        the .config to read (default .config)
+#   PCIPASS_NODES         kdevops' nodes file naming the guests (default
+#                         kdevops_nodes.yaml when it exists)
+#   PCIPASS_GUESTS        the guests, NAME,NAME,..., instead of a nodes file
+#   PCIPASS_BRINGUP_ARGS  where the guests are and how: --xml-dir DIR (XML
+#                         files before define), -c URI (defined domains),
+#                         --dry-run, --no-bind, --whole-groups
 
 # Rules below must not become the includer's default goal.
 pcipass_default_goal := $(.DEFAULT_GOAL)
@@ -54,10 +71,25 @@ dynconfig-pci:
 dynconfig: dynconfig-pci
 	$(MAKE) $(PCIPASS_MENUCONFIG)
 
+PCIPASS_CONFIG ?= .config
+PCIPASS_NODES ?= $(wildcard kdevops_nodes.yaml)
+PCIPASS_GUESTS ?=
+PCIPASS_BRINGUP_ARGS ?=
+pcipass_plan_args = --config $(PCIPASS_CONFIG) $(if $(PCIPASS_NODES),--nodes $(PCIPASS_NODES)) \
+	$(if $(PCIPASS_GUESTS),--guests $(PCIPASS_GUESTS))
+
+pcipass-plan:
+	$(PCIPASS) $(PCIPASS_SOURCE_ARGS) plan $(pcipass_plan_args)
+
+pcipass-bringup:
+	$(PCIPASS) $(PCIPASS_SOURCE_ARGS) bringup $(pcipass_plan_args) $(PCIPASS_BRINGUP_ARGS)
+
 pcipass-dynconfig-help:
 	@echo "dynconfig          - scan this host's PCI devices for passthrough, then menuconfig"
 	@echo "dynconfig-pci      - only scan, writing $(PCIPASS_GENERATED)"
+	@echo "pcipass-plan       - show which passthrough device goes to which guest"
+	@echo "pcipass-bringup    - bind the planned devices to vfio-pci, add them to the guests"
 
-.PHONY: dynconfig dynconfig-pci pcipass-dynconfig-help
+.PHONY: dynconfig dynconfig-pci pcipass-dynconfig-help pcipass-plan pcipass-bringup
 
 .DEFAULT_GOAL := $(pcipass_default_goal)

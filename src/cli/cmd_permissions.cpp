@@ -92,15 +92,6 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
   }
   core::Plan plan;
   plan.actions = core::plan_permissions(request).value_or_throw();
-  if (!options.change.dry_run) {
-    // The executor writes files into existing folders; a fresh etc root may lack them.
-    for (const core::Action& action : plan.actions) {
-      if (const auto* file = std::get_if<core::WriteFile>(&action)) {
-        context.os->make_directories(std::filesystem::path(file->path).parent_path())
-            .value_or_throw();
-      }
-    }
-  }
   execute_plan(context, plan, journal, options.change, "permissions");
   return 0;
 }

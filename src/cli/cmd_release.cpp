@@ -24,8 +24,16 @@ int run_release(Context& context, const ReleaseOptions& options) {
   const auto lock = lock_state(context, options.change);
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
-  const core::Inventory inventory = load_sysfs_inventory(context);
-  const core::Plan plan = core::plan_release(inventory, request, journal.state()).value_or_throw();
+  const core::Inventory inventory = load_inventory_for(context, journal.state());
+  core::Plan plan = core::plan_release(inventory, request, journal.state()).value_or_throw();
+  if (options.all) {
+    // Devices go first: while one is still on vfio-pci, the group keeps its access to it.
+    const core::FileStates files =
+        host::read_file_states(*context.os, journal.state()).value_or_throw();
+    core::Plan undo = core::plan_release_files(journal.state(), files);
+    plan.actions.insert(plan.actions.end(), undo.actions.begin(), undo.actions.end());
+    plan.notes.insert(plan.notes.end(), undo.notes.begin(), undo.notes.end());
+  }
   execute_plan(context, plan, journal, options.change, "release");
   return 0;
 }
@@ -38,7 +46,10 @@ void register_release(CLI::App& app, Context& context, int& exit_code) {
       "release",
       "Give devices pcipass bound back to the drivers they had (recorded in the journal)");
   cmd->add_option("DEV", options->devices, "PCI addresses of devices pcipass bound");
-  cmd->add_flag("--all", options->all, "Release every device the journal holds");
+  cmd->add_flag("--all", options->all,
+                "Undo everything pcipass did: release every device the journal holds, put back "
+                "the sysfs modes pcipass changed and remove the files it wrote (not the boot "
+                "service unit)");
   cmd->add_flag("--dry-run", options->change.dry_run,
                 "Print every write that would be made, and make none");
   cmd->add_flag("--no-wait", options->change.no_wait,

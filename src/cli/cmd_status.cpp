@@ -50,7 +50,7 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
   } else if (applied) {
     s.verdict = "applied";
   } else if (!device->on_vfio()) {
-    s.verdict = "not applied (after a reboot?): run pcipass bind again, or pcipass release";
+    s.verdict = "not applied (after a reboot?): run pcipass restore, or pcipass release";
   } else {
     s.verdict =
         !s.vfio_node

@@ -42,6 +42,11 @@ struct Context {
   core::PciNames* names = nullptr;
   // Opens a read-only libvirt connection to `uri` (empty: libvirt's default).
   std::function<core::Result<host::LibvirtConnection>(const std::string& uri)> open_libvirt;
+  // Opens a read-write libvirt connection to `uri` (empty: libvirt's default),
+  // for commands that change domains (attach, detach, bringup).
+  std::function<core::Result<host::LibvirtConnection>(const std::string& uri)> open_libvirt_rw;
+  // Absolute path of this pcipass binary (/proc/self/exe), for the boot service.
+  std::string executable;
   // Reads a whole input file, "-" meaning standard input.
   std::function<core::Result<std::string>(const std::string& path)> read_input;
   std::ostream* out = nullptr;

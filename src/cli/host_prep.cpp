@@ -37,13 +37,28 @@ std::optional<host::StateLock> lock_state(Context& context, const ChangeOptions&
   return std::move(lock).value_or_throw();
 }
 
+core::Inventory load_inventory_for(Context& context, const core::JournalState& journal) {
+  if (journal.bind_entries().empty()) return core::Inventory{};
+  return load_sysfs_inventory(context);
+}
+
 void execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
-                  const ChangeOptions& options, const char* command) {
+                  const ChangeOptions& options, const char* command,
+                  const std::vector<std::string>& refused) {
   const bool json = context.options.json;
   std::ostream& out = *context.out;
   nlohmann::json actions = nlohmann::json::array();
   if (!json) {
     for (const std::string& note : plan.notes) out << "note: " << note << "\n";
+  }
+  if (!options.dry_run) {
+    // The executor writes files into existing folders; a fresh etc root may lack them.
+    for (const core::Action& action : plan.actions) {
+      if (const auto* file = std::get_if<core::WriteFile>(&action)) {
+        context.os->make_directories(std::filesystem::path(file->path).parent_path())
+            .value_or_throw();
+      }
+    }
   }
   host::Executor executor(*context.sysfs, *context.dev, *context.os,
                           options.dry_run ? nullptr : &journal,
@@ -61,7 +76,12 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
     for (const host::Operation& op : ops) out << "  " << op.line() << "\n";
     out.flush();
   });
-  const core::Status result = executor.run(plan.actions);
+  core::Status result = executor.run(plan.actions);
+  if (result && !refused.empty()) {
+    std::string message = std::string("refusing to ") + command + ":";
+    for (const std::string& line : refused) message += "\n  " + line;
+    result = core::fail(message, ExitCode::refused);
+  }
   if (json) {
     nlohmann::json doc{
         {"schema", core::k_json_schema_version},
@@ -69,6 +89,7 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
         {"dry_run", options.dry_run},
         {"state_dir", context.options.state_dir},
         {"notes", plan.notes},
+        {"refused", refused},
         {"actions", actions},
         {"error", result ? nlohmann::json(nullptr) : nlohmann::json(result.error().message)}};
     out << core::dump_json(doc);

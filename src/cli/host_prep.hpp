@@ -35,10 +35,18 @@ std::vector<core::PciAddress> parse_devices(const std::vector<std::string>& args
 // nothing and so may run beside another run). Prints a line when it waits.
 std::optional<host::StateLock> lock_state(Context& context, const ChangeOptions& options);
 
-// Runs `plan` (or only shows it), printing each action with its side
-// effects, or with --json one document at the end. Throws core::Failure
-// when an action fails, after printing what was done.
+// The journaled devices' inventory: the sysfs one when the journal binds
+// devices, else an empty one, so that undoing or restoring only files works
+// on a host whose IOMMU is gone.
+core::Inventory load_inventory_for(Context& context, const core::JournalState& journal);
+
+// Runs `plan` (or only shows it), creating the folders of the files it
+// writes, printing each action with its side effects, or with --json one
+// document at the end. Throws core::Failure when an action fails, after
+// printing what was done, and with ExitCode::refused when `refused` (things
+// a safety check left alone, one line each) is not empty, after the rest.
 void execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
-                  const ChangeOptions& options, const char* command);
+                  const ChangeOptions& options, const char* command,
+                  const std::vector<std::string>& refused = {});
 
 }  // namespace pcipass::cli

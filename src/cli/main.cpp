@@ -113,6 +113,12 @@ int main(int argc, char** argv) {
   cli::register_kconfig(app, context, exit_code);
   cli::register_doctor(app, context, exit_code);
   cli::register_permissions(app, context, exit_code);
+  cli::register_plan(app, context, exit_code);
+  cli::register_bringup(app, context, exit_code);
+  cli::register_restore(app, context, exit_code);
+  cli::register_install_service(app, context, exit_code);
+  cli::register_attach(app, context, exit_code);
+  cli::register_detach(app, context, exit_code);
 
   // The real objects are built once the options are known, before any
   // command callback runs (CLI11 calls parse_complete_callback first).
@@ -150,7 +156,14 @@ int main(int argc, char** argv) {
   context.open_libvirt = [](const std::string& uri) {
     return host::LibvirtConnection::open(uri, host::LibvirtConnection::Access::read_only);
   };
+  context.open_libvirt_rw = [](const std::string& uri) {
+    return host::LibvirtConnection::open(uri, host::LibvirtConnection::Access::read_write);
+  };
   context.read_input = read_input;
+  context.executable = [] {  // empty without /proc: install-service then refuses
+    std::error_code ec;
+    return std::filesystem::read_symlink("/proc/self/exe", ec).string();
+  }();
 
   try {
     app.parse(argc, argv);

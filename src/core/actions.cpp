@@ -64,9 +64,9 @@ bool get_ids(const nlohmann::json& json, DeviceIds& out) {
   return true;
 }
 
-bool get_mode(const nlohmann::json& json, unsigned& out) {
+bool get_mode(const nlohmann::json& json, unsigned& out, const char* field = "mode") {
   std::string text;
-  if (!get_string(json, "mode", text) || text.empty() || text.size() > 4) return false;
+  if (!get_string(json, field, text) || text.empty() || text.size() > 4) return false;
   unsigned mode = 0;
   for (char c : text) {
     if (c < '0' || c > '7') return false;
@@ -156,45 +156,68 @@ std::string describe(const Action& action) {
             return "set mode " + octal(a.mode) +
                    (a.group.empty() ? std::string() : " and group " + a.group) + " on " + a.path;
           },
+          [](const RemoveFile& a) {
+            return "remove " + a.path + ", written by pcipass (kept if changed since)";
+          },
+          [](const RevertPermissions& a) {
+            return "set mode " + octal(a.mode) +
+                   (a.group.empty() ? std::string() : " and group " + a.group) + " back on " +
+                   a.path;
+          },
       },
       action);
 }
 
 nlohmann::json action_to_json(const Action& action) {
-  return std::visit(Overloaded{
-                        [](const LoadModule& a) {
-                          return nlohmann::json{{"action", "load-module"}, {"name", a.name}};
-                        },
-                        [](const BindToVfio& a) {
-                          return nlohmann::json{{"action", "bind-to-vfio"},
-                                                {"address", a.address.to_string()},
-                                                {"expected_ids", a.expected.to_string()},
-                                                {"current_driver", a.current_driver},
-                                                {"restore_driver", a.restore_driver},
-                                                {"iommu_group", a.iommu_group}};
-                        },
-                        [](const ReleaseDevice& a) {
-                          return nlohmann::json{{"action", "release-device"},
-                                                {"address", a.address.to_string()},
-                                                {"expected_ids", a.expected.to_string()},
-                                                {"current_driver", a.current_driver},
-                                                {"restore_driver", a.restore_driver}};
-                        },
-                        [](const WriteFile& a) {
-                          return nlohmann::json{{"action", "write-file"},
-                                                {"path", a.path},
-                                                {"bytes", a.bytes},
-                                                {"mode", octal(a.mode)},
-                                                {"group", a.group}};
-                        },
-                        [](const SetPermissions& a) {
-                          return nlohmann::json{{"action", "set-permissions"},
-                                                {"path", a.path},
-                                                {"mode", octal(a.mode)},
-                                                {"group", a.group}};
-                        },
-                    },
-                    action);
+  return std::visit(
+      Overloaded{
+          [](const LoadModule& a) {
+            return nlohmann::json{{"action", "load-module"}, {"name", a.name}};
+          },
+          [](const BindToVfio& a) {
+            return nlohmann::json{{"action", "bind-to-vfio"},
+                                  {"address", a.address.to_string()},
+                                  {"expected_ids", a.expected.to_string()},
+                                  {"current_driver", a.current_driver},
+                                  {"restore_driver", a.restore_driver},
+                                  {"iommu_group", a.iommu_group}};
+          },
+          [](const ReleaseDevice& a) {
+            return nlohmann::json{{"action", "release-device"},
+                                  {"address", a.address.to_string()},
+                                  {"expected_ids", a.expected.to_string()},
+                                  {"current_driver", a.current_driver},
+                                  {"restore_driver", a.restore_driver}};
+          },
+          [](const WriteFile& a) {
+            return nlohmann::json{{"action", "write-file"},
+                                  {"path", a.path},
+                                  {"bytes", a.bytes},
+                                  {"mode", octal(a.mode)},
+                                  {"group", a.group}};
+          },
+          [](const SetPermissions& a) {
+            nlohmann::json json{{"action", "set-permissions"},
+                                {"path", a.path},
+                                {"mode", octal(a.mode)},
+                                {"group", a.group}};
+            if (a.previous_mode) {
+              json["previous_mode"] = octal(*a.previous_mode);
+              json["previous_group"] = a.previous_group;
+            }
+            return json;
+          },
+          [](const RemoveFile& a) {
+            return nlohmann::json{{"action", "remove-file"}, {"path", a.path}, {"bytes", a.bytes}};
+          },
+          [](const RevertPermissions& a) {
+            return nlohmann::json{{"action", "revert-permissions"},
+                                  {"path", a.path},
+                                  {"mode", octal(a.mode)},
+                                  {"group", a.group}};
+          },
+      },
+      action);
 }
 
 Result<Action> action_from_json(const nlohmann::json& json) {
@@ -244,6 +267,29 @@ Result<Action> action_from_json(const nlohmann::json& json) {
       return bad_field("set-permissions", "path");
     if (!get_mode(json, a.mode)) return bad_field("set-permissions", "mode");
     if (!get_string(json, "group", a.group)) return bad_field("set-permissions", "group");
+    if (json.contains("previous_mode")) {
+      unsigned previous = 0;
+      if (!get_mode(json, previous, "previous_mode"))
+        return bad_field("set-permissions", "previous_mode");
+      if (!get_string(json, "previous_group", a.previous_group))
+        return bad_field("set-permissions", "previous_group");
+      a.previous_mode = previous;
+    }
+    return Action{a};
+  }
+  if (kind == "remove-file") {
+    RemoveFile a;
+    if (!get_string(json, "path", a.path) || a.path.empty())
+      return bad_field("remove-file", "path");
+    if (!get_string(json, "bytes", a.bytes)) return bad_field("remove-file", "bytes");
+    return Action{a};
+  }
+  if (kind == "revert-permissions") {
+    RevertPermissions a;
+    if (!get_string(json, "path", a.path) || a.path.empty())
+      return bad_field("revert-permissions", "path");
+    if (!get_mode(json, a.mode)) return bad_field("revert-permissions", "mode");
+    if (!get_string(json, "group", a.group)) return bad_field("revert-permissions", "group");
     return Action{a};
   }
   return fail("journal action: unknown action " + quote_for_message(kind), ExitCode::bad_input);
@@ -253,6 +299,23 @@ std::optional<PciAddress> action_address(const Action& action) {
   if (const auto* b = std::get_if<BindToVfio>(&action)) return b->address;
   if (const auto* r = std::get_if<ReleaseDevice>(&action)) return r->address;
   return std::nullopt;
+}
+
+std::optional<std::string> action_path(const Action& action) {
+  return std::visit(
+      Overloaded{
+          [](const WriteFile& a) { return std::optional<std::string>(a.path); },
+          [](const SetPermissions& a) { return std::optional<std::string>(a.path); },
+          [](const RemoveFile& a) { return std::optional<std::string>(a.path); },
+          [](const RevertPermissions& a) { return std::optional<std::string>(a.path); },
+          [](const auto&) { return std::optional<std::string>(); },
+      },
+      action);
+}
+
+bool is_undo_of_file(const Action& action) {
+  return std::holds_alternative<RemoveFile>(action) ||
+         std::holds_alternative<RevertPermissions>(action);
 }
 
 }  // namespace pcipass::core

@@ -1,6 +1,9 @@
 #include <pcipass/core/assignment_planner.hpp>
 
+#include <pcipass/core/text.hpp>
+
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -18,8 +21,6 @@ std::optional<DeviceIds> ids_of(const PciDevice& device) {
   if (!device.vendor_id || !device.device_id) return std::nullopt;
   return DeviceIds{*device.vendor_id, *device.device_id};
 }
-
-std::string in_quotes(const std::string& name) { return "'" + name + "'"; }
 
 // A device that passed its own checks, with the guest it goes to.
 struct Candidate {
@@ -53,6 +54,14 @@ std::optional<std::string> check_device(const PciDevice* device, const Requested
 
 }  // namespace
 
+bool is_valid_guest_name(std::string_view name) {
+  if (name.empty() || name.size() > 63 || !std::isalnum(static_cast<unsigned char>(name[0])))
+    return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
 std::vector<PciAddress> Assignment::all_devices() const {
   std::vector<PciAddress> out;
   for (const GuestAssignment& guest : guests)
@@ -72,12 +81,19 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
   std::vector<std::string> problems;
   const std::set<std::string> known(request.guests.begin(), request.guests.end());
 
+  for (const std::string& guest : request.guests) {
+    if (!is_valid_guest_name(guest))
+      problems.push_back("guest name " + quote_for_message(guest) +
+                         " is not a guest name (letters, digits, '.', '_' and '-', at most 63)");
+  }
+
   // The guest every device of a technique goes to, or the problem.
   std::string single_guest;
   switch (request.technique) {
     case PassthroughTechnique::first:
       if (request.guests.empty())
-        problems.emplace_back("technique first needs the list of guests (a nodes file or --guests)");
+        problems.emplace_back(
+            "technique first needs the list of guests (a nodes file or --guests)");
       else
         single_guest = request.guests.front();
       break;
@@ -123,8 +139,14 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       if (fresh) it->second = request.guests[next_guest++ % request.guests.size()];
       guest = it->second;
     }
+    if (!guest.empty() && !is_valid_guest_name(guest)) {
+      if (!known.contains(guest))  // a bad name in the guest list is reported once, above
+        problems.push_back(wanted.address.to_string() + ": guest name " + quote_for_message(guest) +
+                           " is not a guest name (letters, digits, '.', '_' and '-', at most 63)");
+      continue;
+    }
     if (!known.empty() && !guest.empty() && !known.contains(guest)) {
-      problems.push_back(wanted.address.to_string() + ": guest " + in_quotes(guest) +
+      problems.push_back(wanted.address.to_string() + ": guest " + quote_for_message(guest) +
                          " is not one of the guests (" + join(request.guests, ", ") + ")");
       continue;
     }
@@ -132,7 +154,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
     auto [it, fresh] = chosen.emplace(wanted.address, candidate);
     if (!fresh && it->second.guest != guest) {
       problems.push_back(wanted.address.to_string() + ": asked for by guests " +
-                         in_quotes(it->second.guest) + " and " + in_quotes(guest) +
+                         quote_for_message(it->second.guest) + " and " + quote_for_message(guest) +
                          "; a device goes to one guest only");
     }
   }
@@ -148,10 +170,10 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
     if (guests.size() > 1) {
       std::vector<std::string> parts;
       for (const Candidate* member : members)
-        parts.push_back(member->device->address.to_string() + " to " + in_quotes(member->guest));
-      problems.push_back("IOMMU group " + std::to_string(number) +
-                         " is split between guests (" + join(parts, ", ") +
-                         "); a group goes to one guest");
+        parts.push_back(member->device->address.to_string() + " to " +
+                        quote_for_message(member->guest));
+      problems.push_back("IOMMU group " + std::to_string(number) + " is split between guests (" +
+                         join(parts, ", ") + "); a group goes to one guest");
       continue;
     }
     const IommuGroup* group = inventory.group(number);
@@ -173,8 +195,8 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
         continue;
       }
       additions.push_back(Candidate{other, *ids, "", *guests.begin(), true});
-      plan.notes.push_back("added " + label + " to " + in_quotes(*guests.begin()) + ": IOMMU group " +
-                           std::to_string(number) + " goes to a guest whole");
+      plan.notes.push_back("added " + label + " to " + quote_for_message(*guests.begin()) +
+                           ": IOMMU group " + std::to_string(number) + " goes to a guest whole");
     }
     if (!missing.empty()) {
       problems.push_back("IOMMU group " + std::to_string(number) + " of " +
@@ -200,14 +222,15 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
   }
 
   if (!problems.empty()) {
-    return fail("refusing to plan:\n  " + join(problems, "\n  "), ExitCode::refused);
+    return fail("refusing to assign the devices:\n  " + join(problems, "\n  "), ExitCode::refused);
   }
 
   // Guests in the order of the guest list, then in order of first mention.
   std::vector<std::string> order = request.guests;
   for (const RequestedDevice& wanted : request.devices) {
     auto it = chosen.find(wanted.address);
-    if (it != chosen.end() && std::find(order.begin(), order.end(), it->second.guest) == order.end())
+    if (it != chosen.end() &&
+        std::find(order.begin(), order.end(), it->second.guest) == order.end())
       order.push_back(it->second.guest);
   }
   for (const std::string& guest : order) {
@@ -218,7 +241,11 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       device.address = address;
       device.ids = candidate.ids;
       device.iommu_group = *candidate.device->iommu_group;
-      device.name = candidate.name.empty() ? candidate.device->human_name : candidate.name;
+      device.name =
+          candidate.device->human_name.empty() ? candidate.name : candidate.device->human_name;
+      device.label = candidate.name;
+      device.sdevice = candidate.device->subsystem_name.empty() ? candidate.device->device_name
+                                                                : candidate.device->subsystem_name;
       device.added_for_group = candidate.added_for_group;
       device.host_in_use = candidate.device->host_in_use();
       assignment.devices.push_back(std::move(device));

@@ -164,4 +164,35 @@ Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& requ
   return plan;
 }
 
+Plan plan_release_files(const JournalState& journal, const FileStates& files) {
+  Plan plan;
+  const std::vector<const JournalEntry*> entries = journal.file_entries();
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    const JournalEntry& entry = **it;
+    if (const auto* file = std::get_if<WriteFile>(&entry.action)) {
+      if (file->path.ends_with(std::string("/") + k_restore_unit_name)) {
+        plan.notes.push_back(file->path +
+                             " stays: to remove the boot service, run systemctl disable " +
+                             k_restore_unit_name + " and delete the file");
+        continue;
+      }
+      auto now = files.find(file->path);
+      if (now != files.end() && now->second.exists && now->second.bytes != file->bytes) {
+        plan.notes.push_back(file->path +
+                             " was changed since pcipass wrote it: left in place, and forgotten");
+      }
+      plan.actions.push_back(RemoveFile{file->path, file->bytes});
+      continue;
+    }
+    const auto& perms = std::get<SetPermissions>(entry.action);
+    if (!perms.previous_mode) {
+      plan.notes.push_back("no earlier mode of " + perms.path + " is recorded: left as it is");
+      continue;
+    }
+    plan.actions.push_back(
+        RevertPermissions{perms.path, *perms.previous_mode, perms.previous_group});
+  }
+  return plan;
+}
+
 }  // namespace pcipass::core

@@ -37,7 +37,8 @@ std::optional<PciAddress> hostdev_address(const pugi::xml_node& hostdev) {
 }
 
 bool is_pcipass_hostdev(const pugi::xml_node& hostdev) {
-  return std::string_view(hostdev.child("alias").attribute("name").value()).starts_with(k_alias_prefix);
+  return std::string_view(hostdev.child("alias").attribute("name").value())
+      .starts_with(k_alias_prefix);
 }
 
 bool is_whitespace_text(const pugi::xml_node& node) {
@@ -78,7 +79,63 @@ void reindent(pugi::xml_node node, const std::string& indent) {
   }
 }
 
-std::string hex_attr(unsigned value, int digits) { return hex(value, digits); }
+std::string hex_attr(unsigned value, int digits) {
+  return hex(value, digits);
+}
+
+// The text before the root element's start tag of a well-formed document:
+// BOM, XML declaration, comments, processing instructions, a DOCTYPE (with
+// its internal subset) and the whitespace between them.
+std::string_view prolog_of(std::string_view xml) {
+  std::size_t at = 0;
+  while (at < xml.size()) {
+    const std::size_t open = xml.find('<', at);
+    if (open == std::string_view::npos) return xml;
+    const std::string_view rest = xml.substr(open);
+    std::size_t end = std::string_view::npos;
+    if (rest.starts_with("<?")) {
+      end = xml.find("?>", open + 2);
+      if (end != std::string_view::npos) end += 2;
+    } else if (rest.starts_with("<!--")) {
+      end = xml.find("-->", open + 4);
+      if (end != std::string_view::npos) end += 3;
+    } else if (rest.starts_with("<!")) {
+      int depth = 0;
+      for (std::size_t i = open + 2; i < xml.size(); ++i) {
+        if (xml[i] == '[') ++depth;
+        if (xml[i] == ']') --depth;
+        if (xml[i] == '>' && depth <= 0) {
+          end = i + 1;
+          break;
+        }
+      }
+    } else {
+      return xml.substr(0, open);
+    }
+    if (end == std::string_view::npos) return xml;
+    at = end;
+  }
+  return xml;
+}
+
+// The text after the root element's end tag of a well-formed document:
+// comments, processing instructions and whitespace.
+std::string_view epilog_of(std::string_view xml) {
+  std::size_t end = xml.size();
+  while (true) {
+    if (end == 0) return {};  // no root: not reached for a parsed document
+    const std::size_t last = xml.find_last_not_of(" \t\r\n", end - 1);
+    if (last == std::string_view::npos) return {};
+    const std::string_view body = xml.substr(0, last + 1);
+    std::size_t start = std::string_view::npos;
+    if (body.ends_with("-->"))
+      start = body.rfind("<!--");
+    else if (body.ends_with("?>"))
+      start = body.rfind("<?");
+    if (start == std::string_view::npos) return xml.substr(last + 1);
+    end = start;
+  }
+}
 
 struct StringWriter : pugi::xml_writer {
   std::string out;
@@ -148,8 +205,8 @@ Result<DomainXml> DomainXml::parse(std::string_view xml) {
                     " at offset " + std::to_string(result.offset),
                 ExitCode::bad_input);
   }
-  const std::size_t last = xml.find_last_not_of(" \t\r\n");
-  if (last != std::string_view::npos) domain.m_trailing_whitespace = std::string(xml.substr(last + 1));
+  domain.m_prolog = std::string(prolog_of(xml));
+  domain.m_epilog = std::string(epilog_of(xml));
   const pugi::xml_node root = domain.m_document->document_element();
   if (std::strcmp(root.name(), "domain") != 0) {
     return fail("not a libvirt domain: the root element is " +
@@ -172,7 +229,9 @@ std::string DomainXml::machine() const {
   return m_document->document_element().child("os").child("type").attribute("machine").value();
 }
 
-bool DomainXml::is_q35() const { return machine().find("q35") != std::string::npos; }
+bool DomainXml::is_q35() const {
+  return machine().find("q35") != std::string::npos;
+}
 
 std::optional<std::uint64_t> DomainXml::memory_kib() const {
   const pugi::xml_node memory = m_document->document_element().child("memory");
@@ -185,11 +244,20 @@ std::optional<std::uint64_t> DomainXml::memory_kib() const {
     double to_kib;
   };
   static constexpr Unit k_units[] = {
-      {"b", 1.0 / 1024},        {"bytes", 1.0 / 1024},    {"KB", 1000.0 / 1024},
-      {"k", 1},                 {"KiB", 1},               {"MB", 1e6 / 1024},
-      {"M", 1024},              {"MiB", 1024},            {"GB", 1e9 / 1024},
-      {"G", 1024.0 * 1024},     {"GiB", 1024.0 * 1024},   {"TB", 1e12 / 1024},
-      {"T", 1024.0 * 1024 * 1024}, {"TiB", 1024.0 * 1024 * 1024},
+      {"b", 1.0 / 1024},
+      {"bytes", 1.0 / 1024},
+      {"KB", 1000.0 / 1024},
+      {"k", 1},
+      {"KiB", 1},
+      {"MB", 1e6 / 1024},
+      {"M", 1024},
+      {"MiB", 1024},
+      {"GB", 1e9 / 1024},
+      {"G", 1024.0 * 1024},
+      {"GiB", 1024.0 * 1024},
+      {"TB", 1e12 / 1024},
+      {"T", 1024.0 * 1024 * 1024},
+      {"TiB", 1024.0 * 1024 * 1024},
   };
   for (const Unit& u : k_units) {
     if (unit == u.name) return static_cast<std::uint64_t>(static_cast<double>(*value) * u.to_kib);
@@ -238,7 +306,8 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
   pugi::xml_node inserted;
   if (anchor) {
     inserted = devices.insert_copy_after(hostdev, anchor);
-    if (!indent.empty()) devices.insert_child_before(pugi::node_pcdata, inserted).set_value(indent.c_str());
+    if (!indent.empty())
+      devices.insert_child_before(pugi::node_pcdata, inserted).set_value(indent.c_str());
   } else {
     inserted = devices.append_copy(hostdev);
   }
@@ -258,7 +327,8 @@ HostdevChange DomainXml::remove_hostdev(const PciAddress& address) {
     // add_hostdev() puts its indentation between an element and the
     // hostdev; whitespace that opens <devices> belongs to the document.
     const pugi::xml_node before = h.previous_sibling();
-    if (before && is_whitespace_text(before) && before.previous_sibling().type() == pugi::node_element) {
+    if (before && is_whitespace_text(before) &&
+        before.previous_sibling().type() == pugi::node_element) {
       devices.remove_child(before);
     }
     devices.remove_child(h);
@@ -268,11 +338,12 @@ HostdevChange DomainXml::remove_hostdev(const PciAddress& address) {
 }
 
 std::string DomainXml::to_string() const {
+  constexpr unsigned flags =
+      pugi::format_raw | pugi::format_attribute_single_quote | pugi::format_no_declaration;
   StringWriter writer;
-  m_document->save(writer, "",
-                   pugi::format_raw | pugi::format_attribute_single_quote | pugi::format_no_declaration,
-                   pugi::encoding_utf8);
-  return writer.out + m_trailing_whitespace;
+  writer.out = m_prolog;
+  m_document->document_element().print(writer, "", flags, pugi::encoding_utf8);
+  return writer.out + m_epilog;
 }
 
 }  // namespace pcipass::core

@@ -15,6 +15,10 @@ bool is_device_entry_for(const JournalEntry& entry, const PciAddress& address) {
   return action_address(entry.action) == address;
 }
 
+bool is_file_entry_for(const JournalEntry& entry, const std::string& path) {
+  return action_path(entry.action) == path;
+}
+
 }  // namespace
 
 const char* to_string(EntryState state) {
@@ -27,12 +31,30 @@ const char* to_string(EntryState state) {
 }
 
 std::uint64_t JournalState::begin(const Action& action) {
+  Action recorded = action;
   if (const auto* bind = std::get_if<BindToVfio>(&action)) {
     std::erase_if(m_entries,
                   [&](const JournalEntry& e) { return is_device_entry_for(e, bind->address); });
+  } else if (const auto* load = std::get_if<LoadModule>(&action)) {
+    std::erase_if(m_entries, [&](const JournalEntry& e) {
+      const auto* earlier = std::get_if<LoadModule>(&e.action);
+      return earlier != nullptr && earlier->name == load->name;
+    });
+  } else if (const auto path = action_path(action)) {
+    const bool undo = is_undo_of_file(action);
+    auto* perms = std::get_if<SetPermissions>(&recorded);
+    std::erase_if(m_entries, [&](const JournalEntry& e) {
+      if (!is_file_entry_for(e, *path) || is_undo_of_file(e.action) != undo) return false;
+      const auto* earlier = std::get_if<SetPermissions>(&e.action);
+      if (perms != nullptr && earlier != nullptr && earlier->previous_mode) {
+        perms->previous_mode = earlier->previous_mode;
+        perms->previous_group = earlier->previous_group;
+      }
+      return true;
+    });
   }
   const std::uint64_t id = m_next_id++;
-  m_entries.push_back(JournalEntry{id, action, EntryState::pending, {}});
+  m_entries.push_back(JournalEntry{id, std::move(recorded), EntryState::pending, {}});
   return id;
 }
 
@@ -49,6 +71,11 @@ void JournalState::finish(std::uint64_t id) {
     const PciAddress address = release->address;
     std::erase_if(m_entries,
                   [&](const JournalEntry& e) { return is_device_entry_for(e, address); });
+    return;
+  }
+  if (is_undo_of_file(entry->action)) {
+    const std::string path = *action_path(entry->action);
+    std::erase_if(m_entries, [&](const JournalEntry& e) { return is_file_entry_for(e, path); });
     return;
   }
   entry->state = EntryState::done;
@@ -76,6 +103,23 @@ std::vector<const JournalEntry*> JournalState::bind_entries() const {
     if (std::holds_alternative<BindToVfio>(e.action)) out.push_back(&e);
   }
   return out;
+}
+
+std::vector<const JournalEntry*> JournalState::file_entries() const {
+  std::vector<const JournalEntry*> out;
+  for (const JournalEntry& e : m_entries) {
+    if (std::holds_alternative<WriteFile>(e.action) ||
+        std::holds_alternative<SetPermissions>(e.action)) {
+      out.push_back(&e);
+    }
+  }
+  return out;
+}
+
+bool JournalState::undo_pending(const std::string& path) const {
+  return std::any_of(m_entries.begin(), m_entries.end(), [&](const JournalEntry& e) {
+    return is_undo_of_file(e.action) && is_file_entry_for(e, path);
+  });
 }
 
 std::string JournalState::to_text() const {

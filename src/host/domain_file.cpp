@@ -3,6 +3,7 @@
 #include <pcipass/host/atomic_file.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -47,6 +48,15 @@ core::Result<DomainFileEdit> edit_domain_file(
   if (auto s = edit(*document); !s) return fail(s.error().with_context(path.string()));
   result.after = document->to_string();
   if (!result.changed() || dry_run == DryRun::yes) return result;
+  // The rename of an atomic write replaces a file whatever its mode, and root
+  // ignores modes anyway: a file nobody may write is the user saying "keep".
+  if ((st.st_mode & 0222) == 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return fail("writing " + path.string() + ": the file is read-only (mode " + mode +
+                    "); make it writable (chmod u+w) for pcipass to edit it",
+                ExitCode::host_error);
+  }
 
   std::filesystem::path backup = path;
   backup += k_backup_suffix;

@@ -40,6 +40,7 @@ std::string Operation::line() const {
   if (kind == "sysfs-write") return "write \"" + shown_bytes(value) + "\" to " + target;
   if (kind == "modprobe") return "run modprobe " + target;
   if (kind == "write-file") return "write " + target + " (" + value + ")";
+  if (kind == "remove-file") return "remove " + target + " (" + value + ")";
   return "set " + value + " on " + target;
 }
 
@@ -60,6 +61,12 @@ std::vector<Operation> operations_of(const Action& action, const Sysfs& sys) {
                        ", " + std::to_string(f->bytes.size()) + " bytes"});
   }
   if (const auto* p = std::get_if<core::SetPermissions>(&action)) {
+    ops.push_back({"set-permissions", p->path,
+                   "mode " + octal(p->mode) + (p->group.empty() ? "" : " group " + p->group)});
+  }
+  if (const auto* r = std::get_if<core::RemoveFile>(&action))
+    ops.push_back({"remove-file", r->path, "if unchanged"});
+  if (const auto* p = std::get_if<core::RevertPermissions>(&action)) {
     ops.push_back({"set-permissions", p->path,
                    "mode " + octal(p->mode) + (p->group.empty() ? "" : " group " + p->group)});
   }
@@ -156,8 +163,19 @@ core::Status Executor::perform(const Action& action) {
     }
   }
 
+  // A mode change records what the file had, so release --all can put it back.
+  core::Action journaled = action;
+  if (auto* perms = std::get_if<core::SetPermissions>(&journaled)) {
+    auto before = m_os.file_mode(perms->path);
+    if (!before) return fail(before.error());
+    if (before->has_value()) {
+      perms->previous_mode = (*before)->mode;
+      perms->previous_group = (*before)->group;
+    }
+  }
+
   core::JournalState& state = m_journal->state();
-  const std::uint64_t id = state.begin(action);
+  const std::uint64_t id = state.begin(journaled);
   if (auto saved = m_journal->save(); !saved) {
     return fail(
         saved.error().with_context("recording " + core::describe(action) + " in the journal"));
@@ -192,6 +210,19 @@ core::Status Executor::perform(const Action& action) {
       if (auto ok = m_os.write_file(file->path, file->bytes, file->mode); !ok) return ok;
       if (file->group.empty()) return core::ok();
       return m_os.set_permissions(file->path, file->mode, file->group);
+    }
+    if (const auto* remove = std::get_if<core::RemoveFile>(&action)) {
+      auto bytes = m_os.read_file(remove->path);
+      if (!bytes) return fail(bytes.error());
+      if (!bytes->has_value() || **bytes != remove->bytes)
+        return core::ok();  // gone, or theirs now
+      return m_os.remove_file(remove->path);
+    }
+    if (const auto* revert = std::get_if<core::RevertPermissions>(&action)) {
+      auto now = m_os.file_mode(revert->path);
+      if (!now) return fail(now.error());
+      if (!now->has_value()) return core::ok();
+      return m_os.set_permissions(revert->path, revert->mode, revert->group);
     }
     const auto& perms = std::get<core::SetPermissions>(action);
     return m_os.set_permissions(perms.path, perms.mode, perms.group);

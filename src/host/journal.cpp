@@ -32,6 +32,29 @@ core::Status Journal::save() {
   return m_os->write_file(m_path, m_state.to_text(), 0644);
 }
 
+core::Result<core::FileStates> read_file_states(const Os& os, const core::JournalState& journal) {
+  core::FileStates states;
+  for (const core::JournalEntry* entry : journal.file_entries()) {
+    const std::string path = *core::action_path(entry->action);
+    auto mode = os.file_mode(path);
+    if (!mode) return fail(mode.error());
+    core::FileState state;
+    if (mode->has_value()) {
+      state.exists = true;
+      state.mode = (*mode)->mode;
+      state.group = (*mode)->group;
+    }
+    // Only written files are read: sysfs attributes like unbind are write-only.
+    if (state.exists && std::holds_alternative<core::WriteFile>(entry->action)) {
+      auto bytes = os.read_file(path);
+      if (!bytes) return fail(bytes.error());
+      state.bytes = bytes->value_or("");
+    }
+    states[path] = std::move(state);
+  }
+  return states;
+}
+
 core::Result<StateLock> StateLock::acquire(const std::filesystem::path& state_dir, Wait wait,
                                            const std::function<void()>& on_wait) {
   std::error_code ec;

@@ -69,6 +69,20 @@ HostdevChange presence(const core::DomainXml& xml, const core::PciAddress& addre
   return HostdevChange::not_present;
 }
 
+// Refuses a scope the domain cannot take; `what` starts the message.
+core::Status check_scope(const Target& t, AttachScope scope, const std::string& what) {
+  if (scope == AttachScope::live && !t.active) {
+    return fail(what + ": the domain is not running; without --live pcipass changes its "
+                       "persistent definition",
+                ExitCode::refused);
+  }
+  if (scope == AttachScope::config && !t.persistent) {
+    return fail(what + ": the domain is transient (it has no persistent definition); use --live",
+                ExitCode::refused);
+  }
+  return core::ok();
+}
+
 enum class Operation { attach, detach };
 
 const char* verb(Operation op) { return op == Operation::attach ? "attaching" : "detaching"; }
@@ -105,15 +119,7 @@ core::Result<HostdevResult> change_hostdev(const LibvirtConnection& connection,
   const std::string what = std::string(verb(op)) + " " + address.to_string() +
                            (op == Operation::attach ? " to" : " from") + " domain '" + name + "'";
 
-  if (scope == AttachScope::live && !t.active) {
-    return fail(what + ": the domain is not running; without --live pcipass changes its "
-                       "persistent definition",
-                ExitCode::refused);
-  }
-  if (scope == AttachScope::config && !t.persistent) {
-    return fail(what + ": the domain is transient (it has no persistent definition); use --live",
-                ExitCode::refused);
-  }
+  if (auto s = check_scope(t, scope, what); !s) return fail(s.error());
 
   const auto call = [&](unsigned flags) {
     return op == Operation::attach
@@ -171,6 +177,26 @@ core::Result<HostdevResult> change_hostdev(const LibvirtConnection& connection,
 }
 
 }  // namespace
+
+core::Result<DomainParts> read_domain_parts(const LibvirtConnection& connection,
+                                            const std::string& name, AttachScope scope) {
+  auto target = lookup(connection, name);
+  if (!target) return fail(target.error());
+  const Target& t = *target;
+  if (auto s = check_scope(t, scope, "domain '" + name + "'"); !s) return fail(s.error());
+  DomainParts parts;
+  if (scope == AttachScope::live) {
+    auto live = read_xml(t, false);
+    if (!live) return fail(live.error());
+    parts.live.emplace(std::move(*live));
+  }
+  if (t.persistent) {
+    auto config = read_xml(t, true);
+    if (!config) return fail(config.error());
+    parts.config.emplace(std::move(*config));
+  }
+  return parts;
+}
 
 core::Result<HostdevResult> attach_hostdev(const LibvirtConnection& connection,
                                            const std::string& name, const core::PciAddress& address,

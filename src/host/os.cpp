@@ -109,4 +109,29 @@ core::Status RealOs::make_directories(const std::filesystem::path& path) {
   return core::ok();
 }
 
+core::Result<std::optional<FileMode>> RealOs::file_mode(const std::filesystem::path& path) const {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::optional<FileMode>();
+    return fail("reading the mode of " + path.string() + ": " + std::strerror(errno),
+                ExitCode::host_error);
+  }
+  FileMode mode{static_cast<unsigned>(st.st_mode & 07777), {}};
+  std::vector<char> buffer(16384);
+  struct group entry {};
+  struct group* found = nullptr;
+  if (::getgrgid_r(st.st_gid, &entry, buffer.data(), buffer.size(), &found) == 0 &&
+      found != nullptr) {
+    mode.group = found->gr_name;
+  }
+  return std::optional<FileMode>(mode);
+}
+
+core::Status RealOs::remove_file(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return fail("removing " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
+  }
+  return core::ok();
+}
+
 }  // namespace pcipass::host

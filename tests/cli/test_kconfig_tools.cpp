@@ -629,6 +629,22 @@ TEST(KconfigTools, ExampleTreeDrivesTheWholeFlowThroughMake) {
   r = make_in(dir.path(), {no_host, "dynconfig-pci"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_EQ(read_file(generated), scanned);
+
+  // make bringup: the guest's XML from the sample, then pcipass adds the
+  // device (without binding: a simulated tree has no kernel behind it).
+  const std::string bringup_args = "PCIPASS_BRINGUP_ARGS=--xml-dir guestfs --no-bind";
+  const std::string templ = "GUEST_TEMPLATE=" + source_path("xml-templates/guest-q35.xml").string();
+  r = make_in(dir.path(), {workstation, bringup_args, templ, "bringup"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string guest = read_file(dir.path() / "guestfs/lab/lab.xml");
+  EXPECT_NE(guest.find("<name>lab</name>"), std::string::npos) << guest;
+  EXPECT_NE(guest.find("<address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>"),
+            std::string::npos)
+      << guest;
+  r = make_in(dir.path(), {workstation, bringup_args, templ, "bringup"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("already up to date"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(dir.path() / "guestfs/lab/lab.xml"), guest);
 }
 
 }  // namespace

@@ -59,6 +59,10 @@ TEST(Actions, DescribeIsOneLine) {
             "write /etc/udev/rules.d/90-pcipass.rules (mode 0644, 2 bytes)");
   EXPECT_EQ(describe(SetPermissions{"/dev/vfio/9", 0660, "kvm"}),
             "set mode 0660 and group kvm on /dev/vfio/9");
+  EXPECT_EQ(describe(RemoveFile{"/etc/x.rules", "x\n"}),
+            "remove /etc/x.rules, written by pcipass (kept if changed since)");
+  EXPECT_EQ(describe(RevertPermissions{"/sys/bus/pci/drivers_probe", 0200, "root"}),
+            "set mode 0200 and group root back on /sys/bus/pci/drivers_probe");
 }
 
 TEST(Actions, JsonRoundTripsEveryKind) {
@@ -68,6 +72,9 @@ TEST(Actions, JsonRoundTripsEveryKind) {
       ReleaseDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci", "nvme"},
       WriteFile{"/etc/security/limits.d/90-pcipass.conf", "@kvm hard memlock 1\n", 0644, "root"},
       SetPermissions{"/dev/vfio/9", 0660, "kvm"},
+      SetPermissions{"/sys/bus/pci/drivers_probe", 0220, "kvm", 0200, "root"},
+      RemoveFile{"/etc/udev/rules.d/90-pcipass-vfio.rules", "rule\n"},
+      RevertPermissions{"/sys/bus/pci/drivers_probe", 0200, "root"},
   };
   for (const Action& action : all) {
     auto back = action_from_json(action_to_json(action));

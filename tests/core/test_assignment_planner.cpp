@@ -8,7 +8,9 @@
 namespace pcipass::core {
 namespace {
 
-PciAddress addr(const char* text) { return PciAddress::parse(text).value(); }
+PciAddress addr(const char* text) {
+  return PciAddress::parse(text).value();
+}
 
 PciDevice device(const char* address, std::uint16_t vendor, std::uint16_t id,
                  std::uint32_t class_code, const char* driver, unsigned group) {
@@ -97,10 +99,10 @@ TEST(PlanAssignment, SpecificWithoutGuestListTrustsTheName) {
 }
 
 TEST(PlanAssignment, EachFollowsTheTargetsInGuestListOrder) {
-  auto plan = plan_assignment(lab(), request(PassthroughTechnique::each,
-                                             {want("0000:2d:00.0", "ext4"),
-                                              want("0000:2e:00.0", "xfs"),
-                                              want("0000:05:00.0", "ext4")}));
+  auto plan =
+      plan_assignment(lab(), request(PassthroughTechnique::each,
+                                     {want("0000:2d:00.0", "ext4"), want("0000:2e:00.0", "xfs"),
+                                      want("0000:05:00.0", "ext4")}));
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(summary(*plan), "xfs: 0000:2e:00.0; ext4: 0000:05:00.0 0000:2d:00.0");
 }
@@ -113,7 +115,8 @@ TEST(PlanAssignment, RoundRobinDealsGroupsNotFunctions) {
   auto plan = plan_assignment(lab(), r);
   ASSERT_TRUE(plan) << plan.error().message;
   // Group 14 -> a, group 20 (both GPU functions) -> b, 15 -> a, 16 -> b.
-  EXPECT_EQ(summary(*plan), "a: 0000:2d:00.0 0000:2e:00.0; b: 0000:05:00.0 0000:0b:00.0 0000:0b:00.1");
+  EXPECT_EQ(summary(*plan),
+            "a: 0000:2d:00.0 0000:2e:00.0; b: 0000:05:00.0 0000:0b:00.0 0000:0b:00.1");
 }
 
 TEST(PlanAssignment, IncompleteGroupIsRefusedWithItsMissingMembers) {
@@ -121,7 +124,7 @@ TEST(PlanAssignment, IncompleteGroupIsRefusedWithItsMissingMembers) {
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().code, ExitCode::refused);
   EXPECT_EQ(plan.error().message,
-            "refusing to plan:\n"
+            "refusing to assign the devices:\n"
             "  IOMMU group 20 of 0000:0b:00.0 also holds 0000:0b:00.1 (GA104 High Definition "
             "Audio Controller); select every endpoint of the group, or use --whole-groups");
 }
@@ -195,7 +198,7 @@ TEST(PlanAssignment, EveryProblemIsReportedAtOnce) {
                       want("0000:2e:00.0", "btrfs"), want("0000:05:00.0")}));
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().message,
-            "refusing to plan:\n"
+            "refusing to assign the devices:\n"
             "  0000:00:01.1: is a bridge; bridges and host bridges stay with the host\n"
             "  0000:42:00.0: no such PCI device on this host\n"
             "  0000:2d:00.0: guest 'nosuchguest' is not one of the guests (xfs, btrfs, ext4)\n"
@@ -205,7 +208,8 @@ TEST(PlanAssignment, EveryProblemIsReportedAtOnce) {
 }
 
 TEST(PlanAssignment, TechniquesThatNeedGuestsSaySo) {
-  auto first = plan_assignment(lab(), request(PassthroughTechnique::first, {want("0000:2d:00.0")}, {}));
+  auto first =
+      plan_assignment(lab(), request(PassthroughTechnique::first, {want("0000:2d:00.0")}, {}));
   ASSERT_FALSE(first);
   EXPECT_NE(first.error().message.find("technique first needs the list of guests"),
             std::string::npos);
@@ -221,7 +225,8 @@ TEST(PlanAssignment, NoIommuGroupIsRefused) {
   d.iommu_group.reset();
   inventory.add(d);
   inventory.rebuild_groups();
-  auto plan = plan_assignment(inventory, request(PassthroughTechnique::first, {want("0000:2d:00.0")}));
+  auto plan =
+      plan_assignment(inventory, request(PassthroughTechnique::first, {want("0000:2d:00.0")}));
   ASSERT_FALSE(plan);
   EXPECT_NE(plan.error().message.find("has no IOMMU group"), std::string::npos);
 }
@@ -232,6 +237,27 @@ TEST(PlanAssignment, DuplicateRequestForTheSameGuestIsOneDevice) {
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(summary(*plan), "xfs: 0000:2d:00.0");
   EXPECT_EQ(plan->all_devices().size(), 1u);
+}
+
+TEST(PlanAssignment, GuestNamesThatCouldBePathsOrMarkupAreRefused) {
+  EXPECT_TRUE(is_valid_guest_name("kdevops-xfs.2_a"));
+  EXPECT_FALSE(is_valid_guest_name(""));
+  EXPECT_FALSE(is_valid_guest_name("../etc"));
+  EXPECT_FALSE(is_valid_guest_name(".hidden"));
+  EXPECT_FALSE(is_valid_guest_name("a/b"));
+  EXPECT_FALSE(is_valid_guest_name("a b"));
+  EXPECT_FALSE(is_valid_guest_name(std::string(64, 'a')));
+  EXPECT_TRUE(is_valid_guest_name(std::string(63, 'a')));
+  auto plan = plan_assignment(
+      lab(), request(PassthroughTechnique::each, {want("0000:2d:00.0", "../../etc/x\n")},
+                     {"ok", "bad\x1b[2J"}));
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().message,
+            "refusing to assign the devices:\n"
+            "  guest name 'bad\\x1b[2J' is not a guest name (letters, digits, '.', '_' and '-', "
+            "at most 63)\n"
+            "  0000:2d:00.0: guest name '../../etc/x\\x0a' is not a guest name (letters, digits, "
+            "'.', '_' and '-', at most 63)");
 }
 
 TEST(RequestFromConfig, CarriesTechniqueIdsAndTargets) {
@@ -265,7 +291,7 @@ TEST(RequestFromNodes, EachGuestGetsItsEntries) {
   auto plan = plan_assignment(lab(), r);
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(summary(*plan), "xfs: 0000:2d:00.0");
-  EXPECT_EQ(plan->guests[0].devices[0].name, "zns1");
+  EXPECT_EQ(plan->guests[0].devices[0].label, "zns1");
 }
 
 }  // namespace

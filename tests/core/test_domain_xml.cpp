@@ -15,7 +15,9 @@ std::string hostdev_template() {
   return s.str();
 }
 
-PciAddress addr(const char* text) { return *PciAddress::parse(text); }
+PciAddress addr(const char* text) {
+  return *PciAddress::parse(text);
+}
 
 // As `virsh dumpxml` prints it, with a user's comment and a user's hostdev.
 constexpr const char* k_guest = R"(<domain type='kvm'>
@@ -80,10 +82,12 @@ TEST(DomainXml, AddingTwiceChangesNothing) {
   ASSERT_TRUE(d);
   ASSERT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()), HostdevChange::added);
   const std::string once = d->to_string();
-  EXPECT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()), HostdevChange::already_present);
+  EXPECT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()),
+            HostdevChange::already_present);
   EXPECT_EQ(d->to_string(), once);
   // A device the user already passes through is not added again either.
-  EXPECT_EQ(*d->add_hostdev(addr("0000:06:00.0"), hostdev_template()), HostdevChange::already_present);
+  EXPECT_EQ(*d->add_hostdev(addr("0000:06:00.0"), hostdev_template()),
+            HostdevChange::already_present);
 }
 
 TEST(DomainXml, AddThenRemoveGivesBackTheOriginalDocument) {
@@ -150,7 +154,8 @@ TEST(DomainXml, BrokenTemplateIsRefused) {
   ASSERT_TRUE(d);
   auto r = d->add_hostdev(addr("0000:2d:00.0"), "<hostdev><source/></hostdev>");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message, "the <hostdev> template is broken: it needs <hostdev><source><address/>");
+  EXPECT_EQ(r.error().message,
+            "the <hostdev> template is broken: it needs <hostdev><source><address/>");
   EXPECT_EQ(d->to_string(), k_guest);
 }
 
@@ -171,6 +176,31 @@ TEST(DomainXml, WhitespaceOnlyDevicesSurvivesAddThenRemove) {
   ASSERT_TRUE(d);
   ASSERT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()), HostdevChange::added);
   EXPECT_EQ(d->remove_hostdev(addr("0000:2d:00.0")), HostdevChange::removed);
+  EXPECT_EQ(d->to_string(), xml);
+}
+
+TEST(DomainXml, TextBeforeTheRootIsKeptByteForByte) {
+  // pugixml drops the whitespace between top-level nodes; a file that starts
+  // with a declaration and a comment must keep its line breaks.
+  const std::string xml =
+      "\xEF\xBB\xBF<?xml version='1.0'?>\n<!-- kept -->\n\n<!-- also kept -->\n"
+      "<domain type='kvm'><name>g</name><devices/></domain>\n<!-- after -->\n";
+  auto d = DomainXml::parse(xml);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->to_string(), xml);
+  ASSERT_EQ(*d->add_hostdev(addr("0000:2d:00.0"), hostdev_template()), HostdevChange::added);
+  EXPECT_TRUE(
+      d->to_string().starts_with("\xEF\xBB\xBF<?xml version='1.0'?>\n<!-- kept -->\n\n<!-- also "
+                                 "kept -->\n<domain type='kvm'>"))
+      << d->to_string();
+  EXPECT_EQ(d->remove_hostdev(addr("0000:2d:00.0")), HostdevChange::removed);
+  EXPECT_EQ(d->to_string(), xml);
+}
+
+TEST(DomainXml, DoctypeWithAnInternalSubsetStaysInThePrologue) {
+  const std::string xml = "<!DOCTYPE domain [\n <!ENTITY x 'y'>\n]>\n<domain><devices/></domain>";
+  auto d = DomainXml::parse(xml);
+  ASSERT_TRUE(d) << d.error().message;
   EXPECT_EQ(d->to_string(), xml);
 }
 

@@ -107,5 +107,26 @@ TEST(DomainFile, ReadOnlyFolderFailsAndLeavesTheFile) {
   EXPECT_EQ(slurp(file), k_guest);
 }
 
+TEST(DomainFile, ReadOnlyFileIsNotReplacedEvenByRoot) {
+  test::TempDir dir;
+  const fs::path file = dir.path() / "g.xml";
+  std::ofstream(file) << k_guest;
+  ::chmod(file.c_str(), 0444);
+  auto r = edit_domain_file(file, add_2d, DryRun::no);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, core::ExitCode::host_error);
+  EXPECT_EQ(r.error().message, "writing " + file.string() +
+                                   ": the file is read-only (mode 0444); make it writable (chmod "
+                                   "u+w) for pcipass to edit it");
+  EXPECT_EQ(slurp(file), k_guest);
+  EXPECT_FALSE(fs::exists(dir.path() / "g.xml.pcipass-backup"));
+
+  // Nothing to change: a read-only file is fine.
+  const auto nothing = [](core::DomainXml&) { return core::ok(); };
+  EXPECT_TRUE(edit_domain_file(file, nothing, DryRun::no));
+  // A dry run shows the change it could not make.
+  EXPECT_TRUE(edit_domain_file(file, add_2d, DryRun::yes));
+}
+
 }  // namespace
 }  // namespace pcipass::host

@@ -2,7 +2,9 @@
 
 #include <pcipass/host/atomic_file.hpp>
 
+#include <grp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -55,8 +57,38 @@ core::Status FakeOs::set_permissions(const std::filesystem::path& path, mode_t m
   if (auto it = m_failures.find(path.string()); it != m_failures.end()) {
     return os_error("changing the mode of " + path.string(), it->second);
   }
+  if (!group.empty()) {
+    const struct group* entry = ::getgrnam(group.c_str());
+    if (entry == nullptr)
+      return os_error("changing the group of " + path.string() + " to " + group, ENOENT);
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0)
+      return os_error("changing the group of " + path.string() + " to " + group, errno);
+  }
   if (::chmod(path.c_str(), mode) != 0)
     return os_error("changing the mode of " + path.string(), errno);
+  return core::ok();
+}
+
+core::Result<std::optional<host::FileMode>> FakeOs::file_mode(
+    const std::filesystem::path& path) const {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::optional<host::FileMode>();
+    return os_error("reading the mode of " + path.string(), errno);
+  }
+  const struct group* entry = ::getgrgid(st.st_gid);
+  return std::optional<host::FileMode>(host::FileMode{static_cast<unsigned>(st.st_mode & 07777),
+                                                      entry == nullptr ? "" : entry->gr_name});
+}
+
+core::Status FakeOs::remove_file(const std::filesystem::path& path) {
+  if (m_crash != nullptr) m_crash->step("remove " + path.string());
+  m_calls.push_back("remove " + path.string());
+  if (auto it = m_failures.find(path.string()); it != m_failures.end()) {
+    return os_error("removing " + path.string(), it->second);
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return os_error("removing " + path.string(), errno);
   return core::ok();
 }
 

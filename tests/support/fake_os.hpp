@@ -1,8 +1,9 @@
 #pragma once
 
 // An Os for tests: files go to the real (temporary) file system through the
-// same atomic writes as RealOs, modules load into a SimulatedKernel, and any
-// step can be made to fail with an errno or to crash (CrashSwitch).
+// same atomic writes as RealOs (and groups through chown, so tests give files
+// their own group), modules load into a SimulatedKernel, and any step can be
+// made to fail with an errno or to crash (CrashSwitch).
 
 #include <pcipass/host/os.hpp>
 
@@ -27,6 +28,9 @@ class FakeOs final : public host::Os {
   core::Status set_permissions(const std::filesystem::path& path, mode_t mode,
                                const std::string& group) override;
   core::Status make_directories(const std::filesystem::path& path) override;
+  core::Result<std::optional<host::FileMode>> file_mode(
+      const std::filesystem::path& path) const override;
+  core::Status remove_file(const std::filesystem::path& path) override;
 
   // Writes of `path` (write_file) fail with `error`.
   void fail_write(const std::filesystem::path& path, int error) {
@@ -40,7 +44,7 @@ class FakeOs final : public host::Os {
   }
   // Every side effect asks `crash` first.
   void set_crash_switch(CrashSwitch* crash) { m_crash = crash; }
-  // Calls made, e.g. "modprobe vfio_pci", "chmod 0660 kvm /path".
+  // Calls made, e.g. "modprobe vfio_pci", "chmod 0660 kvm /path", "remove /path".
   [[nodiscard]] const std::vector<std::string>& calls() const { return m_calls; }
 
  private:

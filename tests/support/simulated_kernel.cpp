@@ -55,8 +55,21 @@ void CrashSwitch::step(const std::string& what) {
 }
 
 SimulatedKernel::SimulatedKernel(const std::string& host_name)
-    : m_real(m_dir.path() / "sys"), m_dev(m_dir.path() / "dev") {
-  const fs::path source = sim_host(host_name);
+    : m_host_name(host_name), m_real(m_dir.path() / "sys"), m_dev(m_dir.path() / "dev") {
+  boot();
+}
+
+void SimulatedKernel::reboot() {
+  for (const char* part : {"sys", "proc", "dev"}) fs::remove_all(m_dir.path() / part);
+  m_device_dirs.clear();
+  m_native.clear();
+  m_write_failures.clear();
+  m_writes.clear();
+  boot();
+}
+
+void SimulatedKernel::boot() {
+  const fs::path source = sim_host(m_host_name);
   for (const char* part : {"sys", "proc", "dev"}) {
     if (fs::exists(source / part)) {
       fs::copy(source / part, m_dir.path() / part,

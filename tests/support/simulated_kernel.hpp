@@ -61,6 +61,13 @@ class SimulatedKernel final : public host::Sysfs {
   // drivers are the drivers they are bound to in the copy (vfio-pci excepted).
   explicit SimulatedKernel(const std::string& host_name);
 
+  // A reboot: sys/, proc/ and dev/ are copied afresh from the generated host,
+  // so every device is back on its boot driver, driver_override is cleared,
+  // sysfs modes are the kernel's and modules are as at boot. Everything else
+  // under root() (etc/, var/lib/pcipass) stays, as on a disk. Writes, native
+  // driver changes and injected failures are forgotten.
+  void reboot();
+
   // Root of the copy (holding sys/, proc/, dev/).
   [[nodiscard]] const std::filesystem::path& root() const { return m_dir.path(); }
   [[nodiscard]] std::filesystem::path sys_root() const { return root() / "sys"; }
@@ -106,7 +113,9 @@ class SimulatedKernel final : public host::Sysfs {
   [[nodiscard]] std::optional<unsigned> group_of(const std::string& address) const;
   [[nodiscard]] bool is_bridge(const std::string& address) const;
   void refresh_vfio_node(unsigned group);
+  void boot();
 
+  std::string m_host_name;
   TempDir m_dir;
   host::RealSysfs m_real;
   host::RealSysfs m_dev;

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -72,14 +73,38 @@ struct WriteFile {
 };
 
 // Change the mode and (when `group` is not empty) the group of an existing file.
+// `previous_mode` and `previous_group` are what the file had before pcipass
+// first changed it: the executor fills them in when it journals the action,
+// and `release --all` puts them back (nullopt: not recorded).
 struct SetPermissions {
   std::string path;
   unsigned mode = 0644;
   std::string group;
+  std::optional<unsigned> previous_mode = std::nullopt;
+  std::string previous_group = {};
   bool operator==(const SetPermissions&) const = default;
 };
 
-using Action = std::variant<LoadModule, BindToVfio, ReleaseDevice, WriteFile, SetPermissions>;
+// Remove a file pcipass wrote, when it still holds `bytes`: a file someone
+// changed since is theirs and stays. A missing file is already removed.
+struct RemoveFile {
+  std::string path;
+  std::string bytes;
+  bool operator==(const RemoveFile&) const = default;
+};
+
+// Give a file pcipass re-permissioned back `mode` and (when not empty)
+// `group`, what it had before. A missing file has nothing to give back (a
+// sysfs attribute gets its kernel default when it reappears).
+struct RevertPermissions {
+  std::string path;
+  unsigned mode = 0644;
+  std::string group;
+  bool operator==(const RevertPermissions&) const = default;
+};
+
+using Action = std::variant<LoadModule, BindToVfio, ReleaseDevice, WriteFile, SetPermissions,
+                            RemoveFile, RevertPermissions>;
 
 // One write to a sysfs attribute, relative to the sysfs root.
 struct SysfsWrite {
@@ -105,5 +130,12 @@ Result<Action> action_from_json(const nlohmann::json& json);
 
 // The address an action is about, for the device actions; nullopt otherwise.
 std::optional<PciAddress> action_address(const Action& action);
+
+// The file an action is about, for the file actions; nullopt otherwise.
+std::optional<std::string> action_path(const Action& action);
+
+// True for the actions that undo an earlier one on the same path
+// (RemoveFile, RevertPermissions).
+bool is_undo_of_file(const Action& action);
 
 }  // namespace pcipass::core

@@ -46,7 +46,9 @@ struct AssignedDevice {
   PciAddress address;
   DeviceIds ids;
   unsigned iommu_group = 0;
-  std::string name;              // the request's label, else the device's human name
+  std::string name;              // the device's human name (else the request's label)
+  std::string label;             // the request's label (menu name, nodes entry name), or ""
+  std::string sdevice;           // the subsystem's name, else the device's (kdevops' `sdevice`)
   bool added_for_group = false;  // not asked for: completes its IOMMU group
   bool host_in_use = false;      // taken from the host with Force::yes
 };
@@ -67,15 +69,21 @@ struct Assignment {
   [[nodiscard]] const GuestAssignment* find(const std::string& guest) const;
 };
 
+// True for names a guest may have here: a letter or digit, then letters,
+// digits, '.', '_' and '-', at most 63 in all (a host name's rules). Guest
+// names become file names (GUEST.xml) and YAML keys, so nothing else passes.
+bool is_valid_guest_name(std::string_view name);
+
 // Spreads `request.devices` over the guests by the technique: `first` all to
 // the first guest, `specific` all to `specific_guest`, `each` every device
 // to its own target, `roundrobin` IOMMU group by IOMMU group over the guests
 // in order. Refuses with ExitCode::refused, every problem on its own line
-// after "refusing to plan:", for: unknown addresses; a vendor:device other
+// after "refusing to assign the devices:", for: unknown addresses; a vendor:device other
 // than the one selected; bridges; devices without IOMMU group or ids; a
 // device asked for by two guests; an IOMMU group split between guests or
 // with members left out (unless GroupCompletion::add_members, which adds
-// them to the same guest); guests not in the guest list; a technique
+// them to the same guest); guests not in the guest list or with names
+// is_valid_guest_name() refuses; a technique
 // without the guests it needs; devices the host uses (unless Force::yes).
 Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentRequest& request);
 

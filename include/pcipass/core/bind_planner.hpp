@@ -59,4 +59,15 @@ Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
 Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& request,
                           const JournalState& journal);
 
+// The file name of the boot service `install-service` writes. `release
+// --all` leaves it in place: systemd must disable it before it goes, and
+// with nothing journaled the service does nothing.
+inline constexpr const char* k_restore_unit_name = "pcipass-restore.service";
+
+// What `release --all` undoes besides devices, newest first: a RemoveFile
+// for each file pcipass wrote (kept, with a note, when someone changed it
+// since: `files` has its content now) and a RevertPermissions back to the
+// mode and group each re-permissioned file had before.
+Plan plan_release_files(const JournalState& journal, const FileStates& files);
+
 }  // namespace pcipass::core

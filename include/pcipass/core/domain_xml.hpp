@@ -31,7 +31,7 @@ enum class HostdevChange { added, already_present, removed, not_present, owned_b
 // processing instructions and whitespace, so a document written back differs
 // from the original only where pcipass changed it.
 class DomainXml {
-public:
+ public:
   // Parses `xml`. Fails with ExitCode::bad_input when it is not well-formed,
   // its root is not <domain>, or it has no <devices>.
   static Result<DomainXml> parse(std::string_view xml);
@@ -64,10 +64,14 @@ public:
   // The document as text, with libvirt's single-quoted attributes.
   [[nodiscard]] std::string to_string() const;
 
-private:
+ private:
   DomainXml();
   std::unique_ptr<pugi::xml_document> m_document;
-  std::string m_trailing_whitespace;  // after the root element; pugixml drops it
+  // pugixml keeps the comments and processing instructions around the root
+  // element but not the whitespace between them, so the text before and
+  // after the root (which pcipass never edits) is kept verbatim.
+  std::string m_prolog;
+  std::string m_epilog;
 };
 
 // The <hostdev> element pcipass would add for `address`, as text, built

@@ -7,6 +7,8 @@
 #include <pcipass/core/actions.hpp>
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,16 +30,21 @@ struct JournalEntry {
 
 // The journal: the actions whose effects are (or may be) on the host now.
 // Entries leave it only when their effect is undone: a done release removes
-// the device's bind entry with it. So after a crash at any point every
-// device pcipass may have touched still has a bind entry holding the driver
-// to give it back to.
+// the device's bind entry with it, a done RemoveFile or RevertPermissions
+// the entries of its path. So after a crash at any point every device and
+// file pcipass may have touched still has an entry saying how to undo it.
 class JournalState {
  public:
   // Records `action` as pending and returns its id. A bind replaces the
-  // entries (bind or release) an earlier run left for the same address.
+  // entries (bind or release) an earlier run left for the same address, a
+  // module load the earlier load of that module (restore loads it at every
+  // boot); a WriteFile or SetPermissions the entries of its path (a SetPermissions
+  // keeps the previous mode and group the earlier entry recorded: that is
+  // what the file had before pcipass); an undo the earlier undo of its path.
   std::uint64_t begin(const Action& action);
   // Marks entry `id` done. A done release removes itself and the bind entry
-  // of its address: the device is back where it was.
+  // of its address: the device is back where it was. A done undo removes
+  // every entry of its path.
   void finish(std::uint64_t id);
   // Marks entry `id` failed with `error`.
   void mark_failed(std::uint64_t id, const std::string& error);
@@ -47,6 +54,10 @@ class JournalState {
   [[nodiscard]] const JournalEntry* bind_entry(const PciAddress& address) const;
   // Every bind entry, in journal order.
   [[nodiscard]] std::vector<const JournalEntry*> bind_entries() const;
+  // Every WriteFile and SetPermissions entry, in journal order.
+  [[nodiscard]] std::vector<const JournalEntry*> file_entries() const;
+  // True when an undo (release --all) of `path` was begun and not finished.
+  [[nodiscard]] bool undo_pending(const std::string& path) const;
   [[nodiscard]] bool empty() const { return m_entries.empty(); }
 
   // The journal file's text: JSON, {"format": "pcipass-journal", "version": 1, ...}.
@@ -59,5 +70,17 @@ class JournalState {
   std::uint64_t m_next_id = 1;
   std::vector<JournalEntry> m_entries;
 };
+
+// What a file the journal names looks like now, as host::read_file_states()
+// finds it: its content (files outside sysfs only), mode and group.
+struct FileState {
+  bool exists = false;
+  std::string bytes;
+  unsigned mode = 0;
+  std::string group;  // "" when its gid has no name
+};
+
+// FileState by path, for every path of the journal's file entries.
+using FileStates = std::map<std::string, FileState>;
 
 }  // namespace pcipass::core

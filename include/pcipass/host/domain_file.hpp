@@ -1,15 +1,13 @@
 #pragma once
 
 #include <pcipass/core/domain_xml.hpp>
+#include <pcipass/host/dry_run.hpp>
 
 #include <filesystem>
 #include <functional>
 #include <string>
 
 namespace pcipass::host {
-
-// Whether to change files or only say what would change.
-enum class DryRun { no, yes };
 
 // The text of a domain XML file before and after an edit.
 struct DomainFileEdit {
@@ -26,7 +24,8 @@ inline constexpr const char* k_backup_suffix = ".pcipass-backup";
 // the file's mode and owner, after saving the previous content as
 // PATH.pcipass-backup (one backup, replaced each time). On any failure the
 // file is as it was. Errors: a missing or malformed file ExitCode::bad_input,
-// an unwritable one ExitCode::host_error; messages start with the path.
+// an unwritable one, or one without any write permission bit (the rename
+// would replace it, even for root), ExitCode::host_error; messages name the path.
 core::Result<DomainFileEdit> edit_domain_file(
     const std::filesystem::path& path, const std::function<core::Status(core::DomainXml&)>& edit,
     DryRun dry_run);

@@ -6,6 +6,7 @@
 // side effect and as done after its result was verified.
 
 #include <pcipass/core/actions.hpp>
+#include <pcipass/host/dry_run.hpp>
 #include <pcipass/host/journal.hpp>
 #include <pcipass/host/os.hpp>
 #include <pcipass/host/sysfs.hpp>
@@ -16,9 +17,6 @@
 #include <vector>
 
 namespace pcipass::host {
-
-// Whether the executor performs actions or only reports what they would do.
-enum class DryRun { no, yes };
 
 // One side effect of an action: a sysfs write, a module load, a file
 // written or re-permissioned, with the path a person would look at.

@@ -35,6 +35,11 @@ class Journal {
   core::JournalState m_state;
 };
 
+// What the files of the journal's WriteFile and SetPermissions entries look
+// like now: mode and group, and for written files their content. Fails with
+// ExitCode::host_error when one cannot be read.
+core::Result<core::FileStates> read_file_states(const Os& os, const core::JournalState& journal);
+
 // Whether a run waits for another run's lock or gives up at once.
 enum class Wait { yes, no };
 

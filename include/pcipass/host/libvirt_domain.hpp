@@ -3,6 +3,7 @@
 #include <pcipass/core/domain_xml.hpp>
 #include <pcipass/host/libvirt.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,19 @@ struct HostdevResult {
   core::HostdevChange live = core::HostdevChange::not_present;    // running guest
   bool used_define_fallback = false;  // the driver lacked attach/detach: XML edited and redefined
 };
+
+// The parts of a domain an attach or detach changes, as libvirt describes them.
+struct DomainParts {
+  std::optional<core::DomainXml> config;  // the persistent definition (inactive XML)
+  std::optional<core::DomainXml> live;    // the running guest, with AttachScope::live
+};
+
+// Reads the parts of domain `name` that attach_hostdev() or detach_hostdev()
+// with `scope` would change, so a caller can check the guest or show a diff
+// first. Changes nothing; fails the way they do (unknown domain, live change
+// of a stopped guest, persistent change of a transient one).
+core::Result<DomainParts> read_domain_parts(const LibvirtConnection& connection,
+                                            const std::string& name, AttachScope scope);
 
 // Adds pcipass's <hostdev> for `address` to domain `name`, through
 // virDomainAttachDeviceFlags; where the driver lacks it (libvirt's test

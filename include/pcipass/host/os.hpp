@@ -15,6 +15,12 @@
 
 namespace pcipass::host {
 
+// The mode bits and group of a file; `group` is "" when its gid has no name.
+struct FileMode {
+  unsigned mode = 0;
+  std::string group;
+};
+
 class Os {
  public:
   virtual ~Os() = default;
@@ -33,6 +39,11 @@ class Os {
                                                      const std::string& group) = 0;
   // Creates folder `path` and its parents (mode 0755) when missing.
   [[nodiscard]] virtual core::Status make_directories(const std::filesystem::path& path) = 0;
+  // The mode and group of `path` (following links), or nullopt when it does not exist.
+  [[nodiscard]] virtual core::Result<std::optional<FileMode>> file_mode(
+      const std::filesystem::path& path) const = 0;
+  // Removes file `path`; one that does not exist is no error.
+  [[nodiscard]] virtual core::Status remove_file(const std::filesystem::path& path) = 0;
 };
 
 // Whether RealOs may run modprobe. Loading a module changes the running
@@ -53,6 +64,8 @@ class RealOs final : public Os {
   core::Status set_permissions(const std::filesystem::path& path, mode_t mode,
                                const std::string& group) override;
   core::Status make_directories(const std::filesystem::path& path) override;
+  core::Result<std::optional<FileMode>> file_mode(const std::filesystem::path& path) const override;
+  core::Status remove_file(const std::filesystem::path& path) override;
 
  private:
   ModuleLoading m_loading;

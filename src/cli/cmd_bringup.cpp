@@ -1,0 +1,284 @@
+// `pcipass bringup`: the hook of `make bringup`. Plans, checks every guest
+// it will touch, prepares the host (vfio-pci) and puts the hostdevs into
+// each guest's XML file or libvirt definition. Running it again changes
+// nothing: bind skips devices already on vfio-pci, add_hostdev skips
+// hostdevs already there.
+
+#include "assignment_input.hpp"
+#include "commands.hpp"
+#include "guest_checks.hpp"
+#include "host_prep.hpp"
+#include "templates.hpp"
+
+#include <pcipass/core/inventory_json.hpp>
+#include <pcipass/core/text_diff.hpp>
+#include <pcipass/host/domain_file.hpp>
+#include <pcipass/host/libvirt_domain.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <ostream>
+#include <sstream>
+
+namespace pcipass::cli {
+
+using core::ExitCode;
+using core::Failure;
+
+namespace {
+
+struct BringupOptions {
+  AssignmentOptions assignment;
+  std::string xml_dir;  // guest XML files; empty: libvirt domains
+  bool no_bind = false;
+  ChangeOptions change;
+};
+
+// One guest and where its definition lives.
+struct GuestTarget {
+  const core::GuestAssignment* assignment = nullptr;
+  std::filesystem::path file;  // empty for a libvirt domain
+  std::string before;          // its XML now
+  std::string after;           // with pcipass's hostdevs
+};
+
+core::Status add_all(core::DomainXml& xml, const core::GuestAssignment& guest) {
+  for (const core::AssignedDevice& device : guest.devices) {
+    auto change = xml.add_hostdev(device.address, hostdev_template());
+    if (!change) return core::fail(change.error());
+  }
+  return core::Ok{};
+}
+
+// kdevops keeps a guest's XML at DIR/NAME/NAME.xml; a flat DIR/NAME.xml is
+// accepted too. Guest names were checked by the planner: no path tricks.
+std::filesystem::path guest_file(const std::filesystem::path& dir, const std::string& guest) {
+  const std::filesystem::path nested = dir / guest / (guest + ".xml");
+  std::error_code ec;
+  if (std::filesystem::exists(nested, ec)) return nested;
+  return dir / (guest + ".xml");
+}
+
+// Reads every guest and computes its new XML without changing anything, so
+// that a missing or broken guest stops the run before the host is touched.
+// Problems of all guests are reported together.
+std::vector<GuestTarget> check_guests(Context& context, const BringupOptions& options,
+                                      const core::Assignment& assignment,
+                                      const host::LibvirtConnection* connection) {
+  std::vector<GuestTarget> targets;
+  std::vector<std::string> problems;
+  ExitCode code = ExitCode::ok;
+  const std::string uri = connection ? connection->uri() : context.options.connect;
+  for (const core::GuestAssignment& guest : assignment.guests) {
+    GuestTarget target{&guest, {}, {}, {}};
+    std::optional<core::DomainXml> xml;
+    core::Status status = core::Ok{};
+    if (!options.xml_dir.empty()) {
+      target.file = guest_file(options.xml_dir, guest.guest);
+      auto edit = host::edit_domain_file(
+          target.file, [&](core::DomainXml& doc) { return add_all(doc, guest); },
+          host::DryRun::yes);
+      if (edit) {
+        target.before = edit->before;
+        target.after = edit->after;
+        auto parsed = core::DomainXml::parse(target.before);
+        if (parsed) xml.emplace(std::move(*parsed));
+      } else {
+        status = core::fail(edit.error());
+      }
+    } else {
+      auto parts = host::read_domain_parts(*connection, guest.guest, host::AttachScope::config);
+      if (parts && parts->config) {
+        target.before = parts->config->to_string();
+        status = add_all(*parts->config, guest);
+        target.after = parts->config->to_string();
+        xml.emplace(std::move(*parts->config));
+      } else if (!parts) {
+        status = core::fail(parts.error());
+      }
+    }
+    if (!status) {
+      problems.push_back(status.error().message);
+      if (code == ExitCode::ok) code = status.error().code;
+      continue;
+    }
+    if (xml) {
+      for (const std::string& line : guest_warnings(context, *xml, uri))
+        warn(context, guest.guest + ": " + line);
+    }
+    targets.push_back(std::move(target));
+  }
+  if (!problems.empty()) {
+    std::string message = "cannot bring up the guests:";
+    for (const std::string& line : problems) message += "\n  " + line;
+    throw Failure(message, code);
+  }
+  return targets;
+}
+
+// Binds every planned device to vfio-pci (journaled, under the lock held by
+// the caller). Returns the JSON execute_plan printed, with --json.
+nlohmann::json prepare_host(Context& context, const BringupOptions& options,
+                            const core::Inventory& inventory, const core::Assignment& assignment) {
+  host::Journal journal =
+      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+  core::BindRequest request;
+  request.devices = assignment.all_devices();
+  request.force = options.assignment.force ? core::Force::yes : core::Force::no;
+  // The planner has completed or refused incomplete groups already.
+  request.expansion = core::GroupExpansion::named_only;
+  const core::VfioModule vfio = context.sysfs->exists("bus/pci/drivers/vfio-pci")
+                                    ? core::VfioModule::loaded
+                                    : core::VfioModule::missing;
+  const core::Plan plan =
+      core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
+  if (!context.options.json) {
+    execute_plan(context, plan, journal, options.change, "bringup");
+    return nullptr;
+  }
+  std::ostringstream captured;
+  std::ostream* out = context.out;
+  context.out = &captured;
+  try {
+    execute_plan(context, plan, journal, options.change, "bringup");
+  } catch (...) {
+    context.out = out;
+    throw;
+  }
+  context.out = out;
+  return nlohmann::json::parse(captured.str());
+}
+
+// Puts the hostdevs into one guest; returns one line per device.
+std::vector<std::string> inject(const BringupOptions& options, GuestTarget& target,
+                                const host::LibvirtConnection* connection) {
+  std::vector<std::string> lines;
+  const core::GuestAssignment& guest = *target.assignment;
+  if (!target.file.empty()) {
+    auto edit = host::edit_domain_file(
+        target.file,
+        [&](core::DomainXml& doc) -> core::Status {
+          for (const core::AssignedDevice& device : guest.devices) {
+            auto change = doc.add_hostdev(device.address, hostdev_template());
+            if (!change) return core::fail(change.error());
+            lines.push_back(device.address.to_string() + (*change == core::HostdevChange::added
+                                                              ? ": added"
+                                                              : ": already present"));
+          }
+          return core::Ok{};
+        },
+        options.change.dry_run ? host::DryRun::yes : host::DryRun::no);
+    if (!edit) throw Failure(edit.error());
+    target.before = edit->before;
+    target.after = edit->after;
+    return lines;
+  }
+  for (const core::AssignedDevice& device : guest.devices) {
+    const auto result = host::attach_hostdev(*connection, guest.guest, device.address,
+                                             hostdev_template(), host::AttachScope::config)
+                            .value_or_throw();
+    lines.push_back(device.address.to_string() +
+                    (result.config == core::HostdevChange::added ? ": added" : ": already present"));
+  }
+  return lines;
+}
+
+int run_bringup(Context& context, const BringupOptions& options) {
+  const bool json = context.options.json;
+  const core::Inventory inventory =
+      options.no_bind ? load_inventory(context).inventory : load_sysfs_inventory(context);
+  const PlannedAssignment planned = plan_from_options(context, options.assignment, inventory);
+  std::ostream& out = *context.out;
+  nlohmann::json doc = assignment_to_json(planned);
+  doc["dry_run"] = options.change.dry_run;
+  if (!planned.enabled || planned.assignment.guests.empty()) {
+    if (json) {
+      out << core::dump_json(doc);
+    } else {
+      out << (planned.enabled ? "no device to assign: nothing to bring up\n"
+                              : "PCI-E passthrough is not enabled: nothing to bring up\n");
+    }
+    return 0;
+  }
+
+  std::optional<host::LibvirtConnection> connection;
+  if (options.xml_dir.empty()) {
+    connection.emplace((options.change.dry_run ? context.open_libvirt
+                                               : context.open_libvirt_rw)(context.options.connect)
+                           .value_or_throw());
+  }
+  std::vector<GuestTarget> targets =
+      check_guests(context, options, planned.assignment, connection ? &*connection : nullptr);
+
+  const auto lock = lock_state(context, options.change);
+  if (!json) {
+    for (const std::string& note : planned.assignment.notes) out << "note: " << note << "\n";
+  }
+  if (!options.no_bind) {
+    if (!json) out << "preparing the host:\n";
+    doc["host"] = prepare_host(context, options, inventory, planned.assignment);
+  }
+
+  nlohmann::json guests = nlohmann::json::array();
+  for (GuestTarget& target : targets) {
+    const std::string& name = target.assignment->guest;
+    const std::string where = target.file.empty() ? "domain " + name : target.file.string();
+    std::vector<std::string> lines;
+    if (options.change.dry_run) {
+      for (const core::AssignedDevice& device : target.assignment->devices)
+        lines.push_back(device.address.to_string());
+    } else {
+      lines = inject(options, target, connection ? &*connection : nullptr);
+    }
+    const std::string diff = core::unified_diff(target.before, target.after, where);
+    if (json) {
+      guests.push_back({{"name", name},
+                        {"target", target.file.empty() ? "libvirt" : "file"},
+                        {"path", target.file.empty() ? nlohmann::json(nullptr)
+                                                     : nlohmann::json(target.file.string())},
+                        {"changed", !diff.empty()},
+                        {"diff", diff}});
+      continue;
+    }
+    out << "guest " << name << " (" << where << "): "
+        << (diff.empty()             ? "already up to date"
+            : options.change.dry_run ? "would change"
+                                     : "updated")
+        << "\n";
+    if (!options.change.dry_run) {
+      for (const std::string& line : lines) out << "  " << line << "\n";
+    }
+    if (options.change.dry_run) out << diff;
+  }
+  if (json) {
+    doc["guest_changes"] = std::move(guests);
+    out << core::dump_json(doc);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_bringup(CLI::App& app, Context& context, int& exit_code) {
+  auto options = std::make_shared<BringupOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "bringup",
+      "The make bringup hook: plan, bind the devices to vfio-pci, and add their <hostdev> to "
+      "each guest's XML file (--xml-dir) or libvirt definition");
+  add_assignment_options(cmd, options->assignment);
+  cmd->add_option("--xml-dir", options->xml_dir,
+                  "Guests are XML files DIR/NAME/NAME.xml (kdevops' guestfs layout) or "
+                  "DIR/NAME.xml, edited before they are defined; without it, domains already "
+                  "defined in libvirt (-c URI)")
+      ->type_name("DIR");
+  cmd->add_flag("--no-bind", options->no_bind,
+                "Leave the host's drivers alone: only edit the guests (libvirt's managed='yes' "
+                "then detaches the devices when a privileged guest starts)");
+  cmd->add_flag("--dry-run", options->change.dry_run,
+                "Print every write and a diff per guest, and change nothing");
+  cmd->add_flag("--no-wait", options->change.no_wait,
+                "Fail at once (exit code 6) when another pcipass run holds the state lock");
+  cmd->callback([&context, &exit_code, options] { exit_code = run_bringup(context, *options); });
+}
+
+}  // namespace pcipass::cli

@@ -1,0 +1,66 @@
+// `pcipass restore`: after a reboot (or a crashed run), re-applies what the
+// journal records: devices back on vfio-pci, sysfs modes, and the files
+// pcipass wrote when they went missing or were changed. Run at boot by
+// scripts/pcipass-restore.service.
+
+#include "commands.hpp"
+#include "host_prep.hpp"
+
+#include <pcipass/core/restore_planner.hpp>
+
+#include <memory>
+
+namespace pcipass::cli {
+
+namespace {
+
+struct RestoreOptions {
+  bool force = false;
+  ChangeOptions change;
+};
+
+int run_restore(Context& context, const RestoreOptions& options) {
+  const auto lock = lock_state(context, options.change);
+  host::Journal journal =
+      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+  const core::Inventory inventory = load_inventory_for(context, journal.state());
+  const core::VfioModule vfio = context.sysfs->exists("bus/pci/drivers/vfio-pci")
+                                    ? core::VfioModule::loaded
+                                    : core::VfioModule::missing;
+  const core::FileStates files =
+      host::read_file_states(*context.os, journal.state()).value_or_throw();
+  core::RestoreRequest request;
+  request.force = options.force ? core::Force::yes : core::Force::no;
+  request.sysfs_root = context.options.sysfs_root;
+  const core::RestorePlan plan =
+      core::plan_restore(inventory, journal.state(), vfio, files, request);
+  execute_plan(context, plan.plan, journal, options.change, "restore", plan.refused);
+  return 0;
+}
+
+}  // namespace
+
+void register_restore(CLI::App& app, Context& context, int& exit_code) {
+  auto options = std::make_shared<RestoreOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "restore",
+      "Re-apply what the journal records and a reboot loses: devices back on vfio-pci, sysfs "
+      "modes, missing or changed files (run at boot by pcipass-restore.service)");
+  cmd->footer(
+      std::string(
+          "Devices whose bind an earlier run left pending or failed are bound too; a device whose "
+          "release was interrupted is left for pcipass release. A device that is gone is skipped "
+          "with a note; one that carries other vendor:device ids, has no IOMMU group or is used by "
+          "the host now is left alone, and restore exits with code 5 after restoring the "
+          "rest.\n\n") +
+      app.get_footer());
+  cmd->add_flag("--force", options->force,
+                "Also re-bind devices the host uses now (a disk mounted at boot, ...)");
+  cmd->add_flag("--dry-run", options->change.dry_run,
+                "Print every change that would be made, and make none");
+  cmd->add_flag("--no-wait", options->change.no_wait,
+                "Fail at once (exit code 6) when another pcipass run holds the state lock");
+  cmd->callback([&context, &exit_code, options] { exit_code = run_restore(context, *options); });
+}
+
+}  // namespace pcipass::cli

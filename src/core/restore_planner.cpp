@@ -1,0 +1,150 @@
+#include <pcipass/core/restore_planner.hpp>
+
+#include <cstdio>
+
+namespace pcipass::core {
+
+namespace {
+
+std::string octal(unsigned mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& parts, const std::string& separator) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
+  return out;
+}
+
+bool release_begun(const JournalState& journal, const PciAddress& address) {
+  for (const JournalEntry& e : journal.entries()) {
+    if (const auto* r = std::get_if<ReleaseDevice>(&e.action); r && r->address == address)
+      return true;
+  }
+  return false;
+}
+
+FileState state_of(const FileStates& files, const std::string& path) {
+  auto it = files.find(path);
+  return it == files.end() ? FileState{} : it->second;
+}
+
+bool same_mode_and_group(const FileState& now, unsigned mode, const std::string& group) {
+  return (now.mode & 07777) == (mode & 07777) && (group.empty() || now.group == group);
+}
+
+// The device part: a bind per journaled device that lost vfio-pci.
+void plan_devices(const Inventory& inventory, const JournalState& journal,
+                  const RestoreRequest& request, RestorePlan& out, std::vector<BindToVfio>& binds) {
+  for (const JournalEntry* entry : journal.bind_entries()) {
+    const auto& bound = std::get<BindToVfio>(entry->action);
+    const std::string label = bound.address.to_string();
+    if (release_begun(journal, bound.address)) {
+      out.plan.notes.push_back(label +
+                               ": an earlier release of it was interrupted; not binding it "
+                               "again (pcipass release " +
+                               label + " finishes the release)");
+      continue;
+    }
+    const PciDevice* device = inventory.find(bound.address);
+    if (device == nullptr) {
+      out.plan.notes.push_back(label + ": no such PCI device on this host any more (bound as " +
+                               bound.expected.to_string() + "); nothing to restore");
+      continue;
+    }
+    if (device->ids() != bound.expected.to_string()) {
+      out.refused.push_back(
+          label + ": is now " + (device->ids().empty() ? std::string("unknown") : device->ids()) +
+          ", but pcipass bound " + bound.expected.to_string() + " there; not touching it");
+      continue;
+    }
+    if (!device->iommu_group) {
+      out.refused.push_back(label +
+                            ": has no IOMMU group now (is the IOMMU still enabled? see pcipass "
+                            "doctor); not binding it");
+      continue;
+    }
+    const bool finished = entry->state == EntryState::done;
+    if (device->on_vfio() && finished) {
+      out.plan.notes.push_back(label + " is already on vfio-pci");
+      continue;
+    }
+    if (device->host_in_use()) {
+      const std::string uses = join(device->host_uses, "; ");
+      if (request.force == Force::no) {
+        out.refused.push_back(label + ": used by the host now: " + uses +
+                              " (restore --force binds it anyway)");
+        continue;
+      }
+      out.plan.notes.push_back(label + " is used by the host (" + uses +
+                               "); binding it anyway (--force)");
+    }
+    if (!finished) {
+      out.plan.notes.push_back(label + ": finishing the bind an earlier run left " +
+                               to_string(entry->state));
+    }
+    BindToVfio bind = bound;
+    bind.current_driver = device->driver;
+    bind.iommu_group = *device->iommu_group;
+    binds.push_back(bind);
+  }
+}
+
+// The file part: recorded writes and modes put back where they were lost.
+void plan_files(const JournalState& journal, const FileStates& files, bool loads_vfio,
+                const RestoreRequest& request, RestorePlan& out) {
+  std::string vfio_folder = request.sysfs_root;
+  while (vfio_folder.size() > 1 && vfio_folder.back() == '/') vfio_folder.pop_back();
+  vfio_folder += "/bus/pci/drivers/vfio-pci/";
+  for (const JournalEntry* entry : journal.file_entries()) {
+    const std::string path = *action_path(entry->action);
+    if (journal.undo_pending(path)) {
+      out.plan.notes.push_back(path +
+                               ": an earlier release --all was undoing it; left as it is "
+                               "(pcipass release --all finishes it)");
+      continue;
+    }
+    const FileState now = state_of(files, path);
+    if (const auto* file = std::get_if<WriteFile>(&entry->action)) {
+      if (now.exists && now.bytes == file->bytes &&
+          same_mode_and_group(now, file->mode, file->group)) {
+        out.plan.notes.push_back("unchanged: " + path);
+        continue;
+      }
+      out.plan.notes.push_back(path +
+                               (now.exists ? " differs from what pcipass wrote" : " is missing") +
+                               ": writing it again");
+      out.plan.actions.push_back(*file);
+      continue;
+    }
+    const auto& perms = std::get<SetPermissions>(entry->action);
+    if (!now.exists && !(loads_vfio && path.starts_with(vfio_folder))) {
+      out.plan.notes.push_back(path + " does not exist now (is its driver loaded?); its mode " +
+                               octal(perms.mode) + " is not restored");
+      continue;
+    }
+    if (now.exists && same_mode_and_group(now, perms.mode, perms.group)) {
+      out.plan.notes.push_back("unchanged: " + path);
+      continue;
+    }
+    out.plan.actions.push_back(perms);
+  }
+}
+
+}  // namespace
+
+RestorePlan plan_restore(const Inventory& inventory, const JournalState& journal, VfioModule vfio,
+                         const FileStates& files, const RestoreRequest& request) {
+  RestorePlan out;
+  std::vector<BindToVfio> binds;
+  plan_devices(inventory, journal, request, out, binds);
+  const bool loads_vfio = !binds.empty() && vfio == VfioModule::missing;
+  if (loads_vfio) out.plan.actions.push_back(LoadModule{k_vfio_module});
+  for (const BindToVfio& bind : binds) out.plan.actions.push_back(bind);
+  plan_files(journal, files, loads_vfio, request, out);
+  return out;
+}
+
+}  // namespace pcipass::core
