@@ -14,6 +14,10 @@
 #include <pcipass/host/domain_file.hpp>
 #include <pcipass/host/libvirt_domain.hpp>
 
+#include <pcipass/core/inventory_json.hpp>
+
+#include <nlohmann/json.hpp>
+
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -49,10 +53,89 @@ struct Outcome {
   std::optional<HostdevChange> config;  // the persistent definition, or the file
 };
 
+const char* json_name(HostdevChange change) {
+  switch (change) {
+    case HostdevChange::added: return "added";
+    case HostdevChange::already_present: return "already-present";
+    case HostdevChange::removed: return "removed";
+    case HostdevChange::not_present: return "not-present";
+    case HostdevChange::owned_by_user: return "owned-by-user";
+  }
+  return "unknown";
+}
+
+std::string describe(HostdevChange change, host::DryRun dry_run);
+
+// What a run tells a person as it goes, or, with --json, one document at
+// the end (docs/json.md).
+class Report {
+ public:
+  Report(Context& context, const AttachOptions& options, Operation op)
+      : m_context(context), m_options(options) {
+    m_doc = {{"schema", 1},
+             {"command", op == Operation::attach ? "attach" : "detach"},
+             {"guest", options.guest},
+             {"target", options.xml_file.empty() ? "libvirt" : "file"},
+             {"dry_run", options.dry_run},
+             {"devices", nlohmann::json::array()},
+             {"notes", nlohmann::json::array()},
+             {"diffs", nlohmann::json::array()}};
+  }
+  void note(const std::string& text) {
+    if (json()) m_doc["notes"].push_back(text);
+    else *m_context.out << "note: " << text << "\n";
+  }
+  void diff(const std::string& label, const std::string& text) {
+    if (json()) m_doc["diffs"].push_back({{"label", label}, {"diff", text}});
+    else *m_context.out << text;
+  }
+  void line(const std::string& text) {
+    if (!json()) *m_context.out << text << "\n";
+  }
+  // `GUEST: ADDR: added`, naming the parts when the running guest is one of them.
+  void outcome(const Item& item, const Outcome& outcome, host::DryRun dry_run) {
+    if (json()) {
+      nlohmann::json entry = {{"address", item.address.to_string()},
+                              {"completes_group", nullptr},
+                              {"live", nullptr},
+                              {"config", nullptr}};
+      if (item.completes_group) entry["completes_group"] = *item.completes_group;
+      if (outcome.live) entry["live"] = json_name(*outcome.live);
+      if (outcome.config) entry["config"] = json_name(*outcome.config);
+      m_doc["devices"].push_back(std::move(entry));
+      return;
+    }
+    std::string text;
+    if (outcome.live && outcome.config && *outcome.live == *outcome.config) {
+      text = describe(*outcome.live, dry_run) + " (running guest and persistent definition)";
+    } else if (outcome.live) {
+      text = "running guest: " + describe(*outcome.live, dry_run);
+      if (outcome.config) text += "; persistent definition: " + describe(*outcome.config, dry_run);
+    } else if (outcome.config) {
+      text = describe(*outcome.config, dry_run);
+    }
+    if (item.completes_group) {
+      text += " (completes IOMMU group " + std::to_string(*item.completes_group) + ")";
+    }
+    *m_context.out << m_options.guest << ": " << item.address.to_string() << ": " << text << "\n";
+    m_context.out->flush();
+  }
+  void finish() {
+    if (json()) *m_context.out << core::dump_json(m_doc);
+  }
+
+ private:
+  [[nodiscard]] bool json() const { return m_context.options.json; }
+  Context& m_context;
+  const AttachOptions& m_options;
+  nlohmann::json m_doc;
+};
+
 // The devices named, plus the members --whole-groups adds, after the
 // planner's checks (existence, bridges, IOMMU groups, host use): the same
 // refusals as `plan` and `bringup`, with every problem at once.
-std::vector<Item> checked_devices(Context& context, const AttachOptions& options) {
+std::vector<Item> checked_devices(Context& context, const AttachOptions& options,
+                                  Report& report) {
   core::AssignmentRequest request;
   request.technique = core::PassthroughTechnique::specific;
   request.specific_guest = options.guest;
@@ -67,7 +150,7 @@ std::vector<Item> checked_devices(Context& context, const AttachOptions& options
                                             : core::GroupCompletion::refuse_incomplete;
   const LoadedInventory loaded = load_inventory(context);
   const core::Assignment plan = core::plan_assignment(loaded.inventory, request).value_or_throw();
-  for (const std::string& note : plan.notes) *context.out << "note: " << note << "\n";
+  for (const std::string& note : plan.notes) report.note(note);
   std::vector<Item> items;
   if (const core::GuestAssignment* mine = plan.find(options.guest)) {
     for (const core::AssignedDevice& device : mine->devices) {
@@ -99,25 +182,6 @@ std::string describe(HostdevChange change, host::DryRun dry_run) {
   return "unknown";
 }
 
-// `GUEST: ADDR: added`, naming the parts when the running guest is one of them.
-void print_outcome(Context& context, const AttachOptions& options, const Item& item,
-                   const Outcome& outcome, host::DryRun dry_run) {
-  std::string text;
-  if (outcome.live && outcome.config && *outcome.live == *outcome.config) {
-    text = describe(*outcome.live, dry_run) + " (running guest and persistent definition)";
-  } else if (outcome.live) {
-    text = "running guest: " + describe(*outcome.live, dry_run);
-    if (outcome.config) text += "; persistent definition: " + describe(*outcome.config, dry_run);
-  } else if (outcome.config) {
-    text = describe(*outcome.config, dry_run);
-  }
-  if (item.completes_group) {
-    text += " (completes IOMMU group " + std::to_string(*item.completes_group) + ")";
-  }
-  *context.out << options.guest << ": " << item.address.to_string() << ": " << text << "\n";
-  context.out->flush();
-}
-
 core::Result<HostdevChange> change_document(core::DomainXml& xml, Operation op,
                                             const core::PciAddress& address) {
   if (op == Operation::attach) return xml.add_hostdev(address, hostdev_template());
@@ -131,7 +195,7 @@ void print_warnings(Context& context, Operation op, const core::DomainXml& guest
 }
 
 void run_on_file(Context& context, const AttachOptions& options, Operation op,
-                 const std::vector<Item>& items) {
+                 const std::vector<Item>& items, Report& report) {
   const host::DryRun dry_run = options.dry_run ? host::DryRun::yes : host::DryRun::no;
   std::vector<Outcome> outcomes;
   const auto edit = [&](core::DomainXml& xml) -> core::Status {
@@ -151,21 +215,21 @@ void run_on_file(Context& context, const AttachOptions& options, Operation op,
   };
   const host::DomainFileEdit edited =
       host::edit_domain_file(options.xml_file, edit, dry_run).value_or_throw();
-  if (options.dry_run)
-    *context.out << core::unified_diff(edited.before, edited.after, options.xml_file);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    print_outcome(context, options, items[i], outcomes[i], dry_run);
+  if (options.dry_run) {
+    report.diff(options.xml_file,
+                core::unified_diff(edited.before, edited.after, options.xml_file));
   }
+  for (std::size_t i = 0; i < items.size(); ++i) report.outcome(items[i], outcomes[i], dry_run);
   if (!options.dry_run && edited.changed()) {
-    *context.out << "wrote " << options.xml_file << " (previous content in " << options.xml_file
-                 << host::k_backup_suffix << ")\n";
+    report.line("wrote " + options.xml_file + " (previous content in " + options.xml_file +
+                host::k_backup_suffix + ")");
   }
 }
 
 // --dry-run on a libvirt domain: the same edits on the XML libvirt gives,
 // shown as a diff per part; nothing is sent back.
-void preview_domain(Context& context, const AttachOptions& options, Operation op,
-                    const std::vector<Item>& items, host::DomainParts& parts) {
+void preview_domain(const AttachOptions& options, Operation op, const std::vector<Item>& items,
+                    host::DomainParts& parts, Report& report) {
   std::vector<Outcome> outcomes(items.size());
   const auto preview = [&](core::DomainXml& xml, const std::string& label,
                            std::optional<HostdevChange> Outcome::*part) {
@@ -173,19 +237,18 @@ void preview_domain(Context& context, const AttachOptions& options, Operation op
     for (std::size_t i = 0; i < items.size(); ++i) {
       outcomes[i].*part = change_document(xml, op, items[i].address).value_or_throw();
     }
-    *context.out << core::unified_diff(before, xml.to_string(), label);
+    report.diff(label, core::unified_diff(before, xml.to_string(), label));
   };
   if (parts.live) preview(*parts.live, options.guest + " (running guest)", &Outcome::live);
   if (parts.config) {
     preview(*parts.config, options.guest + " (persistent definition)", &Outcome::config);
   }
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    print_outcome(context, options, items[i], outcomes[i], host::DryRun::yes);
-  }
+  for (std::size_t i = 0; i < items.size(); ++i)
+    report.outcome(items[i], outcomes[i], host::DryRun::yes);
 }
 
 void run_on_domain(Context& context, const AttachOptions& options, Operation op,
-                   const std::vector<Item>& items) {
+                   const std::vector<Item>& items, Report& report) {
   // A preview only reads, so it works for users without write access.
   auto connection =
       (options.dry_run ? context.open_libvirt : context.open_libvirt_rw)(context.options.connect)
@@ -197,7 +260,7 @@ void run_on_domain(Context& context, const AttachOptions& options, Operation op,
       host::read_domain_parts(connection, options.guest, scope).value_or_throw();
   print_warnings(context, op, parts.config ? *parts.config : *parts.live, connection.uri());
   if (options.dry_run) {
-    preview_domain(context, options, op, items, parts);
+    preview_domain(options, op, items, parts, report);
     return;
   }
   bool redefined = false;
@@ -209,24 +272,27 @@ void run_on_domain(Context& context, const AttachOptions& options, Operation op,
     Outcome outcome;
     if (parts.live) outcome.live = result.live;
     if (parts.config) outcome.config = result.config;
-    print_outcome(context, options, item, outcome, host::DryRun::no);
+    report.outcome(item, outcome, host::DryRun::no);
     redefined = redefined || result.used_define_fallback;
   }
   if (redefined) {
-    *context.out << "note: " << connection.uri()
-                 << " cannot attach or detach devices of a defined domain; pcipass redefined "
-                 << core::quote_for_message(options.guest) << " with the edited XML\n";
+    report.note(connection.uri() +
+                " cannot attach or detach devices of a defined domain; pcipass redefined " +
+                core::quote_for_message(options.guest) + " with the edited XML");
   }
 }
 
 int run(Context& context, const AttachOptions& options, Operation op) {
-  const std::vector<Item> items =
-      op == Operation::attach ? checked_devices(context, options) : named_devices(options);
+  Report report(context, options, op);
+  const std::vector<Item> items = op == Operation::attach
+                                      ? checked_devices(context, options, report)
+                                      : named_devices(options);
   if (options.xml_file.empty()) {
-    run_on_domain(context, options, op, items);
+    run_on_domain(context, options, op, items, report);
   } else {
-    run_on_file(context, options, op, items);
+    run_on_file(context, options, op, items, report);
   }
+  report.finish();
   return static_cast<int>(ExitCode::ok);
 }
 

@@ -9,6 +9,7 @@
 #include <pcipass/host/libvirt.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -132,6 +133,26 @@ TEST_F(AttachXmlFile, AddsIdempotentlyKeepsOneBackupAndDetaches) {
   r = run_pcipass(args("detach", {"06:00.0"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(slurp(m_file), original) << "attach then detach gives the file back byte for byte";
+}
+
+TEST_F(AttachXmlFile, JsonIsOneDocumentWithEachDevicesOutcome) {
+  auto a = args("attach", {"2d:00.1", "02:00.0", "--whole-groups", "--force", "--dry-run"});
+  a.insert(a.begin(), "--json");
+  const auto r = run_pcipass(a);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);  // nothing but the document on stdout
+  EXPECT_EQ(doc["command"], "attach");
+  EXPECT_EQ(doc["target"], "file");
+  EXPECT_EQ(doc["dry_run"], true);
+  ASSERT_EQ(doc["devices"].size(), 3u);
+  EXPECT_EQ(doc["devices"][0]["address"], "0000:02:00.0");
+  EXPECT_EQ(doc["devices"][0]["config"], "added");
+  EXPECT_TRUE(doc["devices"][0]["live"].is_null());
+  EXPECT_EQ(doc["devices"][1]["address"], "0000:2d:00.0");
+  EXPECT_EQ(doc["devices"][1]["completes_group"], 15);
+  EXPECT_EQ(doc["notes"].size(), 2u);
+  ASSERT_EQ(doc["diffs"].size(), 1u);
+  EXPECT_TRUE(contains(doc["diffs"][0]["diff"], "ua-pcipass-0000-2d-00-1"));
 }
 
 TEST_F(AttachXmlFile, HostdevsTheUserWroteAreLeftAlone) {
