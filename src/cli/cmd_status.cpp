@@ -35,7 +35,8 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
   const core::PciDevice* device = inventory.find(bind.address);
   if (device == nullptr) {
     s.present = false;
-    s.verdict = "device missing: pcipass release forgets it";
+    s.verdict =
+        "device missing: not on this host now; the journal keeps its record and restore skips it";
     return s;
   }
   s.driver = device->driver;

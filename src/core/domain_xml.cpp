@@ -205,9 +205,8 @@ Result<DomainXml> DomainXml::parse(std::string_view xml) {
                     " at offset " + std::to_string(result.offset),
                 ExitCode::bad_input);
   }
-  domain.m_prolog = std::string(prolog_of(xml));
-  domain.m_epilog = std::string(epilog_of(xml));
   const pugi::xml_node root = domain.m_document->document_element();
+  domain.keep_surroundings(xml);
   if (std::strcmp(root.name(), "domain") != 0) {
     return fail("not a libvirt domain: the root element is " +
                     quote_for_message(std::string("<") + root.name() + ">") + ", expected <domain>",
@@ -337,12 +336,46 @@ HostdevChange DomainXml::remove_hostdev(const PciAddress& address) {
   return user_owned ? HostdevChange::owned_by_user : HostdevChange::not_present;
 }
 
+namespace {
+
+constexpr unsigned k_format_flags =
+    pugi::format_raw | pugi::format_attribute_single_quote | pugi::format_no_declaration;
+
+std::string saved(const pugi::xml_document& document) {
+  StringWriter writer;
+  document.save(writer, "", k_format_flags, pugi::encoding_utf8);
+  return writer.out;
+}
+
+}  // namespace
+
+void DomainXml::keep_surroundings(std::string_view xml) {
+  // The text scan assumes a well-formed document, but pugixml also accepts
+  // text outside the root (and a `-->` there can pair with a comment inside
+  // it). The verbatim text is kept only when the document it rebuilds is
+  // the one pugixml read; otherwise everything is written the plain way.
+  std::string prolog(prolog_of(xml));
+  std::string epilog(epilog_of(xml));
+  StringWriter root;
+  m_document->document_element().print(root, "", k_format_flags, pugi::encoding_utf8);
+  const std::string rebuilt = prolog + root.out + epilog;
+  pugi::xml_document check;
+  if (check.load_buffer(rebuilt.data(), rebuilt.size(), k_parse_flags, pugi::encoding_utf8) &&
+      saved(check) == saved(*m_document)) {
+    m_prolog = std::move(prolog);
+    m_epilog = std::move(epilog);
+    m_verbatim = true;
+    return;
+  }
+  const std::size_t last = xml.find_last_not_of(" \t\r\n");
+  if (last != std::string_view::npos) m_epilog = std::string(xml.substr(last + 1));
+}
+
 std::string DomainXml::to_string() const {
-  constexpr unsigned flags =
-      pugi::format_raw | pugi::format_attribute_single_quote | pugi::format_no_declaration;
+  if (!m_verbatim) return saved(*m_document) + m_epilog;
   StringWriter writer;
   writer.out = m_prolog;
-  m_document->document_element().print(writer, "", flags, pugi::encoding_utf8);
+  m_document->document_element().print(writer, "", k_format_flags, pugi::encoding_utf8);
   return writer.out + m_epilog;
 }
 

@@ -10,6 +10,8 @@
 #include <pcipass/core/text.hpp>
 
 #include <cstdio>
+#include <iterator>
+#include <set>
 #include <cstdlib>
 #include <string_view>
 
@@ -180,6 +182,167 @@ void check_kconfig_quote(const std::uint8_t* data, std::size_t size) {
   if (!clean_text(safe)) violated("unclean safe text", safe);
 }
 
+namespace {
+
+// Reads a fuzz input as small numbers and NUL-separated strings.
+class InputReader {
+ public:
+  InputReader(const std::uint8_t* data, std::size_t size) : m_data(data), m_size(size) {}
+  std::uint8_t byte() { return m_pos < m_size ? m_data[m_pos++] : 0; }
+  std::string text() {
+    std::string out;
+    while (m_pos < m_size && m_data[m_pos] != 0 && out.size() < 300)
+      out += static_cast<char>(m_data[m_pos++]);
+    if (m_pos < m_size) ++m_pos;
+    return out;
+  }
+
+ private:
+  const std::uint8_t* m_data;
+  std::size_t m_size;
+  std::size_t m_pos = 0;
+};
+
+core::Inventory fuzzed_inventory(InputReader& in) {
+  static constexpr std::uint32_t k_classes[] = {0x010802, 0x020000, 0x030000,
+                                                0x060400, 0x040300, 0x060000};
+  core::Inventory inventory;
+  const int count = 1 + in.byte() % 5;
+  for (int i = 0; i < count; ++i) {
+    const std::uint8_t flags = in.byte();
+    core::PciDevice d;
+    d.address.bus = in.byte();
+    d.address.slot = in.byte() % 32;
+    d.address.function = in.byte() % 8;
+    d.class_code = k_classes[in.byte() % std::size(k_classes)];
+    d.header = core::header_kind_from_class(d.class_code);
+    if ((flags & 1) == 0) d.iommu_group = in.byte() % 3;
+    if ((flags & 4) == 0) {
+      d.vendor_id = static_cast<std::uint16_t>(in.byte() << 8 | in.byte());
+      d.device_id = static_cast<std::uint16_t>(in.byte() << 8 | in.byte());
+    }
+    // Device strings arrive sanitized from every source; the writer must
+    // still make them safe for Kconfig, make and shell.
+    d.vendor_name = core::sanitize_untrusted(in.text());
+    d.device_name = core::sanitize_untrusted(in.text());
+    d.subsystem_name = core::sanitize_untrusted(in.text());
+    d.class_name = core::sanitize_untrusted(in.text());
+    d.human_name = core::sanitize_untrusted(in.text());
+    d.driver = core::sanitize_untrusted(in.text());
+    if (flags & 2) d.host_uses.push_back(core::sanitize_untrusted(in.text()));
+    inventory.add(std::move(d));
+  }
+  inventory.rebuild_groups();
+  return inventory;
+}
+
+// A Kconfig string literal at the start of `rest` that ends the line.
+bool whole_literal(std::string_view rest) {
+  if (rest.size() < 2 || rest.front() != '"') return false;
+  for (std::size_t i = 1; i < rest.size(); ++i) {
+    if (rest[i] == '\\') {
+      ++i;
+      continue;
+    }
+    if (rest[i] == '"') return i + 1 == rest.size();
+  }
+  return false;
+}
+
+bool is_symbol(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+// `expected`: per candidate in address order, whether it has ids (only
+// then does the generator write its _VENDOR_DEVICE symbol).
+void check_kconfig_text(const core::GeneratedKconfig& generated, const std::vector<bool>& expected) {
+  const std::string& text = generated.text;
+  if (!text.empty() && text.back() != '\n') violated("no final newline", text);
+  std::multiset<std::string> symbols;
+  bool in_help = false;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    const std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    for (char c : line) {
+      if (c == '$' || c == '`' || (c != '\t' && (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)))
+        violated("dangerous character in the generated Kconfig", line);
+    }
+    std::string visible;
+    for (char c : line) {
+      if (c != '\t') visible += c;
+    }
+    if (!clean_text(visible)) violated("invalid UTF-8 in the generated Kconfig", line);
+    if (in_help && (line.starts_with("\t  ") || line.empty())) continue;
+    in_help = false;
+    if (line.empty() || line.starts_with("#") || line == "if KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH" ||
+        line == "endif # KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH" || line == "\tstring" ||
+        line == "\tdefault n") {
+      continue;
+    }
+    if (line == "\thelp") {
+      in_help = true;
+      continue;
+    }
+    if (line.starts_with("config ")) {
+      if (!is_symbol(line.substr(7))) violated("bad config symbol", line);
+      symbols.insert(std::string(line.substr(7)));
+      continue;
+    }
+    if (line.starts_with("\tdepends on ") && is_symbol(line.substr(12))) continue;
+    if (line.starts_with("\tdefault ") &&
+        (is_symbol(line.substr(9)) || whole_literal(line.substr(9)))) {
+      continue;
+    }
+    if (line.starts_with("\tbool ") && whole_literal(line.substr(6))) continue;
+    if (line.starts_with("\tstring  ") && whole_literal(line.substr(9))) continue;
+    if (line.starts_with("comment ") && whole_literal(line.substr(8))) continue;
+    violated("a line of unexpected shape in the generated Kconfig", line);
+  }
+
+  if (generated.candidates != expected.size()) violated("candidate count differs", text);
+  std::multiset<std::string> wanted;
+  wanted.insert(std::string(core::k_passthrough_prefix) + "_NUM_DEVICES");
+  for (std::size_t n = 1; n <= expected.size(); ++n) {
+    const std::string base = core::passthrough_symbol(n);
+    wanted.insert(base);
+    for (const char* suffix : {"_TARGET_GUEST", "_PCI_ID", "_SDEVICE", "_NAME", "_IOMMUGROUP",
+                               "_DOMAIN", "_BUS", "_SLOT", "_FUNCTION"}) {
+      wanted.insert(base + suffix);
+    }
+    if (expected[n - 1]) wanted.insert(base + "_VENDOR_DEVICE");
+  }
+  if (symbols != wanted) violated("config symbols differ from ten per candidate", text);
+}
+
+}  // namespace
+
+void check_kconfig_writer(const std::uint8_t* data, std::size_t size) {
+  InputReader in(data, size);
+  const core::Inventory inventory = fuzzed_inventory(in);
+  std::set<unsigned> host_groups;
+  for (const auto& [address, d] : inventory.devices()) {
+    if (d.host_in_use() && d.iommu_group) host_groups.insert(*d.iommu_group);
+  }
+  std::vector<bool> all;
+  std::vector<bool> free;
+  for (const auto& [address, d] : inventory.devices()) {
+    if (d.stays_with_platform() || !d.iommu_group) continue;
+    all.push_back(!d.ids().empty());
+    if (!host_groups.contains(*d.iommu_group)) free.push_back(!d.ids().empty());
+  }
+  core::KconfigOptions options;
+  options.source_label = core::sanitize_untrusted(in.text());
+  check_kconfig_text(core::generate_passthrough_kconfig(inventory, options), free);
+  options.host_devices = core::HostDevices::include;
+  check_kconfig_text(core::generate_passthrough_kconfig(inventory, options), all);
+}
+
 const std::vector<FuzzTarget>& fuzz_targets() {
   static const std::vector<FuzzTarget> targets = {
       {"pci_address", check_pci_address},
@@ -190,6 +353,7 @@ const std::vector<FuzzTarget>& fuzz_targets() {
       {"nodes_yaml", check_nodes_yaml},
       {"dot_config", check_dot_config},
       {"kconfig_quote", check_kconfig_quote},
+      {"kconfig_writer", check_kconfig_writer},
   };
   return targets;
 }

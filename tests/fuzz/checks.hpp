@@ -45,6 +45,16 @@ void check_dot_config(const std::uint8_t* data, std::size_t size);
 // macro, variable, line break or early closing quote out of.
 void check_kconfig_quote(const std::uint8_t* data, std::size_t size);
 
+// generate_passthrough_kconfig, fed an inventory whose device strings,
+// ids, classes, groups and host use come from the input: every line of the
+// file has one of the shapes the generator writes (so a device string can
+// never start a line of its own), string literals close where they should,
+// no `$`, backquote or control character appears, and the config symbols
+// are exactly the ten per candidate (_VENDOR_DEVICE only for known ids)
+// plus NUM_DEVICES, candidates counted
+// independently of the generator, with and without host devices.
+void check_kconfig_writer(const std::uint8_t* data, std::size_t size);
+
 struct FuzzTarget {
   const char* name;  // folder name under tests/fuzz/corpus and regressions
   void (*check)(const std::uint8_t*, std::size_t);

@@ -69,9 +69,12 @@ class DomainXml {
   std::unique_ptr<pugi::xml_document> m_document;
   // pugixml keeps the comments and processing instructions around the root
   // element but not the whitespace between them, so the text before and
-  // after the root (which pcipass never edits) is kept verbatim.
+  // after the root (which pcipass never edits) is kept verbatim when it can
+  // be told apart safely; else m_epilog holds only the trailing whitespace.
+  void keep_surroundings(std::string_view xml);
   std::string m_prolog;
   std::string m_epilog;
+  bool m_verbatim = false;
 };
 
 // The <hostdev> element pcipass would add for `address`, as text, built
