@@ -1,5 +1,6 @@
 #include <pcipass/core/restore_planner.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace pcipass::core {
@@ -107,15 +108,24 @@ void plan_files(const JournalState& journal, const FileStates& files, bool loads
       continue;
     }
     const FileState now = state_of(files, path);
+    // An entry an earlier run left pending or failed is performed again even
+    // when the file looks right: only a run that records it done settles it.
+    const bool finished = entry->state == EntryState::done;
     if (const auto* file = std::get_if<WriteFile>(&entry->action)) {
-      if (now.exists && now.bytes == file->bytes &&
-          same_mode_and_group(now, file->mode, file->group)) {
+      const bool as_written = now.exists && now.bytes == file->bytes &&
+                              same_mode_and_group(now, file->mode, file->group);
+      if (as_written && finished) {
         out.plan.notes.push_back("unchanged: " + path);
         continue;
       }
-      out.plan.notes.push_back(path +
-                               (now.exists ? " differs from what pcipass wrote" : " is missing") +
-                               ": writing it again");
+      if (as_written) {
+        out.plan.notes.push_back(path + ": finishing the write an earlier run left " +
+                                 to_string(entry->state));
+      } else {
+        out.plan.notes.push_back(path +
+                                 (now.exists ? " differs from what pcipass wrote" : " is missing") +
+                                 ": writing it again");
+      }
       out.plan.actions.push_back(*file);
       continue;
     }
@@ -126,8 +136,12 @@ void plan_files(const JournalState& journal, const FileStates& files, bool loads
       continue;
     }
     if (now.exists && same_mode_and_group(now, perms.mode, perms.group)) {
-      out.plan.notes.push_back("unchanged: " + path);
-      continue;
+      if (finished) {
+        out.plan.notes.push_back("unchanged: " + path);
+        continue;
+      }
+      out.plan.notes.push_back(path + ": finishing the mode change an earlier run left " +
+                               to_string(entry->state));
     }
     out.plan.actions.push_back(perms);
   }
@@ -140,7 +154,14 @@ RestorePlan plan_restore(const Inventory& inventory, const JournalState& journal
   RestorePlan out;
   std::vector<BindToVfio> binds;
   plan_devices(inventory, journal, request, out, binds);
-  const bool loads_vfio = !binds.empty() && vfio == VfioModule::missing;
+  // A load an earlier run left pending or failed is made again (the executor
+  // skips modprobe when the module is there) so that it is recorded done.
+  const bool load_unfinished =
+      std::any_of(journal.entries().begin(), journal.entries().end(), [](const JournalEntry& e) {
+        const auto* load = std::get_if<LoadModule>(&e.action);
+        return load != nullptr && load->name == k_vfio_module && e.state != EntryState::done;
+      });
+  const bool loads_vfio = (!binds.empty() && vfio == VfioModule::missing) || load_unfinished;
   if (loads_vfio) out.plan.actions.push_back(LoadModule{k_vfio_module});
   for (const BindToVfio& bind : binds) out.plan.actions.push_back(bind);
   plan_files(journal, files, loads_vfio, request, out);

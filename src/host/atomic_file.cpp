@@ -13,11 +13,25 @@ using core::fail;
 
 namespace {
 
+AtomicFileFaultHook& fault_hook() {
+  static AtomicFileFaultHook hook;
+  return hook;
+}
+
+// The errno the fault hook injects before `step`, else 0.
+int injected_fault(AtomicFileStep step, const std::filesystem::path& path) {
+  return fault_hook() ? fault_hook()(step, path) : 0;
+}
+
 core::Unexpected os_error(const std::string& action, const std::filesystem::path& path, int err) {
   return fail(action + " " + path.string() + ": " + std::strerror(err), ExitCode::host_error);
 }
 
 }  // namespace
+
+void set_atomic_file_fault_hook(AtomicFileFaultHook hook) {
+  fault_hook() = std::move(hook);
+}
 
 core::Result<AtomicFile> AtomicFile::create(const std::filesystem::path& path, mode_t mode) {
   if ((mode & S_IWOTH) != 0) {
@@ -26,6 +40,8 @@ core::Result<AtomicFile> AtomicFile::create(const std::filesystem::path& path, m
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
   std::string temp = (dir / ("." + path.filename().string() + ".pcipass-XXXXXX")).string();
+  if (const int err = injected_fault(AtomicFileStep::create, path); err != 0)
+    return os_error("writing", path, err);
   const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) return os_error("writing", path, errno);
   if (::fchmod(fd, mode) != 0) {
@@ -59,8 +75,9 @@ core::Status AtomicFile::chown(uid_t owner, gid_t group) {
   if (m_fd < 0) return fail("writing " + m_path.string() + ": file already closed", ExitCode::failure);
   // Keeping the owner is best effort for unprivileged users: they can only
   // write files they could have written anyway.
-  if (::fchown(m_fd, owner, group) != 0 && errno != EPERM) {
-    const int err = errno;
+  int err = injected_fault(AtomicFileStep::chown, m_path);
+  if (err == 0 && ::fchown(m_fd, owner, group) != 0 && errno != EPERM) err = errno;
+  if (err != 0) {
     discard();
     return os_error("writing", m_path, err);
   }
@@ -69,6 +86,10 @@ core::Status AtomicFile::chown(uid_t owner, gid_t group) {
 
 core::Status AtomicFile::write(std::string_view bytes) {
   if (m_fd < 0) return fail("writing " + m_path.string() + ": file already closed", ExitCode::failure);
+  if (const int err = injected_fault(AtomicFileStep::write, m_path); err != 0) {
+    discard();
+    return os_error("writing", m_path, err);
+  }
   while (!bytes.empty()) {
     const ssize_t n = ::write(m_fd, bytes.data(), bytes.size());
     if (n < 0) {
@@ -84,20 +105,22 @@ core::Status AtomicFile::write(std::string_view bytes) {
 
 core::Status AtomicFile::commit() {
   if (m_fd < 0) return fail("writing " + m_path.string() + ": file already closed", ExitCode::failure);
-  if (::fsync(m_fd) != 0) {
-    const int err = errno;
+  int err = injected_fault(AtomicFileStep::fsync, m_path);
+  if (err == 0 && ::fsync(m_fd) != 0) err = errno;
+  if (err != 0) {
     discard();
     return os_error("writing", m_path, err);
   }
   if (::close(m_fd) != 0) {
     m_fd = -1;
-    const int err = errno;
+    err = errno;
     discard();
     return os_error("writing", m_path, err);
   }
   m_fd = -1;
-  if (::rename(m_temp.c_str(), m_path.c_str()) != 0) {
-    const int err = errno;
+  err = injected_fault(AtomicFileStep::rename, m_path);
+  if (err == 0 && ::rename(m_temp.c_str(), m_path.c_str()) != 0) err = errno;
+  if (err != 0) {
     discard();
     return os_error("writing", m_path, err);
   }

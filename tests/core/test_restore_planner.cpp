@@ -171,6 +171,33 @@ TEST(PlanRestore, MissingOrChangedFilesAreWrittenAgainAndLostModesSetAgain) {
             }));
 }
 
+// A run whose last journal write failed leaves a module load, a file or a
+// mode in place on the host but pending (or failed) in the journal: restore
+// makes each again, so that the journal records it done.
+TEST(PlanRestore, LoadsFilesAndModesLeftUnfinishedAreMadeAgainEvenWhenInPlace) {
+  for (EntryState state : {EntryState::pending, EntryState::failed}) {
+    JournalState journal = journal_of({k_zns});
+    for (const Action& action : std::vector<Action>{LoadModule{"vfio_pci"}, k_rule, k_override}) {
+      const auto id = journal.begin(action);
+      if (state == EntryState::failed) journal.mark_failed(id, "writing x: Input/output error");
+    }
+    const auto out =
+        plan_restore(rebooted("vfio-pci"), journal, VfioModule::loaded, as_written(), request());
+    EXPECT_EQ(out.plan.actions, (std::vector<Action>{LoadModule{"vfio_pci"}, k_rule, k_override}));
+    const std::string left = to_string(state);
+    EXPECT_EQ(out.plan.notes,
+              (std::vector<std::string>{
+                  "0000:02:00.0 is already on vfio-pci",
+                  "/etc/udev/rules.d/90-pcipass-vfio.rules: finishing the write an earlier "
+                  "run left " +
+                      left,
+                  "/sys/bus/pci/devices/0000:02:00.0/driver_override: finishing the mode "
+                  "change an earlier run left " +
+                      left,
+              }));
+  }
+}
+
 TEST(PlanRestore, AModeInTheVfioDriverFolderWaitsForTheModuleOthersAreSkipped) {
   SetPermissions gone_driver{"/sys/bus/pci/drivers/nvme/unbind", 0220, "kvm", 0200, "root"};
   const JournalState journal = journal_of({k_zns, k_vfio_unbind, gone_driver});

@@ -61,12 +61,20 @@ core::Status FakeOs::set_permissions(const std::filesystem::path& path, mode_t m
     const struct group* entry = ::getgrnam(group.c_str());
     if (entry == nullptr)
       return os_error("changing the group of " + path.string() + " to " + group, ENOENT);
+    if (const int error = injected("chown", path); error != 0)
+      return os_error("changing the group of " + path.string() + " to " + group, error);
     if (::chown(path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0)
       return os_error("changing the group of " + path.string() + " to " + group, errno);
   }
+  if (const int error = injected("chmod", path); error != 0)
+    return os_error("changing the mode of " + path.string(), error);
   if (::chmod(path.c_str(), mode) != 0)
     return os_error("changing the mode of " + path.string(), errno);
   return core::ok();
+}
+
+int FakeOs::injected(const char* what, const std::filesystem::path& path) {
+  return m_faults == nullptr ? 0 : m_faults->step(what, path.string());
 }
 
 core::Result<std::optional<host::FileMode>> FakeOs::file_mode(
@@ -87,12 +95,19 @@ core::Status FakeOs::remove_file(const std::filesystem::path& path) {
   if (auto it = m_failures.find(path.string()); it != m_failures.end()) {
     return os_error("removing " + path.string(), it->second);
   }
+  if (const int error = injected("unlink", path); error != 0)
+    return os_error("removing " + path.string(), error);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     return os_error("removing " + path.string(), errno);
   return core::ok();
 }
 
 core::Status FakeOs::make_directories(const std::filesystem::path& path) {
+  // Only a folder that is missing is a change that can fail.
+  if (!std::filesystem::exists(path)) {
+    if (const int error = injected("mkdir", path); error != 0)
+      return os_error("creating " + path.string(), error);
+  }
   std::error_code ec;
   std::filesystem::create_directories(path, ec);
   if (ec)

@@ -7,6 +7,7 @@
 
 #include <pcipass/host/os.hpp>
 
+#include "support/fault_injector.hpp"
 #include "support/simulated_kernel.hpp"
 
 #include <map>
@@ -44,12 +45,19 @@ class FakeOs final : public host::Os {
   }
   // Every side effect asks `crash` first.
   void set_crash_switch(CrashSwitch* crash) { m_crash = crash; }
+  // Every chmod, chown, unlink and mkdir asks `faults` whether to fail
+  // (nullptr: never); file writes ask it through AtomicFile's hook.
+  void set_fault_injector(FaultInjector* faults) { m_faults = faults; }
   // Calls made, e.g. "modprobe vfio_pci", "chmod 0660 kvm /path", "remove /path".
   [[nodiscard]] const std::vector<std::string>& calls() const { return m_calls; }
 
  private:
+  // The errno `m_faults` injects into operation `what` on `path`, else 0.
+  int injected(const char* what, const std::filesystem::path& path);
+
   SimulatedKernel* m_kernel;
   CrashSwitch* m_crash = nullptr;
+  FaultInjector* m_faults = nullptr;
   std::map<std::string, int> m_failures;
   int m_module_error = 0;
   std::vector<std::string> m_calls;

@@ -113,6 +113,9 @@ core::Status SimulatedKernel::write(std::string_view path, std::string_view byte
   };
   if (auto it = m_write_failures.find(path); it != m_write_failures.end())
     return failed(it->second);
+  if (m_faults != nullptr) {
+    if (const int error = m_faults->step("sysfs-write", shown); error != 0) return failed(error);
+  }
 
   std::error_code ec;
   const fs::path full = fs::canonical(sys_root() / std::string(path), ec);

@@ -23,6 +23,7 @@
 
 #include <pcipass/host/sysfs.hpp>
 
+#include "support/fault_injector.hpp"
 #include "support/sim_host.hpp"
 
 #include <map>
@@ -93,6 +94,8 @@ class SimulatedKernel final : public host::Sysfs {
   void clear_failures() { m_write_failures.clear(); }
   // Every side effect asks `crash` first (nullptr: never crash).
   void set_crash_switch(CrashSwitch* crash) { m_crash = crash; }
+  // Every write asks `faults` whether to fail (nullptr: never).
+  void set_fault_injector(FaultInjector* faults) { m_faults = faults; }
 
   // The driver `address` is bound to now ("" when none).
   [[nodiscard]] std::string driver_of(const std::string& address) const;
@@ -124,6 +127,7 @@ class SimulatedKernel final : public host::Sysfs {
   std::map<std::string, int, std::less<>> m_write_failures;
   std::vector<std::string> m_writes;
   CrashSwitch* m_crash = nullptr;
+  FaultInjector* m_faults = nullptr;
 };
 
 // Every file, folder and link under `root` with its content or target, one

@@ -36,9 +36,10 @@ struct RestorePlan {
 // IOMMU group and that the host does not use it (unless Force::yes); a note
 // when it is already on vfio-pci, gone, or its release was interrupted. For
 // each file and mode the journal records: the recorded action again when
-// the file is missing or differs, a note when it is as recorded or an
-// interrupted `release --all` was undoing it. vfio_pci is loaded first when
-// a bind needs it.
+// the file is missing or differs, or its entry is not done (an earlier run
+// failed to record it), a note when it is as recorded or an interrupted
+// `release --all` was undoing it. vfio_pci is loaded first when a bind needs
+// it, or when the journal's load of it is not done.
 RestorePlan plan_restore(const Inventory& inventory, const JournalState& journal, VfioModule vfio,
                          const FileStates& files, const RestoreRequest& request);
 

@@ -3,6 +3,7 @@
 #include <pcipass/core/error.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <string_view>
 #include <sys/types.h>
 
@@ -45,6 +46,20 @@ private:
   std::filesystem::path m_temp;
   int m_fd = -1;
 };
+
+// The steps of an atomic write that touch the disk, in order: creating the
+// temporary file, giving it its owner, writing, fsync, rename.
+enum class AtomicFileStep { create, chown, write, fsync, rename };
+
+// Called before each step with the target path: a non-zero errno makes the
+// step fail with it, exactly as if its system call had. Only tests set one
+// (nothing in src/ does): the promise of AtomicFile is about a disk that is
+// full, read-only or failing at any step, and tests run as root (modes do
+// not stop it) on a tmpfs (no EIO), so no other way reaches those paths.
+using AtomicFileFaultHook = std::function<int(AtomicFileStep, const std::filesystem::path&)>;
+
+// Replaces the process-wide fault hook; an empty one injects nothing.
+void set_atomic_file_fault_hook(AtomicFileFaultHook hook);
 
 // Writes `content` to `path` atomically with `mode`, in one call.
 core::Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
