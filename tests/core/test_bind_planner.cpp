@@ -3,27 +3,15 @@
 
 #include <pcipass/core/bind_planner.hpp>
 
+#include "support/test_devices.hpp"
+
 #include <gtest/gtest.h>
 
 namespace pcipass::core {
 namespace {
 
-PciAddress addr(const char* text) {
-  return PciAddress::parse(text).value();
-}
-
-PciDevice device(const char* address, std::uint16_t vendor, std::uint16_t id,
-                 std::uint32_t class_code, const char* driver, unsigned group) {
-  PciDevice d;
-  d.address = addr(address);
-  d.vendor_id = vendor;
-  d.device_id = id;
-  d.class_code = class_code;
-  d.header = header_kind_from_class(class_code);
-  d.driver = driver;
-  d.iommu_group = group;
-  return d;
-}
+using test::addr;
+using test::device;
 
 // A small workstation: a bridge, the boot disk, a free disk, a GPU (boot VGA)
 // and its audio in one group.
