@@ -72,6 +72,7 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
   }
   request.sysfs_root = context.options.sysfs_root;
   request.etc_root = context.options.etc_root;
+  request.dev_root = context.options.dev_root;
 
   const std::vector<core::PciAddress> addresses = parse_devices(options.devices);
   const auto lock = lock_state(context, options.change);

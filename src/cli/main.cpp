@@ -137,8 +137,8 @@ int main(int argc, char** argv) {
     context.proc = proc.get();
     context.names = names.get();
     const bool real_host = is_real_sysfs(o.sysfs_root);
-    dev = std::make_unique<host::RealSysfs>(o.dev_root.empty() ? sibling_of_sysfs(o.sysfs_root, "dev")
-                                                               : o.dev_root);
+    if (o.dev_root.empty()) o.dev_root = sibling_of_sysfs(o.sysfs_root, "dev");
+    dev = std::make_unique<host::RealSysfs>(o.dev_root);
     if (o.etc_root.empty()) o.etc_root = real_host ? "/etc" : sibling_of_sysfs(o.sysfs_root, "etc");
     etc = std::make_unique<host::RealSysfs>(o.etc_root);
     context.etc = etc.get();

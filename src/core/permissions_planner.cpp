@@ -51,6 +51,16 @@ Result<std::vector<Action>> plan_permissions(const PermissionRequest& request) {
   std::vector<Action> actions;
   actions.push_back(WriteFile{
       join_path(request.etc_root, "udev/rules.d/90-pcipass-vfio.rules"), rules, 0644, {}});
+  // The rule only acts when udev sees the node appear: a node that exists
+  // now (its device is on vfio-pci) gets the same group and mode at once.
+  std::set<unsigned> vfio_nodes;
+  for (const PermissionDevice& device : request.devices) {
+    if (device.driver == "vfio-pci" && vfio_nodes.insert(device.iommu_group).second) {
+      actions.push_back(SetPermissions{
+          join_path(request.dev_root, "vfio/" + std::to_string(device.iommu_group)), 0660,
+          request.group});
+    }
+  }
   std::set<std::string> opened;
   auto open_to_group = [&](const std::string& relative, unsigned mode) {
     if (!opened.insert(relative).second) return;

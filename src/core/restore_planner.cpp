@@ -94,8 +94,17 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
 }
 
 // The file part: recorded writes and modes put back where they were lost.
+// Whether `path` is the vfio node (.../vfio/N) of a group one of `binds`
+// puts on vfio-pci: the kernel creates it during the bind.
+bool created_by_binds(const std::string& path, const std::vector<BindToVfio>& binds) {
+  return std::any_of(binds.begin(), binds.end(), [&](const BindToVfio& bind) {
+    return path.ends_with("/vfio/" + std::to_string(bind.iommu_group));
+  });
+}
+
 void plan_files(const JournalState& journal, const FileStates& files, bool loads_vfio,
-                const RestoreRequest& request, RestorePlan& out) {
+                const std::vector<BindToVfio>& binds, const RestoreRequest& request,
+                RestorePlan& out) {
   std::string vfio_folder = request.sysfs_root;
   while (vfio_folder.size() > 1 && vfio_folder.back() == '/') vfio_folder.pop_back();
   vfio_folder += "/bus/pci/drivers/vfio-pci/";
@@ -130,7 +139,8 @@ void plan_files(const JournalState& journal, const FileStates& files, bool loads
       continue;
     }
     const auto& perms = std::get<SetPermissions>(entry->action);
-    if (!now.exists && !(loads_vfio && path.starts_with(vfio_folder))) {
+    if (!now.exists && !(loads_vfio && path.starts_with(vfio_folder)) &&
+        !created_by_binds(path, binds)) {
       out.plan.notes.push_back(path + " does not exist now (is its driver loaded?); its mode " +
                                octal(perms.mode) + " is not restored");
       continue;
@@ -164,7 +174,7 @@ RestorePlan plan_restore(const Inventory& inventory, const JournalState& journal
   const bool loads_vfio = (!binds.empty() && vfio == VfioModule::missing) || load_unfinished;
   if (loads_vfio) out.plan.actions.push_back(LoadModule{k_vfio_module});
   for (const BindToVfio& bind : binds) out.plan.actions.push_back(bind);
-  plan_files(journal, files, loads_vfio, request, out);
+  plan_files(journal, files, loads_vfio, binds, request, out);
   return out;
 }
 

@@ -57,6 +57,7 @@ struct PreparedHost {
     perms.group = own_group();
     perms.limit_name = perms.group;
     perms.sysfs_root = sys().string();
+    perms.dev_root = kernel.dev_root().string();
     perms.etc_root = etc().string();
     for (const core::Action& a : core::plan_permissions(perms).value_or_throw()) {
       actions.push_back(a);
@@ -90,6 +91,9 @@ TEST(CliRestore, ADeviceStillOnVfioIsSkippedAndASecondRunChangesNothing) {
       "note: unchanged: " +
       etc +
       "/udev/rules.d/90-pcipass-vfio.rules\n"
+      "note: unchanged: " +
+      host.kernel.dev_root().string() +
+      "/vfio/9\n"
       "note: unchanged: " +
       sys +
       "/bus/pci/devices/0000:02:00.0/driver_override\n"
@@ -142,10 +146,13 @@ TEST(CliRestore, AfterARebootDryRunShowsTheWorkAndChangesNothing) {
   EXPECT_EQ(doc["dry_run"], true);
   EXPECT_EQ(doc["refused"], nlohmann::json::array());
   EXPECT_EQ(doc["error"], nullptr);
-  ASSERT_EQ(doc["actions"].size(), 4u);  // the bind and three modes
+  // The bind, then the modes: /dev/vfio/9 (which the bind makes again) and
+  // three sysfs files.
+  ASSERT_EQ(doc["actions"].size(), 5u);
   EXPECT_EQ(doc["actions"][0]["action"]["action"], "bind-to-vfio");
   EXPECT_EQ(doc["actions"][0]["action"]["restore_driver"], "nvme");
   EXPECT_EQ(doc["actions"][1]["action"]["action"], "set-permissions");
+  EXPECT_EQ(doc["actions"][1]["action"]["path"], host.kernel.dev_root().string() + "/vfio/9");
   EXPECT_EQ(doc["actions"][1]["operations"][0]["kind"], "set-permissions");
   EXPECT_EQ(snapshot_tree(host.kernel.root()), before);
 }

@@ -49,6 +49,26 @@ TEST(PermissionsPlanner, UdevRuleSysfsModesAndMemlockFile) {
   EXPECT_EQ(*actions, expected);
 }
 
+TEST(PermissionsPlanner, NodesThatExistNowGetTheRuleModeAtOnce) {
+  // udev applies the rule only to nodes it sees appear: the node of a group
+  // already on vfio-pci (group 15, twice) gets its mode now, once; group 9
+  // has no node yet.
+  auto r = request();
+  r.dev_root = "/tmp/h/dev";
+  r.devices[0].driver = "vfio-pci";
+  r.devices[1].driver = "vfio-pci";
+  const auto actions = plan_permissions(r);
+  ASSERT_TRUE(actions) << actions.error().message;
+  std::vector<SetPermissions> nodes;
+  for (const Action& action : *actions) {
+    const auto* perms = std::get_if<SetPermissions>(&action);
+    if (perms != nullptr && perms->path.starts_with("/tmp/h/dev/")) nodes.push_back(*perms);
+  }
+  EXPECT_EQ(nodes, (std::vector<SetPermissions>{{"/tmp/h/dev/vfio/15", 0660, "kvm"}}));
+  EXPECT_EQ(std::get<SetPermissions>((*actions)[2]).path,
+            "/tmp/h/sys/bus/pci/devices/0000:2d:00.0/driver_override");
+}
+
 TEST(PermissionsPlanner, DefaultMemoryAndUserSubject) {
   auto r = request();
   r.limit_subject = LimitSubject::user;

@@ -210,6 +210,22 @@ TEST(PlanRestore, AModeInTheVfioDriverFolderWaitsForTheModuleOthersAreSkipped) {
                                      "driver loaded?); its mode 0220 is not restored"});
 }
 
+TEST(PlanRestore, TheVfioNodeOfAGroupBeingReboundGetsItsModeAfterTheBind) {
+  // A reboot loses /dev/vfio/9 with the binding; the bind of group 9 makes
+  // the node again, so its mode is planned after the bind. The node of a
+  // group no bind brings back stays a note.
+  const SetPermissions node9{"/dev/vfio/9", 0660, "kvm", 0600, "root"};
+  const SetPermissions node19{"/dev/vfio/19", 0660, "kvm", 0600, "root"};
+  const JournalState journal = journal_of({k_zns, node9, node19});
+  const auto out = plan_restore(rebooted(), journal, VfioModule::loaded, {}, request());
+  ASSERT_EQ(out.plan.actions.size(), 2u);
+  EXPECT_TRUE(std::holds_alternative<BindToVfio>(out.plan.actions[0]));
+  EXPECT_EQ(std::get<SetPermissions>(out.plan.actions[1]), node9);
+  EXPECT_EQ(out.plan.notes, std::vector<std::string>{"/dev/vfio/19 does not exist now (is its "
+                                                     "driver loaded?); its mode 0660 is not "
+                                                     "restored"});
+}
+
 TEST(PlanRestore, AnInterruptedReleaseAllLeavesTheFileAlone) {
   JournalState journal = journal_of({k_rule});
   journal.begin(RemoveFile{k_rule.path, k_rule.bytes});

@@ -150,6 +150,7 @@ core::Status open_to_group(Rig& rig) {
   request.group = own_group();
   request.limit_name = request.group;
   request.sysfs_root = rig.kernel.sys_root().string();
+  request.dev_root = rig.kernel.dev_root().string();
   request.etc_root = rig.etc().string();
   auto actions = core::plan_permissions(request);
   if (!actions) return core::fail(actions.error());

@@ -73,6 +73,7 @@ struct Rig {
     perms.group = group;
     perms.limit_name = group;
     perms.sysfs_root = kernel.sys_root().string();
+    perms.dev_root = kernel.dev_root().string();
     perms.etc_root = etc().string();
     auto actions = core::plan_permissions(perms);
     if (!actions) return core::fail(actions.error());
@@ -110,7 +111,12 @@ struct Rig {
 void expect_applied(Rig& rig, const std::string& vfio_unbind) {
   EXPECT_EQ(rig.kernel.driver_of(k_zns), "vfio-pci");
   EXPECT_EQ(rig.kernel.override_of(k_zns), "vfio-pci");
-  EXPECT_TRUE(fs::exists(rig.kernel.dev_root() / "vfio" / std::to_string(rig.group_of_zns())));
+  const fs::path node = rig.kernel.dev_root() / "vfio" / std::to_string(rig.group_of_zns());
+  EXPECT_TRUE(fs::exists(node));
+  // The kernel makes the node 0600 at each bind; permissions and restore open it.
+  EXPECT_EQ(fs::status(node).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                fs::perms::group_write);
   EXPECT_EQ(rig.mode("bus/pci/devices/0000:02:00.0/driver_override"), 0664u);
   EXPECT_EQ(rig.mode(vfio_unbind), 0220u);
   EXPECT_EQ(rig.mode("bus/pci/drivers_probe"), 0220u);

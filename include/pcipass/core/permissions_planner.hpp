@@ -1,6 +1,6 @@
 #pragma once
 
-// Planning `pcipass permissions` (not wired to a command yet): what an
+// Planning `pcipass permissions`: what an
 // unprivileged qemu:///session guest needs to use vfio devices, as WriteFile
 // and SetPermissions actions for the executor. Pure: paths come in as text.
 
@@ -35,6 +35,7 @@ struct PermissionRequest {
   LimitSubject limit_subject = LimitSubject::group;
   std::vector<std::uint64_t> guest_memory;  // bytes per guest; empty: k_default_guest_memory
   std::string sysfs_root;                   // "/sys" or a simulated host's sys/
+  std::string dev_root;                     // "/dev" or a simulated host's dev/
   std::string etc_root;                     // "/etc" or a temporary folder
 };
 
@@ -42,7 +43,8 @@ struct PermissionRequest {
 // characters): nothing that could carry udev or limits.conf syntax.
 bool is_valid_account_name(const std::string& name);
 
-// The actions: a udev rule giving `group` /dev/vfio/N (0660), the sysfs
+// The actions: a udev rule giving `group` /dev/vfio/N (0660), the same
+// group and mode on the nodes that exist now (devices on vfio-pci), the sysfs
 // attributes bind and release write (driver_override, the current driver's
 // unbind, drivers_probe) opened to `group`, and a limits.d file. Fails with
 // ExitCode::usage for an invalid name or an empty device list.
