@@ -19,6 +19,9 @@ packages=(
   kconfig-frontends python3-kconfiglib
   # misc tools the tests call
   python3 python3-yaml iproute2 util-linux kmod
+  # the end-to-end tests: initramfs, disk images (the kernel and busybox are
+  # fetched with apt-get download, not installed)
+  cpio e2fsprogs file
 )
 
 missing=()

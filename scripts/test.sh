@@ -2,12 +2,13 @@
 # Sets everything up and runs every test: installs dependencies (apt, as
 # root, idempotent), starts libvirtd when none runs, builds with warnings as
 # errors, runs the whole suite through ctest, then again under
-# AddressSanitizer and UndefinedBehaviorSanitizer.
-#
+# AddressSanitizer and UndefinedBehaviorSanitizer, then the end-to-end tests
+# in a QEMU guest (scripts/e2e.sh; reported SKIPPED where QEMU cannot run),
 # and finally runs every libFuzzer target briefly (scripts/fuzz.sh).
 #
 #   scripts/test.sh                              # everything
 #   PCIPASS_SKIP_SANITIZERS=1 scripts/test.sh    # no sanitizer build
+#   PCIPASS_SKIP_E2E=1 scripts/test.sh           # no QEMU guest
 #   PCIPASS_FUZZ_SECONDS=0 scripts/test.sh       # no fuzzing
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,16 @@ if [[ ${PCIPASS_SKIP_SANITIZERS:-0} != 1 ]]; then
   echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan -DPCIPASS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+fi
+if [[ ${PCIPASS_SKIP_E2E:-0} != 1 ]]; then
+  echo "== end-to-end tests in a QEMU guest (scripts/e2e.sh)"
+  e2e_status=0
+  bash scripts/e2e.sh build || e2e_status=$?
+  if ((e2e_status == 77)); then
+    echo "test: end-to-end tests SKIPPED (not passed): see the reason above" >&2
+  elif ((e2e_status != 0)); then
+    exit "$e2e_status"
+  fi
 fi
 fuzz_seconds=${PCIPASS_FUZZ_SECONDS:-30}
 if ((fuzz_seconds > 0)); then

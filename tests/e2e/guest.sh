@@ -1,0 +1,189 @@
+#!/bin/busybox sh
+# What the end-to-end guest runs, under busybox, as root, on a real kernel
+# with an emulated Intel IOMMU. It asserts nothing itself: every step's
+# output goes to the second serial port (/dev/ttyS1) between markers, and
+# tests/e2e/check.py checks it on the host.
+#
+#   guest.sh boot1|boot2
+#
+# The guest has two NVMe controllers told apart by serial number: e2e-state
+# (ext4, mounted on /var/lib/pcipass: used by the host, and it keeps pcipass's
+# journal across the reboot) and e2e-free (the one pcipass binds).
+phase=$1
+results=/dev/ttyS1
+
+# emit NAME: the text of standard input as one record.
+emit() {
+  {
+    echo "@@E2E BEGIN $1"
+    cat
+    echo
+    echo "@@E2E END"
+  } >"$results"
+}
+
+# step NAME COMMAND...: runs COMMAND, records its stdout, stderr and exit code.
+step() {
+  name=$1
+  shift
+  "$@" >/tmp/step.out 2>/tmp/step.err
+  rc=$?
+  emit "$name.stdout" </tmp/step.out
+  emit "$name.stderr" </tmp/step.err
+  echo "$rc" | emit "$name.rc"
+  echo "e2e: $name -> $rc"
+}
+
+# busybox's own view of every PCI function: address vendor device class
+# driver group (- when none).
+pci_facts() {
+  for d in /sys/bus/pci/devices/*; do
+    driver=-
+    group=-
+    [ -e "$d/driver" ] && driver=$(basename "$(readlink "$d/driver")")
+    [ -e "$d/iommu_group" ] && group=$(basename "$(readlink "$d/iommu_group")")
+    echo "${d##*/} $(cat "$d/vendor") $(cat "$d/device") $(cat "$d/class") $driver $group"
+  done
+}
+
+# Mode, owner and group of the vfio nodes, the free controller's sysfs files
+# and the files bind writes: PATH MODE UID GID.
+file_facts() {
+  for f in /dev/vfio/* "/sys/bus/pci/devices/$free"/* /sys/bus/pci/drivers/*/unbind \
+    /sys/bus/pci/drivers_probe; do
+    [ -e "$f" ] || continue
+    echo "$f $(stat -c '%a %u %g' "$f")"
+  done
+}
+
+# Address of the NVMe controller with serial number $1.
+nvme_address() {
+  for c in /sys/class/nvme/nvme*; do
+    if [ "$(cat "$c/serial" | tr -d ' ')" = "$1" ]; then
+      basename "$(readlink -f "$c/device")"
+      return
+    fi
+  done
+}
+
+# The block device of the namespace behind the controller with serial $1.
+nvme_block() {
+  for c in /sys/class/nvme/nvme*; do
+    if [ "$(cat "$c/serial" | tr -d ' ')" = "$1" ]; then
+      for n in "$c"/nvme*n1; do
+        [ -e "$n" ] && echo "/dev/${n##*/}" && return
+      done
+    fi
+  done
+}
+
+modprobe nvme
+modprobe e1000e
+modprobe crc32c_generic
+modprobe ext4
+modprobe vfio-pci
+modprobe vfio_iommu_type1
+
+# The controllers probe asynchronously.
+for _ in $(seq 1 100); do
+  state=$(nvme_address e2e-state)
+  free=$(nvme_address e2e-free)
+  state_block=$(nvme_block e2e-state)
+  [ -n "$state" ] && [ -n "$free" ] && [ -n "$state_block" ] && [ -b "$state_block" ] && break
+  sleep 0.1
+done
+mount -t ext4 "$state_block" /var/lib/pcipass
+printf 'state %s\nfree %s\nstate_block %s\n' "$state" "$free" "$state_block" | emit setup
+cat /proc/mounts | emit mounts
+
+case $phase in
+  boot1)
+    pci_facts | emit facts.before
+    step doctor pcipass --json doctor
+    step list pcipass --json list
+    step groups pcipass --json groups
+    step bind-used pcipass bind "$state"
+    step bind pcipass --json bind "$free"
+    pci_facts | emit facts.bound
+    cat "/sys/bus/pci/devices/$free/driver_override" | emit override.bound
+    file_facts | emit files.bound
+    step list-bound pcipass --json list
+    step release pcipass --json release "$free"
+    pci_facts | emit facts.released
+    cat "/sys/bus/pci/devices/$free/driver_override" | emit override.released
+    # Leave the free controller bound and opened to the kvm group: the
+    # second boot restores exactly this.
+    step bind-again pcipass --json bind "$free"
+    step permissions pcipass --json permissions --group kvm "$free"
+    file_facts | emit files.permissions
+    cat /etc/udev/rules.d/*pcipass* 2>&1 | emit udev-rule
+    cat /etc/security/limits.d/*pcipass* 2>&1 | emit limits
+    step status pcipass --json status
+    ;;
+  boot2)
+    pci_facts | emit facts.rebooted
+    step restore pcipass --json restore
+    pci_facts | emit facts.restored
+    file_facts | emit files.restored
+    step status pcipass --json status
+    ;;
+  nested)
+    # Stage 2: libvirt starts a nested guest with the controller passed
+    # through, after pcipass bringup bound it and added its <hostdev>.
+    ln -sfn /run /var/run
+    mkdir -p /run/libvirt /tmp/home
+    export HOME=/tmp/home
+    libvirtd -d
+    for _ in $(seq 1 300); do
+      [ -S /run/libvirt/libvirt-sock ] && break
+      sleep 0.2
+    done
+    step nested-define virsh -c qemu:///system define /e2e/nested.xml
+    step nested-bringup pcipass -c qemu:///system --json bringup "$free=e2e-nested"
+    pci_facts | emit facts.nested-bound
+    step nested-start virsh -c qemu:///system start --paused e2e-nested
+    step nested-dumpxml virsh -c qemu:///system dumpxml e2e-nested
+    step nested-pci virsh -c qemu:///system qemu-monitor-command e2e-nested --hmp 'info qtree'
+    step nested-destroy virsh -c qemu:///system destroy e2e-nested
+    pci_facts | emit facts.nested-stopped
+    step nested-release pcipass --json release "$free"
+    pci_facts | emit facts.nested-released
+    virsh -c qemu:///system dumpxml --inactive e2e-nested >/tmp/nested-hostdev.xml
+    tail -40 /tmp/libvirtd.log 2>&1 | emit libvirtd-log
+    tail -40 /var/log/libvirt/qemu/e2e-nested.log 2>&1 | emit qemu-log
+
+    # The unprivileged path: user e2e (group kvm) starts the same guest
+    # through its own qemu:///session libvirtd, after root ran pcipass bind
+    # and permissions. The memlock limit is what pcipass wrote to limits.d,
+    # applied as PAM would at login (busybox su has no PAM).
+    step session-bind pcipass --json bind "$free"
+    # Before pcipass permissions the start must fail on /dev/vfio/N (the
+    # memlock limit is generous until then, so that is the only thing missing).
+    memlock=4194304
+    mkdir -p /tmp/e2e-home
+    cp /tmp/nested-hostdev.xml /tmp/e2e-home/nested.xml
+    chown -R e2e /tmp/e2e-home
+    as_e2e() {
+      (ulimit -l "$memlock" && su -s /bin/sh e2e -c \
+        "cd /tmp/e2e-home && HOME=/tmp/e2e-home XDG_RUNTIME_DIR=/tmp/e2e-home/run $*")
+    }
+    step session-id as_e2e id
+    step session-define as_e2e virsh -c qemu:///session define nested.xml
+    step session-start-unopened as_e2e virsh -c qemu:///session start --paused e2e-nested
+    step session-permissions pcipass --json permissions --group kvm --guest-memory 128M "$free"
+    file_facts | emit files.session
+    memlock=$(awk '$2 == "hard" && $3 == "memlock" {print $4}' /etc/security/limits.d/90-pcipass-memlock.conf)
+    echo "$memlock" | emit session-memlock
+    step session-start as_e2e virsh -c qemu:///session start --paused e2e-nested
+    step session-pci as_e2e virsh -c qemu:///session qemu-monitor-command e2e-nested --hmp "'info qtree'"
+    step session-destroy as_e2e virsh -c qemu:///session destroy e2e-nested
+    step session-release pcipass --json release "$free"
+    tail -30 /tmp/e2e-home/.cache/libvirt/qemu/log/e2e-nested.log 2>&1 | emit session-qemu-log
+    ;;
+  *)
+    echo "unknown phase '$phase'" | emit error
+    ;;
+esac
+
+umount /var/lib/pcipass
+echo "@@E2E DONE" >"$results"
