@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace pcipass::test {
@@ -276,6 +277,59 @@ TEST_F(CliBringup, ABrokenGuestStopsTheRunBeforeAnythingChanges) {
   EXPECT_NE(r.err.find("gone.xml"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("xfs.xml"), std::string::npos) << r.err;
   EXPECT_EQ(snapshot(dir.path()), before);
+}
+
+TEST_F(CliBringup, AGuestThatCannotBeWrittenStopsTheRunAndARerunFinishes) {
+  // The second guest fails when its turn comes: its file is read-only (the
+  // user saying "keep", refused even for root), or its backup cannot be
+  // written (a folder stands there: EISDIR). The first guest stays edited,
+  // the second is byte for byte as it was with nothing beside it, and once
+  // the obstacle is gone a re-run ends where a run without it ends.
+  TempDir clean;
+  put(clean.path() / "guestfs/xfs/xfs.xml", sample_guest("xfs"));
+  put(clean.path() / "guestfs/btrfs.xml", sample_guest("btrfs"));
+  const auto reference = run_pcipass(on_workstation(
+      {"--state-dir", (clean.path() / "state").string(), "bringup", "--no-bind", "--guests",
+       "xfs,btrfs", "02:00.0=xfs", "06:00.0=btrfs", "--xml-dir",
+       (clean.path() / "guestfs").string()}));
+  ASSERT_EQ(reference.exit_code, 0) << reference.err;
+  const auto finished = snapshot(clean.path() / "guestfs");
+
+  const fs::path btrfs = guests() / "btrfs.xml";
+  const fs::path backup = guests() / "btrfs.xml.pcipass-backup";
+  struct Obstacle {
+    const char* name;
+    std::function<void()> place, remove;
+    const char* message;
+  };
+  const std::vector<Obstacle> obstacles{
+      {"read-only file", [&] { fs::permissions(btrfs, fs::perms::owner_read); },
+       [&] { fs::permissions(btrfs, fs::perms::owner_read | fs::perms::owner_write); },
+       "the file is read-only"},
+      {"folder in place of the backup", [&] { fs::create_directories(backup / "x"); },
+       [&] { fs::remove_all(backup); }, "pcipass-backup"}};
+  for (const Obstacle& obstacle : obstacles) {
+    SCOPED_TRACE(obstacle.name);
+    fs::remove_all(guests());
+    SetUp();
+    const std::string original = text_of(btrfs);
+    obstacle.place();
+    const auto failed = run_pcipass(bringup({"--no-bind"}));
+    EXPECT_EQ(failed.exit_code, 4) << failed.err;
+    EXPECT_NE(failed.err.find(obstacle.message), std::string::npos) << failed.err;
+    EXPECT_NE(failed.out.find("0000:02:00.0: added"), std::string::npos) << failed.out;
+    EXPECT_NE(text_of(guests() / "xfs/xfs.xml").find("ua-pcipass-0000-02-00-0"),
+              std::string::npos);
+    EXPECT_EQ(text_of(btrfs), original);
+    for (const auto& entry : fs::directory_iterator(guests())) {
+      const std::string name = entry.path().filename().string();
+      EXPECT_TRUE(name == "xfs" || name == "btrfs.xml" || entry.path() == backup) << name;
+    }
+    obstacle.remove();
+    const auto rerun = run_pcipass(bringup({"--no-bind"}));
+    ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+    EXPECT_EQ(snapshot(guests()), finished);
+  }
 }
 
 TEST_F(CliBringup, JsonDryRunIsOneDocument) {
