@@ -37,12 +37,6 @@ std::string read_text(const host::Sysfs& tree, std::string_view path) {
   return text ? *text : std::string();
 }
 
-std::string join(const std::vector<std::string>& items, const std::string& separator) {
-  std::string joined;
-  for (const std::string& item : items) joined += (joined.empty() ? "" : separator) + item;
-  return joined;
-}
-
 DoctorCheck check_iommu(Context& context) {
   const host::Sysfs& sys = *context.sysfs;
   const std::size_t groups = sorted_list(sys, "kernel/iommu_groups").size();
@@ -61,7 +55,7 @@ DoctorCheck check_iommu(Context& context) {
             core::iommu_enable_fix(vendor)};
   }
   std::string detail = std::to_string(groups) + " IOMMU groups";
-  if (!units.empty()) detail += ", units " + join(units, ", ");
+  if (!units.empty()) detail += ", units " + core::join(units, ", ");
   return {Verdict::ok, "iommu", detail + "; " + flag_note, {}};
 }
 
@@ -83,12 +77,12 @@ DoctorCheck check_interrupt_remapping(Context& context) {
   if (intel == 0) {
     return {Verdict::warn, "interrupt-remapping",
             units.empty() ? "unknown: no IOMMU units in " + sys.display_path("class/iommu")
-                          : "unknown: sysfs does not show it for units " + join(units, ", "),
+                          : "unknown: sysfs does not show it for units " + core::join(units, ", "),
             "read the kernel log (dmesg | grep -i remapping); " + fix};
   }
   if (!without.empty()) {
     return {Verdict::fail, "interrupt-remapping",
-            "not supported by " + join(without, ", ") + " (intel-iommu ecap bit 3 is clear)", fix};
+            "not supported by " + core::join(without, ", ") + " (intel-iommu ecap bit 3 is clear)", fix};
   }
   return {Verdict::ok,
           "interrupt-remapping",
@@ -105,7 +99,7 @@ DoctorCheck check_vfio_modules(Context& context) {
     return {Verdict::ok, "vfio-modules", "vfio, vfio_pci and vfio_iommu_type1 are loaded", {}};
   }
   return {Verdict::warn, "vfio-modules",
-          "not loaded: " + join(missing, ", ") + " (" + context.sysfs->display_path("module") + ")",
+          "not loaded: " + core::join(missing, ", ") + " (" + context.sysfs->display_path("module") + ")",
           "modprobe vfio-pci (pcipass bind loads it; to load it at boot add vfio-pci to "
           "/etc/modules-load.d/vfio.conf)"};
 }
@@ -180,7 +174,7 @@ DoctorCheck check_qemu_user(Context& context) {
   return {Verdict::ok,
           "qemu-user",
           "user " + user +
-              (groups.empty() ? ", no kvm or libvirt group" : ", groups " + join(groups, ", ")),
+              (groups.empty() ? ", no kvm or libvirt group" : ", groups " + core::join(groups, ", ")),
           {}};
 }
 
@@ -202,7 +196,7 @@ DoctorCheck check_memlock(Context& context) {
   const std::string grant_text =
       grants.empty() ? "no memlock lines in " + context.etc->display_path("security/limits.d") +
                            " or limits.conf"
-                     : "granted: " + join(grants, "; ");
+                     : "granted: " + core::join(grants, "; ");
   const std::string fix =
       "qemu:///system raises the limit itself; for qemu:///session guests add '@kvm hard memlock "
       "unlimited' and '@kvm soft memlock unlimited' (or the guest's memory plus a margin, in KiB) "

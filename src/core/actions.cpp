@@ -84,6 +84,11 @@ std::string DeviceIds::to_string() const {
   return buf;
 }
 
+std::optional<DeviceIds> DeviceIds::of(const PciDevice& device) {
+  if (!device.vendor_id || !device.device_id) return std::nullopt;
+  return DeviceIds{*device.vendor_id, *device.device_id};
+}
+
 std::optional<DeviceIds> DeviceIds::parse(std::string_view text) {
   if (text.size() != 9 || text[4] != ':') return std::nullopt;
   auto vendor = parse_hex(text.substr(0, 4));

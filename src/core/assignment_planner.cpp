@@ -11,17 +11,6 @@ namespace pcipass::core {
 
 namespace {
 
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
-  return out;
-}
-
-std::optional<DeviceIds> ids_of(const PciDevice& device) {
-  if (!device.vendor_id || !device.device_id) return std::nullopt;
-  return DeviceIds{*device.vendor_id, *device.device_id};
-}
-
 // A device that passed its own checks, with the guest it goes to.
 struct Candidate {
   const PciDevice* device = nullptr;
@@ -35,7 +24,7 @@ struct Candidate {
 std::optional<std::string> check_device(const PciDevice* device, const RequestedDevice& wanted) {
   const std::string label = wanted.address.to_string();
   if (device == nullptr) return label + ": no such PCI device on this host";
-  const auto ids = ids_of(*device);
+  const auto ids = DeviceIds::of(*device);
   if (wanted.expected && ids != wanted.expected) {
     return label + ": selected as " + wanted.expected->to_string() + ", but the device there is " +
            (ids ? ids->to_string() : std::string("of unknown ids")) +
@@ -150,7 +139,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
                          " is not one of the guests (" + join(request.guests, ", ") + ")");
       continue;
     }
-    Candidate candidate{device, *ids_of(*device), wanted.name, guest, false};
+    Candidate candidate{device, *DeviceIds::of(*device), wanted.name, guest, false};
     auto [it, fresh] = chosen.emplace(wanted.address, candidate);
     if (!fresh && it->second.guest != guest) {
       problems.push_back(wanted.address.to_string() + ": asked for by guests " +
@@ -188,7 +177,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
         missing.push_back(label);
         continue;
       }
-      const auto ids = ids_of(*other);
+      const auto ids = DeviceIds::of(*other);
       if (!ids) {
         problems.push_back(member.to_string() + " (IOMMU group " + std::to_string(number) +
                            "): vendor:device unknown, so it cannot be checked before use");

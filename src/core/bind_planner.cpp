@@ -1,5 +1,7 @@
 #include <pcipass/core/bind_planner.hpp>
 
+#include <pcipass/core/text.hpp>
+
 #include <algorithm>
 #include <set>
 
@@ -7,20 +9,9 @@ namespace pcipass::core {
 
 namespace {
 
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
-  return out;
-}
-
 Unexpected refusal(const char* verb, const std::vector<std::string>& problems) {
   return fail(std::string("refusing to ") + verb + ":\n  " + join(problems, "\n  "),
               ExitCode::refused);
-}
-
-std::optional<DeviceIds> ids_of(const PciDevice& device) {
-  if (!device.vendor_id || !device.device_id) return std::nullopt;
-  return DeviceIds{*device.vendor_id, *device.device_id};
 }
 
 }  // namespace
@@ -71,7 +62,7 @@ Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
     const PciDevice& device = *inventory.find(address);
     const std::string label =
         added.empty() ? address.to_string() : address.to_string() + " (" + added + ")";
-    const auto ids = ids_of(device);
+    const auto ids = DeviceIds::of(device);
     if (!ids) {
       problems.push_back(label + ": vendor:device unknown, so it cannot be checked before binding");
       continue;
@@ -144,7 +135,7 @@ Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& requ
                          bound.expected.to_string() + ")");
       continue;
     }
-    const auto ids = ids_of(*device);
+    const auto ids = DeviceIds::of(*device);
     if (ids != bound.expected) {
       problems.push_back(label + ": is now " + (ids ? ids->to_string() : std::string("unknown")) +
                          ", but pcipass bound " + bound.expected.to_string() +

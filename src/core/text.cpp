@@ -113,4 +113,13 @@ std::string hex(std::uint64_t value, int digits) {
   return buf;
 }
 
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i != 0) out += separator;
+    out += parts[i];
+  }
+  return out;
+}
+
 }  // namespace pcipass::core

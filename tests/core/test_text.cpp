@@ -48,5 +48,12 @@ TEST(ParseDecimal, AcceptsNegativeNumaNode) {
   EXPECT_FALSE(parse_decimal(""));
 }
 
+TEST(Join, PutsTheSeparatorOnlyBetweenParts) {
+  EXPECT_EQ(join({}, ", "), "");
+  EXPECT_EQ(join({"a"}, ", "), "a");
+  EXPECT_EQ(join({"a", "b", "c"}, ", "), "a, b, c");
+  EXPECT_EQ(join({"", "b"}, "\n  "), "\n  b");  // empty parts keep their place
+}
+
 }  // namespace
 }  // namespace pcipass::core

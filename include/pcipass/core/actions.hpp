@@ -6,6 +6,7 @@
 
 #include <pcipass/core/error.hpp>
 #include <pcipass/core/pci_address.hpp>
+#include <pcipass/core/pci_device.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +27,8 @@ struct DeviceIds {
   [[nodiscard]] std::string to_string() const;
   // Parses "1b96:2600"; nullopt for anything else.
   static std::optional<DeviceIds> parse(std::string_view text);
+  // The ids of an inventory device; nullopt when its source gave none.
+  static std::optional<DeviceIds> of(const PciDevice& device);
   bool operator==(const DeviceIds&) const = default;
 };
 

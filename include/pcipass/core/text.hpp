@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pcipass::core {
 
@@ -33,5 +34,8 @@ std::string quote_for_message(std::string_view text);
 
 // `0x` followed by `digits` lower-case hex digits of `value`.
 std::string hex(std::uint64_t value, int digits);
+
+// The parts with `separator` between them: join({"a", "b"}, ", ") == "a, b".
+std::string join(const std::vector<std::string>& parts, std::string_view separator);
 
 }  // namespace pcipass::core
