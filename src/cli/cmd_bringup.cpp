@@ -173,12 +173,15 @@ std::vector<std::string> inject(const BringupOptions& options, GuestTarget& targ
     target.after = edit->after;
     return lines;
   }
-  for (const core::AssignedDevice& device : guest.devices) {
-    const auto result = host::attach_hostdev(*connection, guest.guest, device.address,
+  std::vector<core::PciAddress> addresses;
+  for (const core::AssignedDevice& device : guest.devices) addresses.push_back(device.address);
+  const auto results = host::attach_hostdevs(*connection, guest.guest, addresses,
                                              hostdev_template(), host::AttachScope::config)
-                            .value_or_throw();
-    lines.push_back(device.address.to_string() +
-                    (result.config == core::HostdevChange::added ? ": added" : ": already present"));
+                           .value_or_throw();
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    lines.push_back(addresses[i].to_string() + (results[i].config == core::HostdevChange::added
+                                                    ? ": added"
+                                                    : ": already present"));
   }
   return lines;
 }

@@ -50,8 +50,20 @@ int run_generate(Context& context, const KconfigCommandOptions& options) {
   writer_options.source_label = loaded.source_label;
   writer_options.host_devices =
       options.include_host_devices ? core::HostDevices::include : core::HostDevices::leave_out;
-  const core::GeneratedKconfig generated =
-      core::generate_passthrough_kconfig(loaded.inventory, writer_options);
+  core::GeneratedKconfig generated;
+  if (options.output.empty()) {
+    generated = core::generate_passthrough_kconfig(loaded.inventory, writer_options);
+  } else {
+    // Streamed into the file: a large host's text is never held whole.
+    host::AtomicFile file = host::AtomicFile::create(options.output).value_or_throw();
+    core::Status written = core::ok();
+    generated = core::write_passthrough_kconfig(
+        loaded.inventory, writer_options, [&](std::string_view piece) {
+          if (written) written = file.write(piece);
+        });
+    std::move(written).value_or_throw();
+    file.commit().value_or_throw();
+  }
 
   if (!generated.has_iommu_groups) {
     warn(context, std::string(k_no_iommu_message) + "; the generated Kconfig offers no devices");
@@ -68,8 +80,9 @@ int run_generate(Context& context, const KconfigCommandOptions& options) {
                       " that the host uses itself or through their IOMMU group; their prompts "
                       "say so");
   }
-  emit(context, options, generated.text);
-  if (!options.output.empty()) {
+  if (options.output.empty()) {
+    *context.out << generated.text;
+  } else {
     *context.out << "wrote " << options.output << ": "
                  << plural(generated.candidates, "passthrough candidate", "passthrough candidates");
     if (generated.left_out > 0) {

@@ -61,16 +61,21 @@ bool is_control(unsigned char c) {
 // `text` as one line of a help block. Every line starts with the same tab
 // and two spaces and holds no line break, so whatever the text says it
 // cannot end the help block or start a new entry.
+// Control characters become blanks and trailing blanks go, written straight
+// into `out` (a 4096-function host has some 150k help lines).
 void add_help_line(std::string& out, std::string_view text = {}) {
-  std::string line;
-  for (char ch : text) line += is_control(static_cast<unsigned char>(ch)) ? ' ' : ch;
-  while (!line.empty() && line.back() == ' ') line.pop_back();
-  if (line.empty()) {
+  const auto blank = [](char ch) { return ch == ' ' || is_control(static_cast<unsigned char>(ch)); };
+  while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+  if (text.empty()) {
     out += "\n";
     return;
   }
   out += "\t  ";
-  out += line;
+  const std::size_t start = out.size();
+  out += text;
+  for (std::size_t i = start; i < out.size(); ++i) {
+    if (is_control(static_cast<unsigned char>(out[i]))) out[i] = ' ';
+  }
   out += "\n";
 }
 
@@ -82,8 +87,39 @@ void add_comment_line(std::string& out, std::string_view text = {}) {
   out += "\n";
 }
 
-void add_string_symbol(std::string& out, const std::string& symbol, std::string_view value) {
-  out += "config " + symbol + "\n\tstring\n\tdefault " + kconfig_quote(value) + "\n\n";
+// kconfig_quote(`text`) appended to `out`, without a string of its own.
+void append_quoted(std::string& out, std::string_view text) {
+  std::string sanitized;
+  if (!is_valid_utf8(text)) {
+    sanitized = sanitize_untrusted(text);
+    text = sanitized;
+  }
+  out += '"';
+  for (char ch : text) {
+    if (is_control(static_cast<unsigned char>(ch))) {
+      out += ' ';
+    } else if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (ch == '$') {
+      out += k_fullwidth_dollar;
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
+// `config SYMBOL<suffix>` with a string default; pieces appended in place
+// (nine per candidate, 37k on a 4096-function host).
+void add_string_symbol(std::string& out, std::string_view symbol, std::string_view suffix,
+                       std::string_view value) {
+  out += "config ";
+  out += symbol;
+  out += suffix;
+  out += "\n\tstring\n\tdefault ";
+  append_quoted(out, value);
+  out += "\n\n";
 }
 
 std::string plural(std::size_t n, std::string_view one, std::string_view many) {
@@ -135,8 +171,8 @@ std::string host_uses_text(const PciDevice& d) {
 
 class Writer {
  public:
-  Writer(const Inventory& inventory, const KconfigOptions& options)
-      : m_inventory(inventory), m_options(options) {}
+  Writer(const Inventory& inventory, const KconfigOptions& options, const KconfigSink* sink)
+      : m_inventory(inventory), m_options(options), m_sink(sink) {}
 
   GeneratedKconfig run() {
     m_result.has_iommu_groups = m_inventory.has_iommu_groups();
@@ -150,17 +186,31 @@ class Writer {
       m_out += "comment \"No PCI-E passthrough candidates: " + no_candidates_reason() + "\"\n\n";
     } else {
       m_out += "if " + std::string(k_enable_symbol) + "\n\n";
-      for (std::size_t i = 0; i < m_candidates.size(); ++i) write_entry(i + 1, *m_candidates[i]);
+      for (std::size_t i = 0; i < m_candidates.size(); ++i) {
+        write_entry(i + 1, *m_candidates[i]);
+        if (m_out.size() >= k_sink_chunk) flush();
+      }
       m_out += "endif # " + std::string(k_enable_symbol) + "\n\n";
     }
-    add_string_symbol(m_out, std::string(k_passthrough_prefix) + "_NUM_DEVICES",
+    add_string_symbol(m_out, k_passthrough_prefix, "_NUM_DEVICES",
                       std::to_string(m_candidates.size()));
     m_result.candidates = m_candidates.size();
-    m_result.text = std::move(m_out);
+    if (m_sink != nullptr) {
+      flush();
+    } else {
+      m_result.text = std::move(m_out);
+    }
     return std::move(m_result);
   }
 
  private:
+  // Hands the text so far to the sink, if there is one.
+  void flush() {
+    if (m_sink == nullptr || m_out.empty()) return;
+    (*m_sink)(m_out);
+    m_out.clear();
+  }
+
   void pick_candidates() {
     for (const auto& [address, d] : m_inventory.devices()) {
       if (d.host_in_use() && d.iommu_group) m_host_groups[*d.iommu_group].push_back(&d);
@@ -318,36 +368,43 @@ class Writer {
     const std::string name = address + " IOMMU group " + group + " - " + warning + display_name(d);
     const std::string sdevice = subsystem_device_name(d);
 
-    m_out += "config " + symbol + "\n";
-    m_out += "\tbool " + kconfig_quote(name) + "\n";
-    m_out += "\tdefault n\n";
+    m_out += "config ";
+    m_out += symbol;
+    m_out += "\n\tbool ";
+    append_quoted(m_out, name);
+    m_out += "\n\tdefault n\n";
     write_device_help(m_out, d);
     m_out += "\n";
 
-    m_out += "config " + symbol + "_TARGET_GUEST\n";
-    m_out += "\tstring  " +
-             kconfig_quote("Target guest to offload " + address + " " + device_name(d)) + "\n";
-    m_out += "\tdefault KDEVOPS_HOSTS_PREFIX\n";
-    m_out += "\tdepends on " + symbol + "\n";
+    m_out += "config ";
+    m_out += symbol;
+    m_out += "_TARGET_GUEST\n\tstring  ";
+    append_quoted(m_out, "Target guest to offload " + address + " " + device_name(d));
+    m_out += "\n\tdefault KDEVOPS_HOSTS_PREFIX\n\tdepends on ";
+    m_out += symbol;
+    m_out += "\n";
     m_out += "\tdepends on KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH_TYPE_EACH\n";
     m_out += "\thelp\n";
     add_help_line(m_out, "The name of the guest that gets " + address + ". Every endpoint of");
     add_help_line(m_out, "IOMMU group " + group + " must go to the same guest.");
     m_out += "\n";
 
-    add_string_symbol(m_out, symbol + "_PCI_ID", address);
-    add_string_symbol(m_out, symbol + "_SDEVICE", sdevice);
-    add_string_symbol(m_out, symbol + "_NAME", name);
-    add_string_symbol(m_out, symbol + "_IOMMUGROUP", group);
-    add_string_symbol(m_out, symbol + "_DOMAIN", hex(d.address.domain, 4));
-    add_string_symbol(m_out, symbol + "_BUS", hex(d.address.bus, 2));
-    add_string_symbol(m_out, symbol + "_SLOT", hex(d.address.slot, 2));
-    add_string_symbol(m_out, symbol + "_FUNCTION", hex(d.address.function, 1));
-    if (!d.ids().empty()) add_string_symbol(m_out, symbol + "_VENDOR_DEVICE", d.ids());
+    add_string_symbol(m_out, symbol, "_PCI_ID", address);
+    add_string_symbol(m_out, symbol, "_SDEVICE", sdevice);
+    add_string_symbol(m_out, symbol, "_NAME", name);
+    add_string_symbol(m_out, symbol, "_IOMMUGROUP", group);
+    add_string_symbol(m_out, symbol, "_DOMAIN", hex(d.address.domain, 4));
+    add_string_symbol(m_out, symbol, "_BUS", hex(d.address.bus, 2));
+    add_string_symbol(m_out, symbol, "_SLOT", hex(d.address.slot, 2));
+    add_string_symbol(m_out, symbol, "_FUNCTION", hex(d.address.function, 1));
+    if (const std::string ids = d.ids(); !ids.empty()) {
+      add_string_symbol(m_out, symbol, "_VENDOR_DEVICE", ids);
+    }
   }
 
   const Inventory& m_inventory;
   const KconfigOptions& m_options;
+  const KconfigSink* m_sink;  // null: the text goes into m_result.text
   GeneratedKconfig m_result;
   std::string m_out;
   std::vector<const PciDevice*> m_candidates;
@@ -360,7 +417,12 @@ class Writer {
 
 GeneratedKconfig generate_passthrough_kconfig(const Inventory& inventory,
                                               const KconfigOptions& options) {
-  return Writer(inventory, options).run();
+  return Writer(inventory, options, nullptr).run();
+}
+
+GeneratedKconfig write_passthrough_kconfig(const Inventory& inventory, const KconfigOptions& options,
+                                           const KconfigSink& sink) {
+  return Writer(inventory, options, &sink).run();
 }
 
 std::string passthrough_symbol(std::size_t number) {
@@ -386,21 +448,9 @@ std::string kconfig_safe_text(std::string_view untrusted) {
 }
 
 std::string kconfig_quote(std::string_view text) {
-  const std::string source = is_valid_utf8(text) ? std::string(text) : sanitize_untrusted(text);
-  std::string out = "\"";
-  for (char ch : source) {
-    if (is_control(static_cast<unsigned char>(ch))) {
-      out += ' ';
-    } else if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (ch == '$') {
-      out += k_fullwidth_dollar;
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
+  std::string out;
+  out.reserve(text.size() + 2);
+  append_quoted(out, text);
   return out;
 }
 

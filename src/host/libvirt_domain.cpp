@@ -1,5 +1,6 @@
 #include <pcipass/host/libvirt_domain.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -46,8 +47,12 @@ core::Result<Target> lookup(const LibvirtConnection& connection, const std::stri
   return t;
 }
 
-core::Result<core::DomainXml> read_xml(const Target& t, bool inactive) {
-  char* text = virDomainGetXMLDesc(t.domain.get(), inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+// `secure`: with passwords and keys, for an XML that is defined again.
+core::Result<core::DomainXml> read_xml(const Target& t, bool inactive, bool secure = false) {
+  unsigned flags = 0;
+  if (inactive) flags |= VIR_DOMAIN_XML_INACTIVE;
+  if (secure) flags |= VIR_DOMAIN_XML_SECURE;
+  char* text = virDomainGetXMLDesc(t.domain.get(), flags);
   if (text == nullptr) {
     return fail("reading the XML of domain '" + t.name + "': " + last_libvirt_error(t.connection).message,
                 ExitCode::host_error);
@@ -107,73 +112,153 @@ core::Status redefine(const Target& t, Operation op, const core::PciAddress& add
   return core::ok();
 }
 
+// Adds the hostdevs of all `addresses` to the persistent definition with one
+// edit of its XML and one virDomainDefineXML: libvirtd then writes the
+// definition to disk once, not once per device (about 5 ms each). The XML is
+// read with its secrets so that defining it again loses nothing.
+core::Result<std::vector<HostdevResult>> attach_by_one_define(
+    const Target& t, const std::vector<core::PciAddress>& addresses,
+    std::string_view hostdev_template) {
+  std::string what = "attaching ";
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    what += (i > 0 ? ", " : "") + addresses[i].to_string();
+  }
+  what += " to domain '" + t.name + "'";
+  if (auto s = check_scope(t, AttachScope::config, "attaching " + addresses.front().to_string() +
+                                                       " to domain '" + t.name + "'");
+      !s) {
+    return fail(s.error());
+  }
+  auto xml = read_xml(t, true, true);
+  if (!xml) return fail(xml.error());
+  std::vector<HostdevResult> results;
+  bool changed = false;
+  for (const core::PciAddress& address : addresses) {
+    HostdevResult result;
+    result.config = HostdevChange::already_present;
+    if (presence(*xml, address) == HostdevChange::not_present) {
+      if (auto added = xml->add_hostdev(address, hostdev_template); !added) return fail(added.error());
+      result.config = HostdevChange::added;
+      changed = true;
+    }
+    results.push_back(result);
+  }
+  if (changed) {
+    Domain defined(virDomainDefineXML(t.connection, xml->to_string().c_str()));
+    if (!defined) {
+      return fail(what + ": " + last_libvirt_error(t.connection).message, ExitCode::host_error);
+    }
+  }
+  return results;
+}
+
+// Attaches or detaches every address of `addresses` in domain `name`: one
+// lookup and one read of each XML part for all of them, then one call per
+// device that needs it (bringup passes all the devices of a guest).
+core::Result<std::vector<HostdevResult>> change_hostdevs(
+    const LibvirtConnection& connection, const std::string& name,
+    const std::vector<core::PciAddress>& addresses, std::string_view hostdev_template,
+    AttachScope scope, Operation op) {
+  auto target = lookup(connection, name);
+  if (!target) return fail(target.error());
+  const Target& t = *target;
+  if (op == Operation::attach && scope == AttachScope::config && addresses.size() > 1) {
+    return attach_by_one_define(t, addresses, hostdev_template);
+  }
+  std::optional<core::DomainXml> live_xml;
+  std::optional<core::DomainXml> config_xml;
+  std::vector<HostdevResult> results;
+  results.reserve(addresses.size());
+  for (std::size_t i = 0; i < addresses.size(); ++i) {
+    const core::PciAddress& address = addresses[i];
+    auto device_xml = core::make_hostdev_xml(address, hostdev_template);
+    if (!device_xml) return fail(device_xml.error());
+    const std::string what = std::string(verb(op)) + " " + address.to_string() +
+                             (op == Operation::attach ? " to" : " from") + " domain '" + name + "'";
+
+    if (auto s = check_scope(t, scope, what); !s) return fail(s.error());
+
+    const auto call = [&](unsigned flags) {
+      return op == Operation::attach
+                 ? virDomainAttachDeviceFlags(t.domain.get(), device_xml->c_str(), flags)
+                 : virDomainDetachDeviceFlags(t.domain.get(), device_xml->c_str(), flags);
+    };
+    const HostdevChange done = op == Operation::attach ? HostdevChange::added : HostdevChange::removed;
+    const auto wanted = [&](HostdevChange state) {
+      return op == Operation::attach ? state == HostdevChange::not_present
+                                     : state == HostdevChange::already_present;
+    };
+    const auto settled = [&](HostdevChange state) {
+      // Nothing to do: attached already, or nothing of pcipass's to detach.
+      if (op == Operation::attach) return HostdevChange::already_present;
+      return state == HostdevChange::owned_by_user ? HostdevChange::owned_by_user
+                                                   : HostdevChange::not_present;
+    };
+    // The XML was read before this call changed anything: an address listed
+    // twice has been handled already.
+    const bool repeated =
+        std::find(addresses.begin(), addresses.begin() + static_cast<std::ptrdiff_t>(i),
+                  address) != addresses.begin() + static_cast<std::ptrdiff_t>(i);
+    const auto state_in = [&](const core::DomainXml& xml) {
+      if (repeated) {
+        return op == Operation::attach ? HostdevChange::already_present : HostdevChange::not_present;
+      }
+      return presence(xml, address);
+    };
+
+    HostdevResult result;
+    // The running guest first: when the kernel refuses the device (no IOMMU,
+    // group in use), the definition stays as it was.
+    if (scope == AttachScope::live) {
+      if (!live_xml) {
+        auto live = read_xml(t, false);
+        if (!live) return fail(live.error());
+        live_xml.emplace(std::move(*live));
+      }
+      const HostdevChange state = state_in(*live_xml);
+      if (wanted(state)) {
+        if (call(VIR_DOMAIN_AFFECT_LIVE) < 0) {
+          return fail(what + " (live): " + last_libvirt_error(t.connection).message,
+                      ExitCode::host_error);
+        }
+        result.live = done;
+      } else {
+        result.live = settled(state);
+      }
+    }
+    if (t.persistent) {
+      if (!config_xml) {
+        auto config = read_xml(t, true);
+        if (!config) return fail(config.error());
+        config_xml.emplace(std::move(*config));
+      }
+      const HostdevChange state = state_in(*config_xml);
+      if (wanted(state)) {
+        if (call(VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+          const LibvirtError error = last_libvirt_error(t.connection);
+          if (error.code != VIR_ERR_NO_SUPPORT) {
+            return fail(what + ": " + error.message, ExitCode::host_error);
+          }
+          if (auto s = redefine(t, op, address, hostdev_template); !s) return fail(s.error());
+          result.used_define_fallback = true;
+        }
+        result.config = done;
+      } else {
+        result.config = settled(state);
+      }
+    }
+    results.push_back(result);
+  }
+  return results;
+}
+
 core::Result<HostdevResult> change_hostdev(const LibvirtConnection& connection,
                                            const std::string& name, const core::PciAddress& address,
                                            std::string_view hostdev_template, AttachScope scope,
                                            Operation op) {
-  auto target = lookup(connection, name);
-  if (!target) return fail(target.error());
-  const Target& t = *target;
-  auto device_xml = core::make_hostdev_xml(address, hostdev_template);
-  if (!device_xml) return fail(device_xml.error());
-  const std::string what = std::string(verb(op)) + " " + address.to_string() +
-                           (op == Operation::attach ? " to" : " from") + " domain '" + name + "'";
-
-  if (auto s = check_scope(t, scope, what); !s) return fail(s.error());
-
-  const auto call = [&](unsigned flags) {
-    return op == Operation::attach
-               ? virDomainAttachDeviceFlags(t.domain.get(), device_xml->c_str(), flags)
-               : virDomainDetachDeviceFlags(t.domain.get(), device_xml->c_str(), flags);
-  };
-  const HostdevChange done = op == Operation::attach ? HostdevChange::added : HostdevChange::removed;
-  const auto wanted = [&](HostdevChange state) {
-    return op == Operation::attach ? state == HostdevChange::not_present
-                                   : state == HostdevChange::already_present;
-  };
-  const auto settled = [&](HostdevChange state) {
-    // Nothing to do: attached already, or nothing of pcipass's to detach.
-    if (op == Operation::attach) return HostdevChange::already_present;
-    return state == HostdevChange::owned_by_user ? HostdevChange::owned_by_user
-                                                 : HostdevChange::not_present;
-  };
-
-  HostdevResult result;
-  // The running guest first: when the kernel refuses the device (no IOMMU,
-  // group in use), the definition stays as it was.
-  if (scope == AttachScope::live) {
-    auto live = read_xml(t, false);
-    if (!live) return fail(live.error());
-    const HostdevChange state = presence(*live, address);
-    if (wanted(state)) {
-      if (call(VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        return fail(what + " (live): " + last_libvirt_error(t.connection).message,
-                    ExitCode::host_error);
-      }
-      result.live = done;
-    } else {
-      result.live = settled(state);
-    }
-  }
-  if (t.persistent) {
-    auto config = read_xml(t, true);
-    if (!config) return fail(config.error());
-    const HostdevChange state = presence(*config, address);
-    if (wanted(state)) {
-      if (call(VIR_DOMAIN_AFFECT_CONFIG) < 0) {
-        const LibvirtError error = last_libvirt_error(t.connection);
-        if (error.code != VIR_ERR_NO_SUPPORT) {
-          return fail(what + ": " + error.message, ExitCode::host_error);
-        }
-        if (auto s = redefine(t, op, address, hostdev_template); !s) return fail(s.error());
-        result.used_define_fallback = true;
-      }
-      result.config = done;
-    } else {
-      result.config = settled(state);
-    }
-  }
-  return result;
+  auto results = change_hostdevs(connection, name, {address}, hostdev_template, scope, op);
+  if (!results) return fail(results.error());
+  return results->front();
 }
 
 }  // namespace
@@ -202,6 +287,13 @@ core::Result<HostdevResult> attach_hostdev(const LibvirtConnection& connection,
                                            const std::string& name, const core::PciAddress& address,
                                            std::string_view hostdev_template, AttachScope scope) {
   return change_hostdev(connection, name, address, hostdev_template, scope, Operation::attach);
+}
+
+core::Result<std::vector<HostdevResult>> attach_hostdevs(
+    const LibvirtConnection& connection, const std::string& name,
+    const std::vector<core::PciAddress>& addresses, std::string_view hostdev_template,
+    AttachScope scope) {
+  return change_hostdevs(connection, name, addresses, hostdev_template, scope, Operation::attach);
 }
 
 core::Result<HostdevResult> detach_hostdev(const LibvirtConnection& connection,

@@ -38,6 +38,23 @@ private:
 
 RealSysfs::RealSysfs(std::filesystem::path root) : m_root(std::move(root)) {}
 
+RealSysfs::~RealSysfs() { forget_folder(); }
+
+void RealSysfs::forget_folder() const {
+  if (m_listed_fd >= 0) ::close(m_listed_fd);
+  m_listed_fd = -1;
+  m_listed_path.clear();
+}
+
+int RealSysfs::cached_parent(std::string_view path, std::string_view& name) const {
+  if (m_listed_fd < 0) return -1;
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos || path.substr(0, slash) != m_listed_path) return -1;
+  name = path.substr(slash + 1);
+  if (name.empty()) return -1;
+  return m_listed_fd;
+}
+
 std::string RealSysfs::full(std::string_view path) const {
   std::string out = m_root.string();
   if (!path.empty()) {
@@ -50,16 +67,22 @@ std::string RealSysfs::full(std::string_view path) const {
 std::string RealSysfs::display_path(std::string_view path) const { return full(path); }
 
 core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max_bytes) const {
-  const std::string p = full(path);
-  Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return os_error("reading", p, errno);
+  std::string_view name;
+  const int dir = cached_parent(path, name);
+  Fd fd(dir >= 0 ? ::openat(dir, std::string(name).c_str(), O_RDONLY | O_CLOEXEC)
+                 : ::open(full(path).c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    return os_error("reading", full(path), err);
+  }
   std::string out;
   char buf[4096];
   while (out.size() < max_bytes) {
     const ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, max_bytes - out.size()));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return os_error("reading", p, errno);
+      const int err = errno;
+      return os_error("reading", full(path), err);
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
@@ -69,37 +92,59 @@ core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max
 
 core::Result<std::vector<std::string>> RealSysfs::list(std::string_view path) const {
   const std::string p = full(path);
-  DIR* dir = ::opendir(p.c_str());
-  if (dir == nullptr) return os_error("listing", p, errno);
+  const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return os_error("listing", p, errno);
   std::vector<std::string> names;
-  errno = 0;
-  while (const dirent* entry = ::readdir(dir)) {
-    const std::string_view name = entry->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
+  names.reserve(32);  // a device folder's size: no regrowth
+  alignas(dirent64) char buf[16384];
+  for (;;) {
+    const ssize_t n = ::getdents64(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return os_error("listing", p, err);
+    }
+    if (n == 0) break;
+    for (ssize_t offset = 0; offset < n;) {
+      const auto* entry = reinterpret_cast<const dirent64*>(buf + offset);
+      const std::string_view name = entry->d_name;
+      if (name != "." && name != "..") names.emplace_back(name);
+      offset += entry->d_reclen;
+    }
   }
-  const int err = errno;
-  ::closedir(dir);
-  if (err != 0) return os_error("listing", p, err);
+  forget_folder();
+  m_listed_fd = fd;
+  m_listed_path = path;
   return names;
 }
 
 core::Result<std::string> RealSysfs::read_link(std::string_view path) const {
-  const std::string p = full(path);
+  std::string_view name;
+  const int dir = cached_parent(path, name);
   char buf[4096];
-  const ssize_t n = ::readlink(p.c_str(), buf, sizeof buf);
-  if (n < 0) return os_error("reading link", p, errno);
+  const ssize_t n = dir >= 0 ? ::readlinkat(dir, std::string(name).c_str(), buf, sizeof buf)
+                             : ::readlink(full(path).c_str(), buf, sizeof buf);
+  if (n < 0) {
+    const int err = errno;
+    return os_error("reading link", full(path), err);
+  }
   if (static_cast<std::size_t>(n) >= sizeof buf) {
-    return fail("reading link " + p + ": target too long", ExitCode::host_error);
+    return fail("reading link " + full(path) + ": target too long", ExitCode::host_error);
   }
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
 bool RealSysfs::exists(std::string_view path) const {
+  std::string_view name;
+  const int dir = cached_parent(path, name);
   struct stat st {};
+  if (dir >= 0) return ::fstatat(dir, std::string(name).c_str(), &st, 0) == 0;
   return ::stat(full(path).c_str(), &st) == 0;
 }
 
 core::Status RealSysfs::write(std::string_view path, std::string_view bytes) {
+  forget_folder();
   const std::string p = full(path);
   // O_TRUNC as a shell's `>` does: sysfs ignores it, a plain file (a simulated tree) needs it.
   Fd fd(::open(p.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));

@@ -4,7 +4,8 @@
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
-#include <set>
+#include <string_view>
+#include <vector>
 
 namespace pcipass::host {
 
@@ -161,11 +162,20 @@ void read_net_dir(const Sysfs& sysfs, const std::string& net_dir, PciDevice& dev
   }
 }
 
+// A device folder's entries, sorted, so that lookups need no set of strings
+// (4096 functions x ~25 entries were 100k allocations).
+using Entries = std::vector<std::string>;
+
+bool contains(const Entries& sorted, std::string_view name) {
+  return std::binary_search(sorted.begin(), sorted.end(), name,
+                            [](std::string_view a, std::string_view b) { return a < b; });
+}
+
 // The details behind human names: GPU memory, boot VGA, NVMe controllers,
 // network interfaces. `entries` is the listing of the device folder.
 core::Status read_details(const Sysfs& sysfs, const std::string& dir,
-                          const std::set<std::string>& entries, PciDevice& dev) {
-  const auto has = [&](const char* name) { return entries.count(name) != 0; };
+                          const Entries& entries, PciDevice& dev) {
+  const auto has = [&](const char* name) { return contains(entries, name); };
   if (has("boot_vga")) {
     if (auto v = read_attribute(sysfs, dir + "/boot_vga")) dev.boot_vga = (*v == "1");
   }
@@ -196,8 +206,9 @@ Result<PciDevice> read_device(const Sysfs& sysfs, const PciAddress& address) {
   // ones cost no failed open().
   auto entries_result = sysfs.list(dir);
   if (!entries_result) return fail(entries_result.error());
-  const std::set<std::string> entries(entries_result->begin(), entries_result->end());
-  const auto has = [&](const char* name) { return entries.count(name) != 0; };
+  Entries& entries = *entries_result;
+  std::sort(entries.begin(), entries.end());
+  const auto has = [&](const char* name) { return contains(entries, name); };
 
   if (auto s = read_identity(sysfs, dir, dev); !s) return fail(s.error());
 
@@ -284,7 +295,8 @@ void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {
     if (!entries) continue;
     dev.nvme.clear();
     dev.net.clear();
-    (void)read_details(sysfs, dir, std::set<std::string>(entries->begin(), entries->end()), dev);
+    std::sort(entries->begin(), entries->end());
+    (void)read_details(sysfs, dir, *entries, dev);
   }
 }
 

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace pcipass::core {
@@ -279,6 +281,51 @@ TEST(KconfigWriter, SameHostGivesByteIdenticalText) {
   };
   const std::string first = generate_passthrough_kconfig(make(), {}).text;
   EXPECT_EQ(generate_passthrough_kconfig(make(), {}).text, first);
+}
+
+TEST(KconfigWriter, StreamsTheSameTextInPiecesWithTheSameCounts) {
+  std::vector<PciDevice> devices;
+  for (unsigned i = 0; i < 200; ++i) {
+    char address[16];
+    std::snprintf(address, sizeof address, "0000:%02x:%02x.0", 1 + i / 32, i % 32);
+    devices.push_back(endpoint(address, i));
+  }
+  PciDevice used = endpoint("0000:f0:00.0", 900);
+  used.host_uses = {"/ is on it"};
+  devices.push_back(used);
+  const Inventory inventory = inventory_of(std::move(devices));
+  KconfigOptions options;
+  options.source_label = "sysfs:/sys";
+  const GeneratedKconfig whole = generate_passthrough_kconfig(inventory, options);
+
+  std::vector<std::string> pieces;
+  const GeneratedKconfig streamed = write_passthrough_kconfig(
+      inventory, options, [&](std::string_view piece) { pieces.emplace_back(piece); });
+  EXPECT_TRUE(streamed.text.empty());
+  EXPECT_EQ(streamed.candidates, whole.candidates);
+  EXPECT_EQ(streamed.left_out, whole.left_out);
+  EXPECT_EQ(streamed.host_used_offered, whole.host_used_offered);
+  EXPECT_EQ(streamed.has_iommu_groups, whole.has_iommu_groups);
+  ASSERT_GT(whole.text.size(), 2 * k_sink_chunk);
+  EXPECT_GE(pieces.size(), 3u);  // never the whole file at once
+  std::string joined;
+  for (const std::string& piece : pieces) {
+    EXPECT_FALSE(piece.empty());
+    EXPECT_LT(piece.size(), 2 * k_sink_chunk);
+    joined += piece;
+  }
+  EXPECT_EQ(joined, whole.text);
+}
+
+TEST(KconfigWriter, StreamsTheNoIommuTextToo) {
+  PciDevice nic = endpoint("0000:00:03.0", 0, 0x020000);
+  nic.iommu_group.reset();
+  const Inventory inventory = inventory_of({nic});
+  std::string joined;
+  const GeneratedKconfig streamed =
+      write_passthrough_kconfig(inventory, {}, [&](std::string_view piece) { joined += piece; });
+  EXPECT_FALSE(streamed.has_iommu_groups);
+  EXPECT_EQ(joined, generate_passthrough_kconfig(inventory, {}).text);
 }
 
 TEST(KconfigWriter, NoIommuGroupsGiveAVisibleCommentAndNoEntries) {

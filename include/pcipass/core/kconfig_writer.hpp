@@ -7,6 +7,7 @@
 #include <pcipass/core/inventory.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,16 @@ struct GeneratedKconfig {
 // holds a visible comment saying why nothing can be picked, and no entries.
 GeneratedKconfig generate_passthrough_kconfig(const Inventory& inventory,
                                               const KconfigOptions& options);
+
+// Receives the generated text piece by piece, in order.
+using KconfigSink = std::function<void(std::string_view)>;
+
+// The same text as generate_passthrough_kconfig(), handed to `sink` in
+// pieces of about k_sink_chunk bytes instead of returned (`text` stays
+// empty): a 4096-function host's 8 MB file is then never held whole.
+GeneratedKconfig write_passthrough_kconfig(const Inventory& inventory, const KconfigOptions& options,
+                                           const KconfigSink& sink);
+inline constexpr std::size_t k_sink_chunk = 64 * 1024;
 
 // `KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001` for `number` 1: zero-padded to four
 // digits like kdevops' `%04d`, longer past 9999.

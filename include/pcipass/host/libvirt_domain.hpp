@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pcipass::host {
 
@@ -43,6 +44,18 @@ core::Result<DomainParts> read_domain_parts(const LibvirtConnection& connection,
 core::Result<HostdevResult> attach_hostdev(const LibvirtConnection& connection,
                                            const std::string& name, const core::PciAddress& address,
                                            std::string_view hostdev_template, AttachScope scope);
+
+// attach_hostdev() for several devices of one domain (bringup's case: a
+// guest's devices). With AttachScope::config and more than one address, the
+// persistent definition is read once (with its secrets), all hostdevs not
+// there yet are added and it is defined again in one call, so libvirtd
+// saves it once instead of once per device; a failure then changes nothing.
+// Otherwise one lookup and XML read serve all addresses and each device is
+// attached in turn, stopping at the first failure.
+core::Result<std::vector<HostdevResult>> attach_hostdevs(
+    const LibvirtConnection& connection, const std::string& name,
+    const std::vector<core::PciAddress>& addresses, std::string_view hostdev_template,
+    AttachScope scope);
 
 // Removes the <hostdev> pcipass added for `address`, the same ways; a hostdev
 // the user wrote is left alone (HostdevChange::owned_by_user).

@@ -37,9 +37,17 @@ public:
 };
 
 // The Sysfs of a real directory tree: `/sys`, or a simulated host's.
+// It keeps the folder list() read last open, so that reads, links and
+// exists() of entries directly inside it resolve one name instead of the
+// whole path: a device's attributes are read right after its folder is
+// listed, and on a 4096-function host the path walks were most of the
+// kernel's time. write() drops the folder. Not thread-safe.
 class RealSysfs final : public Sysfs {
 public:
   explicit RealSysfs(std::filesystem::path root);
+  ~RealSysfs() override;
+  RealSysfs(const RealSysfs&) = delete;
+  RealSysfs& operator=(const RealSysfs&) = delete;
 
   core::Result<std::string> read(std::string_view path,
                                  std::size_t max_bytes = k_unlimited) const override;
@@ -53,7 +61,14 @@ public:
 
 private:
   std::string full(std::string_view path) const;
+  // The open folder `path` names directly (its parent is the folder list()
+  // read last), or -1; `name` is then set to the entry's name.
+  int cached_parent(std::string_view path, std::string_view& name) const;
+  void forget_folder() const;
+
   std::filesystem::path m_root;
+  mutable std::string m_listed_path;  // relative path of the folder kept open
+  mutable int m_listed_fd = -1;
 };
 
 // Joins `base` and a relative link `target` the way the kernel resolves it,
