@@ -106,8 +106,7 @@ void add_assignment_options(CLI::App* cmd, AssignmentOptions& options) {
   guest->type_name("NAME");
 }
 
-PlannedAssignment plan_from_options(Context& context, const AssignmentOptions& options,
-                                    const core::Inventory& inventory) {
+AssignmentInput read_assignment_input(Context& context, const AssignmentOptions& options) {
   if (options.config.empty() && options.nodes.empty() && options.devices.empty())
     throw Failure("nothing to plan: give --config FILE, --nodes FILE or devices (DEV...)",
                   ExitCode::usage);
@@ -120,14 +119,14 @@ PlannedAssignment plan_from_options(Context& context, const AssignmentOptions& o
     nodes = std::move(*parsed);
   }
 
-  PlannedAssignment planned;
-  core::AssignmentRequest request;
+  AssignmentInput input;
+  core::AssignmentRequest& request = input.request;
   if (!options.config.empty()) {
     const std::string text = context.read_input(options.config).value_or_throw();
     const core::DotConfig config = core::DotConfig::parse(text, options.config).value_or_throw();
     const core::PassthroughChoices choices =
         core::read_passthrough_choices(config).value_or_throw();
-    planned.enabled = choices.enabled;
+    input.enabled = choices.enabled;
     request = core::request_from_config(choices);
   } else if (!options.devices.empty()) {
     request = request_from_command_line(options);
@@ -139,9 +138,23 @@ PlannedAssignment plan_from_options(Context& context, const AssignmentOptions& o
   request.force = options.force ? core::Force::yes : core::Force::no;
   request.completion = options.whole_groups ? core::GroupCompletion::add_members
                                             : core::GroupCompletion::refuse_incomplete;
-  planned.technique = request.technique;
+  return input;
+}
+
+DeviceScope AssignmentInput::scope() const {
+  std::vector<core::PciAddress> named;
+  if (enabled) {
+    for (const core::RequestedDevice& device : request.devices) named.push_back(device.address);
+  }
+  return DeviceScope::groups_of(std::move(named));
+}
+
+PlannedAssignment plan_from_input(const AssignmentInput& input, const core::Inventory& inventory) {
+  PlannedAssignment planned;
+  planned.enabled = input.enabled;
+  planned.technique = input.request.technique;
   if (!planned.enabled) return planned;
-  planned.assignment = core::plan_assignment(inventory, request).value_or_throw();
+  planned.assignment = core::plan_assignment(inventory, input.request).value_or_throw();
   return planned;
 }
 

@@ -38,11 +38,25 @@ struct PlannedAssignment {
   bool enabled = true;
 };
 
-// Reads the inputs the options name and plans on `inventory`. Throws
-// core::Failure: usage errors for contradictory options, bad_input for
-// unreadable or malformed files, refused for a plan the checks reject.
-PlannedAssignment plan_from_options(Context& context, const AssignmentOptions& options,
-                                    const core::Inventory& inventory);
+// The request the options and the files they name make, before any device
+// is read.
+struct AssignmentInput {
+  core::AssignmentRequest request;
+  // False when the .config leaves passthrough disabled: nothing to do.
+  bool enabled = true;
+
+  // The devices the request names, with their IOMMU groups: all the
+  // planner looks at (an empty scope when passthrough is disabled).
+  [[nodiscard]] DeviceScope scope() const;
+};
+
+// Reads the inputs the options name. Throws core::Failure: usage errors for
+// contradictory options, bad_input for unreadable or malformed files.
+AssignmentInput read_assignment_input(Context& context, const AssignmentOptions& options);
+
+// Plans `input` on `inventory` (which holds at least input.scope()). Throws
+// core::Failure with ExitCode::refused for a plan the checks reject.
+PlannedAssignment plan_from_input(const AssignmentInput& input, const core::Inventory& inventory);
 
 // The plan as the JSON of `pcipass plan --json` (docs/json.md).
 nlohmann::json assignment_to_json(const PlannedAssignment& planned);

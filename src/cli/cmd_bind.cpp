@@ -24,7 +24,8 @@ int run_bind(Context& context, const BindOptions& options) {
   const auto lock = lock_state(context, options.change);
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
-  const core::Inventory inventory = load_sysfs_inventory(context);
+  const core::Inventory inventory =
+      load_sysfs_inventory(context, DeviceScope::groups_of(request.devices));
   const core::VfioModule vfio = context.sysfs->exists("bus/pci/drivers/vfio-pci")
                                     ? core::VfioModule::loaded
                                     : core::VfioModule::missing;

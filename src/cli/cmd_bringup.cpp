@@ -188,9 +188,12 @@ std::vector<std::string> inject(const BringupOptions& options, GuestTarget& targ
 
 int run_bringup(Context& context, const BringupOptions& options) {
   const bool json = context.options.json;
+  const AssignmentInput input = read_assignment_input(context, options.assignment);
   const core::Inventory inventory =
-      options.no_bind ? load_inventory(context).inventory : load_sysfs_inventory(context);
-  const PlannedAssignment planned = plan_from_options(context, options.assignment, inventory);
+      !input.enabled    ? core::Inventory{}
+      : options.no_bind ? load_inventory(context, input.scope()).inventory
+                        : load_sysfs_inventory(context, input.scope());
+  const PlannedAssignment planned = plan_from_input(input, inventory);
   std::ostream& out = *context.out;
   nlohmann::json doc = assignment_to_json(planned);
   doc["dry_run"] = options.change.dry_run;

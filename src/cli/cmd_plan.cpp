@@ -41,9 +41,10 @@ void print_plan(Context& context, const PlannedAssignment& planned) {
 }
 
 int run_plan(Context& context, const PlanOptions& options) {
-  const LoadedInventory loaded = load_inventory(context);
-  const PlannedAssignment planned =
-      plan_from_options(context, options.assignment, loaded.inventory);
+  const AssignmentInput input = read_assignment_input(context, options.assignment);
+  const core::Inventory inventory =
+      input.enabled ? load_inventory(context, input.scope()).inventory : core::Inventory{};
+  const PlannedAssignment planned = plan_from_input(input, inventory);
   if (!planned.enabled) {
     if (context.options.json) {
       *context.out << core::dump_json(assignment_to_json(planned));

@@ -13,6 +13,7 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace pcipass::cli {
 
@@ -60,10 +61,24 @@ struct LoadedInventory {
   std::string source_label;
 };
 
+// Which devices a command needs: all of them (list, groups, kconfig), or the
+// named ones with the other members of their IOMMU groups (plan, bind,
+// bringup), which the sysfs source then reads alone. The libvirt and lspci
+// sources always read everything (one call or one text gives it all).
+struct DeviceScope {
+  bool everything = true;
+  std::vector<core::PciAddress> named;
+
+  static DeviceScope all() { return {}; }
+  static DeviceScope groups_of(std::vector<core::PciAddress> named) {
+    return {false, std::move(named)};
+  }
+};
+
 // Builds the inventory from the source the options select: `--lspci FILE`
 // picks lspci text, `-c URI` or `--source libvirt` libvirt, else sysfs.
 // Throws core::Failure with the documented exit code.
-LoadedInventory load_inventory(Context& context);
+LoadedInventory load_inventory(Context& context, const DeviceScope& scope = DeviceScope::all());
 
 // Prints `pcipass: warning: <text>` on the error stream.
 void warn(Context& context, const std::string& text);

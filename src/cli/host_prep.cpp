@@ -2,6 +2,7 @@
 #include "commands.hpp"
 
 #include <pcipass/core/inventory_json.hpp>
+#include <pcipass/host/sysfs_source.hpp>
 
 #include <ostream>
 
@@ -10,12 +11,16 @@ namespace pcipass::cli {
 using core::ExitCode;
 using core::Failure;
 
-core::Inventory load_sysfs_inventory(Context& context) {
+core::Inventory load_sysfs_inventory(Context& context, const DeviceScope& scope) {
   const std::string source = context.options.source;
   context.options.source = "sysfs";
-  LoadedInventory loaded = load_inventory(context);
+  LoadedInventory loaded = load_inventory(context, scope);
   context.options.source = source;
-  if (!loaded.inventory.has_iommu_groups()) throw Failure(k_no_iommu_message, ExitCode::host_error);
+  // Named devices without a group (or absent) are the planner's to report
+  // when the host has groups elsewhere.
+  if (!loaded.inventory.has_iommu_groups() &&
+      (scope.everything || !host::has_iommu_groups(*context.sysfs)))
+    throw Failure(k_no_iommu_message, ExitCode::host_error);
   return std::move(loaded.inventory);
 }
 

@@ -26,7 +26,8 @@ struct ChangeOptions {
 // The inventory of the sysfs tree the command will write to, whatever
 // --source says: the devices changed must be the devices read. Throws
 // core::Failure; a host without IOMMU groups fails with the fix.
-core::Inventory load_sysfs_inventory(Context& context);
+core::Inventory load_sysfs_inventory(Context& context,
+                                     const DeviceScope& scope = DeviceScope::all());
 
 // Parses the DEV arguments; a malformed address is a usage error naming it.
 std::vector<core::PciAddress> parse_devices(const std::vector<std::string>& args);

@@ -40,14 +40,17 @@ void warn(Context& context, const std::string& text) {
   *context.err << "pcipass: warning: " << text << "\n";
 }
 
-LoadedInventory load_inventory(Context& context) {
+LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {
   const GlobalOptions& o = context.options;
   LoadedInventory loaded;
   bool local_host = true;
   host::HaveDetails details = host::HaveDetails::no;
   switch (select_source(o)) {
     case SourceKind::sysfs: {
-      loaded.inventory = host::read_sysfs_inventory(*context.sysfs).value_or_throw();
+      loaded.inventory = (scope.everything
+                              ? host::read_sysfs_inventory(*context.sysfs)
+                              : host::read_sysfs_inventory(*context.sysfs, scope.named))
+                             .value_or_throw();
       loaded.source_label = "sysfs:" + o.sysfs_root;
       details = host::HaveDetails::yes;
       break;

@@ -4,6 +4,7 @@
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
+#include <set>
 #include <string_view>
 #include <vector>
 
@@ -286,6 +287,48 @@ Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs) {
   }
   inventory.rebuild_groups();
   return inventory;
+}
+
+Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs,
+                                             std::span<const PciAddress> wanted) {
+  core::Inventory inventory;
+  std::set<PciAddress> seen;
+  std::set<unsigned> groups_seen;
+  // Reads `address` unless it was read already or the tree lacks it.
+  auto read_one = [&](const PciAddress& address) -> core::Status {
+    if (!seen.insert(address).second) return core::ok();
+    if (!sysfs.exists("bus/pci/devices/" + address.to_string())) return core::ok();
+    auto device = read_device(sysfs, address);
+    if (!device) return fail(device.error());
+    inventory.add(std::move(*device));
+    return core::ok();
+  };
+  for (const PciAddress& address : wanted) {
+    if (auto read = read_one(address); !read) return fail(read.error());
+    const PciDevice* device = inventory.find(address);
+    if (device == nullptr || !device->iommu_group) continue;
+    const unsigned group = *device->iommu_group;
+    if (!groups_seen.insert(group).second) continue;
+    const std::string dir = "kernel/iommu_groups/" + std::to_string(group) + "/devices";
+    auto members = sysfs.list(dir);
+    if (!members) return fail(members.error());
+    for (const std::string& name : *members) {
+      auto member = PciAddress::parse(name);
+      if (!member) {
+        return fail("reading " + sysfs.display_path(dir) + ": entry '" +
+                        core::sanitize_untrusted(name) + "' is not a PCI address",
+                    ExitCode::host_error);
+      }
+      if (auto read = read_one(*member); !read) return fail(read.error());
+    }
+  }
+  inventory.rebuild_groups();
+  return inventory;
+}
+
+bool has_iommu_groups(const Sysfs& sysfs) {
+  auto groups = sysfs.list("kernel/iommu_groups");
+  return groups && !groups->empty();
 }
 
 void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {

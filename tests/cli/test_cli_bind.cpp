@@ -194,5 +194,61 @@ TEST(CliBind, StateDefaultsToBesideASimulatedHost) {
                        (host.dir.path() / "var/lib/pcipass/journal.json").string() + ")\n");
 }
 
+TEST(CliBind, AHostWithoutIommuFailsWithTheFixWhicheverDevicesAreNamed) {
+  // bind and bringup read only the named devices and their groups; the
+  // answer on a host without IOMMU must not depend on which ones they are.
+  CopiedHost host("noiommu");
+  const std::string before = snapshot_tree(host.dir.path());
+  const std::string message =
+      "pcipass: error: this host has no IOMMU groups: the IOMMU is missing or disabled. Enable "
+      "VT-d (Intel) or AMD-Vi (AMD) in the firmware and boot with intel_iommu=on or "
+      "amd_iommu=on (plus iommu=pt) on the kernel command line\n";
+  for (const char* device : {"0000:00:02.0", "0000:7f:00.0"}) {
+    const auto bind = run_pcipass(host.args({"bind", device}));
+    EXPECT_EQ(bind.exit_code, 4) << device;
+    EXPECT_EQ(bind.err, message) << device;
+    const auto bringup = run_pcipass(host.args(
+        {"bringup", "--xml-dir", host.dir.path().string(), std::string(device) + "=guest"}));
+    EXPECT_EQ(bringup.exit_code, 4) << device;
+    EXPECT_EQ(bringup.err, message) << device;
+  }
+  fs::remove_all(host.state());
+  EXPECT_EQ(snapshot_tree(host.dir.path()), before);
+}
+
+TEST(CliBind, ADeviceTheHostLacksIsRefusedBesideOnesItHas) {
+  CopiedHost host("workstation");
+  const auto r = run_pcipass(host.args({"bind", "--dry-run", "0000:7f:00.0", "02:00.0"}));
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_EQ(r.err,
+            "pcipass: error: refusing to bind:\n  0000:7f:00.0: no such PCI device on this host\n");
+}
+
+TEST(CliBind, ABrokenDeviceElsewhereStopsListButNotBindOrPlan) {
+  // Only the named devices and their IOMMU groups are read: a device the
+  // kernel cannot describe fails `list` (no silently partial table) but not
+  // work on other devices.
+  CopiedHost host("workstation");
+  const fs::path broken = host.sys() / "bus/pci/devices/0000:02:00.0";
+  fs::remove(fs::canonical(broken) / "config");
+  fs::remove(fs::canonical(broken) / "vendor");
+  const auto list = run_pcipass(host.args({"list"}));
+  EXPECT_EQ(list.exit_code, 4);
+  EXPECT_NE(list.err.find("0000:02:00.0/vendor: No such file or directory"), std::string::npos)
+      << list.err;
+  const auto bind = run_pcipass(host.args({"bind", "--dry-run", "06:00.0"}));
+  EXPECT_EQ(bind.exit_code, 0) << bind.err;
+  EXPECT_NE(bind.out.find("bind 0000:06:00.0 (1022:149c, IOMMU group 14) to vfio-pci"),
+            std::string::npos)
+      << bind.out;
+  const auto plan = run_pcipass(host.args({"plan", "06:00.0=guest"}));
+  EXPECT_EQ(plan.exit_code, 0) << plan.err;
+  // Named, the broken device fails the run with the reason.
+  const auto named = run_pcipass(host.args({"plan", "02:00.0=guest"}));
+  EXPECT_EQ(named.exit_code, 4);
+  EXPECT_NE(named.err.find("0000:02:00.0/vendor: No such file or directory"), std::string::npos)
+      << named.err;
+}
+
 }  // namespace
 }  // namespace pcipass::test

@@ -1,4 +1,5 @@
 #include "support/faulty_sysfs.hpp"
+#include "support/inventory_compare.hpp"
 #include "support/sim_host.hpp"
 
 #include <pcipass/host/complete_inventory.hpp>
@@ -6,6 +7,8 @@
 #include <pcipass/host/sysfs_source.hpp>
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace pcipass::host {
 namespace {
@@ -158,6 +161,93 @@ TEST(SysfsSource, NotASysfsRootSaysSo) {
   EXPECT_EQ(inv.error().message,
             "cannot list PCI devices: listing /nonexistent/bus/pci/devices: No such file or "
             "directory (is this a sysfs root? pass --sysfs-root DIR)");
+}
+
+// Reading some devices (plan, bind, bringup) must give each of them exactly
+// as the whole read does, together with every other member of its IOMMU
+// group and nothing else: the planner's checks see the same data either way.
+class SomeDevices : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(SomeDevices, EachDeviceComesWithItsGroupExactlyAsTheWholeReadGivesIt) {
+  RealSysfs sys(sim_host(GetParam()) / "sys");
+  const core::Inventory whole = read_sysfs_inventory(sys).value_or_throw();
+  ASSERT_FALSE(whole.devices().empty());
+  for (const auto& [address, device] : whole.devices()) {
+    const PciAddress wanted[] = {address};
+    const core::Inventory some = read_sysfs_inventory(sys, wanted).value_or_throw();
+    std::set<PciAddress> expected{address};
+    if (device.iommu_group) {
+      for (const PciAddress& member : whole.group(*device.iommu_group)->members)
+        expected.insert(member);
+      ASSERT_NE(some.group(*device.iommu_group), nullptr) << address.to_string();
+      EXPECT_EQ(some.group(*device.iommu_group)->members,
+                whole.group(*device.iommu_group)->members)
+          << address.to_string();
+    }
+    std::set<PciAddress> read;
+    for (const auto& [a, d] : some.devices()) read.insert(a);
+    ASSERT_EQ(read, expected) << address.to_string();
+    for (const PciAddress& a : read)
+      EXPECT_EQ(test::device_fields(*some.find(a)), test::device_fields(*whole.find(a)))
+          << a.to_string();
+    EXPECT_EQ(some.has_iommu_groups(), device.iommu_group.has_value());
+  }
+  EXPECT_EQ(has_iommu_groups(sys), whole.has_iommu_groups());
+}
+
+INSTANTIATE_TEST_SUITE_P(Hosts, SomeDevices,
+                         ::testing::Values("workstation", "server", "laptop", "hostile", "noiommu"));
+
+TEST(SysfsSource, SomeDevicesLeavesOutAddressesTheHostLacksAndReadsEachOnce) {
+  RealSysfs sys(sim_host("workstation") / "sys");
+  // 2d:00.0 and 2d:00.1 share group 15; 0000:7f:00.0 does not exist.
+  const PciAddress wanted[] = {addr("0000:2d:00.1"), addr("0000:7f:00.0"), addr("0000:2d:00.0"),
+                               addr("0000:2d:00.1")};
+  const core::Inventory some = read_sysfs_inventory(sys, wanted).value_or_throw();
+  ASSERT_EQ(some.devices().size(), 2u);
+  EXPECT_NE(some.find(addr("0000:2d:00.0")), nullptr);
+  EXPECT_NE(some.find(addr("0000:2d:00.1")), nullptr);
+  EXPECT_EQ(some.find(addr("0000:7f:00.0")), nullptr);
+  const PciAddress none[] = {addr("0000:7f:00.0")};
+  EXPECT_TRUE(read_sysfs_inventory(sys, none).value_or_throw().devices().empty());
+}
+
+TEST(SysfsSource, SomeDevicesNeverReadsTheOthers) {
+  const auto root = sim_host("workstation");
+  test::FaultySysfs sys(root / "sys");
+  // A device outside the scope that cannot be read fails the whole read only.
+  sys.fail_read("bus/pci/devices/0000:02:00.0/config", EIO);
+  sys.fail_read("bus/pci/devices/0000:02:00.0/vendor", EIO);
+  ASSERT_FALSE(read_sysfs_inventory(sys));
+  const PciAddress wanted[] = {addr("0000:2d:00.1")};
+  auto some = read_sysfs_inventory(sys, wanted);
+  ASSERT_TRUE(some) << some.error().message;
+  EXPECT_EQ(some->devices().size(), 2u);
+  // One inside it fails the read with the path and the reason.
+  const PciAddress broken[] = {addr("0000:02:00.0")};
+  auto failed = read_sysfs_inventory(sys, broken);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message, "reading " + (root / "sys").string() +
+                                        "/bus/pci/devices/0000:02:00.0/vendor: Input/output error");
+}
+
+TEST(SysfsSource, SomeDevicesRejectsAGroupEntryThatIsNotAnAddress) {
+  test::TempDir dir;
+  std::filesystem::copy(sim_host("laptop") / "sys", dir.path() / "sys",
+                        std::filesystem::copy_options::recursive |
+                            std::filesystem::copy_options::copy_symlinks);
+  RealSysfs sys(dir.path() / "sys");
+  const core::Inventory whole = read_sysfs_inventory(sys).value_or_throw();
+  const core::IommuGroup& group = whole.groups().begin()->second;
+  const std::string devices =
+      (dir.path() / "sys/kernel/iommu_groups" / std::to_string(group.number) / "devices").string();
+  std::filesystem::create_directory(devices + "/$(reboot)");
+  const PciAddress wanted[] = {group.members.front()};
+  auto some = read_sysfs_inventory(sys, wanted);
+  ASSERT_FALSE(some);
+  EXPECT_EQ(some.error().code, core::ExitCode::host_error);
+  EXPECT_EQ(some.error().message,
+            "reading " + devices + ": entry '$(reboot)' is not a PCI address");
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <pcipass/core/inventory.hpp>
 #include <pcipass/host/sysfs.hpp>
 
+#include <span>
+
 namespace pcipass::host {
 
 // Builds the inventory from a sysfs tree: `bus/pci/devices/*` and the links
@@ -13,6 +15,20 @@ namespace pcipass::host {
 // read fails the whole inventory (no silently partial table), with the path
 // and the OS reason, ExitCode::host_error.
 core::Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs);
+
+// The same for only the functions `wanted` names and the other members of
+// their IOMMU groups (from `kernel/iommu_groups/N/devices`): everything
+// planning, binding or assigning those functions looks at, without reading
+// the rest of a host that may have thousands of functions. Each device read
+// is exactly what the whole read gives for it; an address the tree lacks is
+// left out, so the caller reports it as it would for the whole inventory.
+core::Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs,
+                                                   std::span<const core::PciAddress> wanted);
+
+// True when the kernel made IOMMU groups (`kernel/iommu_groups` has one):
+// what tells "no IOMMU" from "the named devices have no group" when only
+// some devices were read.
+bool has_iommu_groups(const Sysfs& sysfs);
 
 // Adds the sysfs details behind human names (NVMe controllers, network
 // interfaces, GPU memory, boot VGA) to an inventory another source built, for
