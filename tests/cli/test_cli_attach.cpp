@@ -22,25 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void spit(const fs::path& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-// The sample guest of xml-templates/, renamed.
-std::string sample_guest(const std::string& name) {
-  std::string xml = slurp(source_path("xml-templates/guest-q35.xml"));
-  const std::string from = "<name>pcipass-guest</name>";
-  xml.replace(xml.find(from), from.size(), "<name>" + name + "</name>");
-  return xml;
-}
-
 std::string workstation_sys() {
   return (sim_host("workstation") / "sys").string();
 }
@@ -55,7 +36,7 @@ std::vector<std::string> on_workstation(std::vector<std::string> args) {
 struct FileState {
   std::string bytes;
   timespec mtime{};
-  explicit FileState(const fs::path& path) : bytes(slurp(path)) {
+  explicit FileState(const fs::path& path) : bytes(test::file_text(path)) {
     struct stat st {};
     ::stat(path.c_str(), &st);
     mtime = st.st_mtim;
@@ -70,7 +51,7 @@ struct FileState {
 void expect_valid_domain_xml(const std::string& xml) {
   TempDir dir;
   const fs::path file = dir.path() / "domain.xml";
-  spit(file, xml);
+  test::put_file(file, xml);
   const auto r = run_command({"virt-xml-validate", file.string(), "domain"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err << xml;
 }
@@ -89,7 +70,7 @@ bool contains(const std::string& text, const std::string& part) {
 
 class AttachXmlFile : public ::testing::Test {
  protected:
-  void SetUp() override { spit(m_file, sample_guest("g1")); }
+  void SetUp() override { test::put_file(m_file, sample_guest("g1")); }
   std::vector<std::string> args(const std::string& command, std::vector<std::string> rest) const {
     rest.insert(rest.begin(), {command, "g1"});
     rest.insert(rest.end(), {"--xml", m_file.string()});
@@ -100,17 +81,17 @@ class AttachXmlFile : public ::testing::Test {
 };
 
 TEST_F(AttachXmlFile, AddsIdempotentlyKeepsOneBackupAndDetaches) {
-  const std::string original = slurp(m_file);
+  const std::string original = test::file_text(m_file);
   auto r = run_pcipass(args("attach", {"0000:02:00.0", "06:00.0"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(r.out, "g1: 0000:02:00.0: added\ng1: 0000:06:00.0: added\nwrote " + m_file.string() +
                        " (previous content in " + m_file.string() + ".pcipass-backup)\n");
-  std::string xml = slurp(m_file);
+  std::string xml = test::file_text(m_file);
   EXPECT_TRUE(contains(xml, hostdev_of("02", "00", "0"))) << xml;
   EXPECT_TRUE(contains(xml, "<alias name='ua-pcipass-0000-06-00-0'/>")) << xml;
   EXPECT_TRUE(contains(xml, "<!-- A small q35 guest")) << "comments are kept: " << xml;
-  EXPECT_EQ(slurp(m_dir.path() / "g1.xml.pcipass-backup"), original);
+  EXPECT_EQ(test::file_text(m_dir.path() / "g1.xml.pcipass-backup"), original);
   expect_valid_domain_xml(xml);
 
   const FileState attached(m_file);
@@ -124,15 +105,15 @@ TEST_F(AttachXmlFile, AddsIdempotentlyKeepsOneBackupAndDetaches) {
   EXPECT_EQ(r.out, "g1: 0000:02:00.0: removed\ng1: 0000:03:00.0: not present\nwrote " +
                        m_file.string() + " (previous content in " + m_file.string() +
                        ".pcipass-backup)\n");
-  xml = slurp(m_file);
+  xml = test::file_text(m_file);
   EXPECT_FALSE(contains(xml, hostdev_of("02", "00", "0"))) << xml;
   EXPECT_TRUE(contains(xml, hostdev_of("06", "00", "0"))) << xml;
-  EXPECT_EQ(slurp(m_dir.path() / "g1.xml.pcipass-backup"), attached.bytes);
+  EXPECT_EQ(test::file_text(m_dir.path() / "g1.xml.pcipass-backup"), attached.bytes);
   expect_valid_domain_xml(xml);
 
   r = run_pcipass(args("detach", {"06:00.0"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(slurp(m_file), original) << "attach then detach gives the file back byte for byte";
+  EXPECT_EQ(test::file_text(m_file), original) << "attach then detach gives the file back byte for byte";
 }
 
 TEST_F(AttachXmlFile, JsonIsOneDocumentWithEachDevicesOutcome) {
@@ -161,7 +142,7 @@ TEST_F(AttachXmlFile, HostdevsTheUserWroteAreLeftAlone) {
       "    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source>\n        " +
       hostdev_of("02", "00", "0") + "\n      </source>\n    </hostdev>\n";
   xml.insert(xml.find("  </devices>"), user_hostdev);
-  spit(m_file, xml);
+  test::put_file(m_file, xml);
   const FileState before(m_file);
 
   auto r = run_pcipass(args("attach", {"02:00.0"}));
@@ -222,7 +203,7 @@ TEST_F(AttachXmlFile, WholeGroupsAddsTheRestOfTheGroupAndForceTakesHostDevices) 
                        "g1: 0000:2d:00.0: added (completes IOMMU group 15)\n"
                        "g1: 0000:2d:00.1: added\n"))
       << r.out;
-  const std::string xml = slurp(m_file);
+  const std::string xml = test::file_text(m_file);
   EXPECT_TRUE(contains(xml, hostdev_of("2d", "00", "0")));
   EXPECT_TRUE(contains(xml, hostdev_of("2d", "00", "1")));
 }
@@ -230,7 +211,7 @@ TEST_F(AttachXmlFile, WholeGroupsAddsTheRestOfTheGroupAndForceTakesHostDevices) 
 TEST_F(AttachXmlFile, WarnsAboutMachinesOtherThanQ35) {
   std::string xml = sample_guest("g1");
   xml.replace(xml.find("machine='q35'"), 13, "machine='pc-i440fx-7.2'");
-  spit(m_file, xml);
+  test::put_file(m_file, xml);
   const auto r = run_pcipass(args("attach", {"06:00.0"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err,
@@ -243,7 +224,7 @@ TEST_F(AttachXmlFile, WarnsWhenASessionGuestNeedsMoreLockedMemoryThanTheUserHas)
   TempDir proc;
   fs::copy(sim_host("workstation") / "proc", proc.path(),
            fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-  spit(proc.path() / "self/limits",
+  test::put_file(proc.path() / "self/limits",
        "Limit                     Soft Limit           Hard Limit           Units     \n"
        "Max locked memory         8388608              67108864             bytes     \n");
   const auto with_limit = [&](std::vector<std::string> rest) {
@@ -284,14 +265,14 @@ class AttachXmlErrors : public AttachXmlFile {
 };
 
 TEST_F(AttachXmlErrors, MalformedXmlIsBadInput) {
-  spit(m_file, "<domain><name>g1</name><devices>\n");
+  test::put_file(m_file, "<domain><name>g1</name><devices>\n");
   expect_refused(
       args("attach", {"06:00.0"}), 3,
       m_file.string() + ": domain XML is not well-formed: Start-end tags mismatch at offset 32");
 }
 
 TEST_F(AttachXmlErrors, XmlWithoutDevicesIsBadInput) {
-  spit(m_file, "<domain type='qemu'><name>g1</name></domain>\n");
+  test::put_file(m_file, "<domain type='qemu'><name>g1</name></domain>\n");
   expect_refused(
       args("attach", {"06:00.0"}), 3,
       m_file.string() + ": domain 'g1' has no <devices> element to put a <hostdev> into");
@@ -354,7 +335,7 @@ class AttachTestDriver : public ::testing::Test {
         hostdev_of("02", "00", "0") + "</source><alias name='ua-pcipass-0000-02-00-0'/></hostdev>";
     const std::string user_hostdev = "<hostdev mode='subsystem' type='pci' managed='yes'><source>" +
                                      hostdev_of("06", "00", "0") + "</source></hostdev>";
-    spit(m_file,
+    test::put_file(m_file,
          "<node>\n"
          "  <domain type='test'><name>running</name><memory>131072</memory>"
          "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>" +

@@ -16,43 +16,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string text_of(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-void put(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
 std::vector<std::string> on_workstation(std::vector<std::string> args) {
   args.insert(args.begin(), {"--sysfs-root", (sim_host("workstation") / "sys").string()});
   return args;
 }
 
-// Every file under `dir` with its content, to show a run changed nothing.
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file())
-      files[fs::relative(entry.path(), dir).string()] = text_of(entry.path());
-  }
-  return files;
-}
-
 bool have_virt_xml_validate() {
   return run_command({"virt-xml-validate", "--help"}).exit_code != 127;
-}
-
-// The sample guest of xml-templates/, renamed.
-std::string sample_guest(const std::string& name) {
-  std::string xml = text_of(source_path("xml-templates/guest-q35.xml"));
-  const std::size_t open = xml.find("<name>") + 6;
-  xml.replace(open, xml.find("</name>") - open, name);
-  return xml;
 }
 
 TEST(CliPlan, RoundRobinOverTheGuestsAsATable) {
@@ -109,8 +79,8 @@ TEST(CliPlan, BadOptionsAndFilesAreOneLineErrors) {
     std::string message;
   };
   TempDir dir;
-  put(dir.path() / "broken.yaml", "guestfs_nodes:\n  - name: [unclosed\n");
-  put(dir.path() / "shape.yaml", "guestfs_nodes: 3\n");
+  test::put_file(dir.path() / "broken.yaml", "guestfs_nodes:\n  - name: [unclosed\n");
+  test::put_file(dir.path() / "shape.yaml", "guestfs_nodes: 3\n");
   const std::vector<Case> cases = {
       {{"plan"}, 2, "nothing to plan"},
       {{"plan", "--technique", "sideways", "02:00.0"}, 2, "--technique 'sideways'"},
@@ -131,7 +101,7 @@ TEST(CliPlan, BadOptionsAndFilesAreOneLineErrors) {
 
 TEST(CliPlan, ConfigWithPassthroughOffPlansNothing) {
   TempDir dir;
-  put(dir.path() / ".config", "# CONFIG_KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH is not set\n");
+  test::put_file(dir.path() / ".config", "# CONFIG_KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH is not set\n");
   const auto r =
       run_pcipass(on_workstation({"plan", "--config", (dir.path() / ".config").string()}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -141,7 +111,7 @@ TEST(CliPlan, ConfigWithPassthroughOffPlansNothing) {
 TEST(CliPlan, ConfigSelectionIsRecheckedAgainstTheHost) {
   TempDir dir;
   // Entry 1 selected 144d:a80a at 02:00.0, but the workstation has a ZN540 there.
-  put(dir.path() / ".config",
+  test::put_file(dir.path() / ".config",
       "CONFIG_KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH=y\n"
       "CONFIG_KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH_TYPE_SPECIFIC=y\n"
       "CONFIG_KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH_TARGET_HOSTNAME=\"lab-xfs\"\n"
@@ -198,8 +168,8 @@ TEST(CliPlan, KdevopsFilesLoadAndRoundTrip) {
 class CliBringup : public ::testing::Test {
  protected:
   void SetUp() override {
-    put(guests() / "xfs/xfs.xml", sample_guest("xfs"));
-    put(guests() / "btrfs.xml", sample_guest("btrfs"));
+    test::put_file(guests() / "xfs/xfs.xml", sample_guest("xfs"));
+    test::put_file(guests() / "btrfs.xml", sample_guest("btrfs"));
   }
   fs::path guests() const { return dir.path() / "guestfs"; }
   std::vector<std::string> bringup(std::vector<std::string> extra) const {
@@ -215,7 +185,7 @@ class CliBringup : public ::testing::Test {
 };
 
 TEST_F(CliBringup, DryRunShowsBindsAndADiffPerGuestAndChangesNothing) {
-  const auto before = snapshot(dir.path());
+  const auto before = files_under(dir.path());
   const auto r = run_pcipass(bringup({"--dry-run"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("bind 0000:02:00.0 (1b96:2600, IOMMU group 9) to vfio-pci, from nvme"),
@@ -227,22 +197,22 @@ TEST_F(CliBringup, DryRunShowsBindsAndADiffPerGuestAndChangesNothing) {
   EXPECT_NE(r.out.find("+        <address domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>"),
             std::string::npos)
       << r.out;
-  EXPECT_EQ(snapshot(dir.path()), before);
+  EXPECT_EQ(files_under(dir.path()), before);
 }
 
 TEST_F(CliBringup, InjectsOnceKeepsTheRestAndValidates) {
-  const std::string original = text_of(guests() / "xfs/xfs.xml");
+  const std::string original = test::file_text(guests() / "xfs/xfs.xml");
   auto r = run_pcipass(bringup({"--no-bind"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("guest xfs"), std::string::npos);
   EXPECT_NE(r.out.find("  0000:02:00.0: added\n"), std::string::npos) << r.out;
-  const std::string xfs = text_of(guests() / "xfs/xfs.xml");
+  const std::string xfs = test::file_text(guests() / "xfs/xfs.xml");
   EXPECT_NE(xfs.find("<alias name='ua-pcipass-0000-02-00-0'/>"), std::string::npos) << xfs;
   EXPECT_EQ(xfs.find("bus='0x06'"), std::string::npos);  // btrfs's device stays with btrfs
   // Everything before <devices>' end is the user's, byte for byte, comments included.
   const std::size_t end = original.find("  </devices>");
   EXPECT_EQ(xfs.substr(0, end), original.substr(0, end));
-  EXPECT_EQ(text_of(guests() / "xfs/xfs.xml.pcipass-backup"), original);
+  EXPECT_EQ(test::file_text(guests() / "xfs/xfs.xml.pcipass-backup"), original);
   if (have_virt_xml_validate()) {
     for (const fs::path& file : {guests() / "xfs/xfs.xml", guests() / "btrfs.xml"}) {
       const auto v = run_command({"virt-xml-validate", file.string(), "domain"});
@@ -250,22 +220,22 @@ TEST_F(CliBringup, InjectsOnceKeepsTheRestAndValidates) {
     }
   }
 
-  const auto after_first = snapshot(dir.path());
+  const auto after_first = files_under(dir.path());
   r = run_pcipass(bringup({"--no-bind"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(
       r.out.find("guest xfs (" + (guests() / "xfs/xfs.xml").string() + "): already up to date"),
       std::string::npos)
       << r.out;
-  EXPECT_EQ(snapshot(dir.path()), after_first);
+  EXPECT_EQ(files_under(dir.path()), after_first);
 }
 
 TEST_F(CliBringup, ABrokenGuestStopsTheRunBeforeAnythingChanges) {
-  put(guests() / "btrfs.xml", "<domain><name>btrfs</name><devices>");  // truncated
+  test::put_file(guests() / "btrfs.xml", "<domain><name>btrfs</name><devices>");  // truncated
   fs::remove(guests() / "xfs/xfs.xml");
-  put(guests() / "xfs.xml", sample_guest("xfs"));  // the flat layout works too
-  put(dir.path() / "guestfs/ext4.xml", "<domain><name>ext4</name></domain>");
-  const auto before = snapshot(dir.path());
+  test::put_file(guests() / "xfs.xml", sample_guest("xfs"));  // the flat layout works too
+  test::put_file(dir.path() / "guestfs/ext4.xml", "<domain><name>ext4</name></domain>");
+  const auto before = files_under(dir.path());
   const auto r = run_pcipass(on_workstation(
       {"--state-dir", (dir.path() / "state").string(), "bringup", "--no-bind", "--guests",
        "xfs,btrfs,ext4,gone", "02:00.0=xfs", "06:00.0=btrfs", "00:14.0=ext4", "2d:00.0=gone",
@@ -276,7 +246,7 @@ TEST_F(CliBringup, ABrokenGuestStopsTheRunBeforeAnythingChanges) {
   EXPECT_NE(r.err.find("ext4.xml"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("gone.xml"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("xfs.xml"), std::string::npos) << r.err;
-  EXPECT_EQ(snapshot(dir.path()), before);
+  EXPECT_EQ(files_under(dir.path()), before);
 }
 
 TEST_F(CliBringup, AGuestThatCannotBeWrittenStopsTheRunAndARerunFinishes) {
@@ -286,14 +256,14 @@ TEST_F(CliBringup, AGuestThatCannotBeWrittenStopsTheRunAndARerunFinishes) {
   // the second is byte for byte as it was with nothing beside it, and once
   // the obstacle is gone a re-run ends where a run without it ends.
   TempDir clean;
-  put(clean.path() / "guestfs/xfs/xfs.xml", sample_guest("xfs"));
-  put(clean.path() / "guestfs/btrfs.xml", sample_guest("btrfs"));
+  test::put_file(clean.path() / "guestfs/xfs/xfs.xml", sample_guest("xfs"));
+  test::put_file(clean.path() / "guestfs/btrfs.xml", sample_guest("btrfs"));
   const auto reference = run_pcipass(on_workstation(
       {"--state-dir", (clean.path() / "state").string(), "bringup", "--no-bind", "--guests",
        "xfs,btrfs", "02:00.0=xfs", "06:00.0=btrfs", "--xml-dir",
        (clean.path() / "guestfs").string()}));
   ASSERT_EQ(reference.exit_code, 0) << reference.err;
-  const auto finished = snapshot(clean.path() / "guestfs");
+  const auto finished = files_under(clean.path() / "guestfs");
 
   const fs::path btrfs = guests() / "btrfs.xml";
   const fs::path backup = guests() / "btrfs.xml.pcipass-backup";
@@ -312,15 +282,15 @@ TEST_F(CliBringup, AGuestThatCannotBeWrittenStopsTheRunAndARerunFinishes) {
     SCOPED_TRACE(obstacle.name);
     fs::remove_all(guests());
     SetUp();
-    const std::string original = text_of(btrfs);
+    const std::string original = test::file_text(btrfs);
     obstacle.place();
     const auto failed = run_pcipass(bringup({"--no-bind"}));
     EXPECT_EQ(failed.exit_code, 4) << failed.err;
     EXPECT_NE(failed.err.find(obstacle.message), std::string::npos) << failed.err;
     EXPECT_NE(failed.out.find("0000:02:00.0: added"), std::string::npos) << failed.out;
-    EXPECT_NE(text_of(guests() / "xfs/xfs.xml").find("ua-pcipass-0000-02-00-0"),
+    EXPECT_NE(test::file_text(guests() / "xfs/xfs.xml").find("ua-pcipass-0000-02-00-0"),
               std::string::npos);
-    EXPECT_EQ(text_of(btrfs), original);
+    EXPECT_EQ(test::file_text(btrfs), original);
     for (const auto& entry : fs::directory_iterator(guests())) {
       const std::string name = entry.path().filename().string();
       EXPECT_TRUE(name == "xfs" || name == "btrfs.xml" || entry.path() == backup) << name;
@@ -328,7 +298,7 @@ TEST_F(CliBringup, AGuestThatCannotBeWrittenStopsTheRunAndARerunFinishes) {
     obstacle.remove();
     const auto rerun = run_pcipass(bringup({"--no-bind"}));
     ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
-    EXPECT_EQ(snapshot(guests()), finished);
+    EXPECT_EQ(files_under(guests()), finished);
   }
 }
 
@@ -401,8 +371,8 @@ TEST(CliPlan, HostileStringsStayDataInJsonYamlAndXml) {
   EXPECT_EQ(docs[0]["pcie_passthrough_devices"][0]["pcie_human_name"], evil);
   EXPECT_EQ(docs[1]["guestfs_nodes"].size(), 2u);
 
-  put(dir.path() / "guestfs/a.xml", sample_guest("a"));
-  put(dir.path() / "guestfs/b.xml", sample_guest("b"));
+  test::put_file(dir.path() / "guestfs/a.xml", sample_guest("a"));
+  test::put_file(dir.path() / "guestfs/b.xml", sample_guest("b"));
   args = host;
   args.insert(args.end(), {"--state-dir", (dir.path() / "state").string(), "bringup", "--force",
                            "--no-bind", "--xml-dir", (dir.path() / "guestfs").string()});

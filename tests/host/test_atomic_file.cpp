@@ -13,13 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::size_t entries(const fs::path& dir) {
   return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
@@ -32,9 +25,9 @@ TEST(AtomicFile, CommitReplacesContentWithMode) {
   ASSERT_TRUE(file) << file.error().message;
   ASSERT_TRUE(file->write("new "));
   ASSERT_TRUE(file->write("content\n"));
-  EXPECT_EQ(slurp(target), "old\n");  // nothing visible before commit
+  EXPECT_EQ(test::file_text(target), "old\n");  // nothing visible before commit
   ASSERT_TRUE(file->commit());
-  EXPECT_EQ(slurp(target), "new content\n");
+  EXPECT_EQ(test::file_text(target), "new content\n");
   struct stat st {};
   ASSERT_EQ(::stat(target.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
@@ -50,7 +43,7 @@ TEST(AtomicFile, WithoutCommitTheTargetIsUntouched) {
     ASSERT_TRUE(file);
     ASSERT_TRUE(file->write("half"));
   }
-  EXPECT_EQ(slurp(target), "keep\n");
+  EXPECT_EQ(test::file_text(target), "keep\n");
   EXPECT_EQ(entries(dir.path()), 1u);
 }
 

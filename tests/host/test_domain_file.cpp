@@ -13,14 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string hostdev_template() { return slurp(test::source_path("xml-templates/hostdev-pci.xml")); }
+std::string hostdev_template() { return test::file_text(test::source_path("xml-templates/hostdev-pci.xml")); }
 
 const std::string k_guest =
     "<domain type='kvm'>\n  <name>g</name>\n  <devices>\n    <disk type='file'/>\n  </devices>\n</domain>\n";
@@ -39,9 +32,9 @@ TEST(DomainFile, EditsAtomicallyKeepingModeAndOneBackup) {
   auto r = edit_domain_file(file, add_2d, DryRun::no);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_TRUE(r->changed());
-  EXPECT_EQ(slurp(file), r->after);
+  EXPECT_EQ(test::file_text(file), r->after);
   EXPECT_NE(r->after.find("ua-pcipass-0000-2d-00-0"), std::string::npos);
-  EXPECT_EQ(slurp(dir.path() / "g.xml.pcipass-backup"), k_guest);
+  EXPECT_EQ(test::file_text(dir.path() / "g.xml.pcipass-backup"), k_guest);
   struct stat st {};
   ::stat(file.c_str(), &st);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
@@ -50,7 +43,7 @@ TEST(DomainFile, EditsAtomicallyKeepingModeAndOneBackup) {
   r = edit_domain_file(file, add_2d, DryRun::no);
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->changed());
-  EXPECT_EQ(slurp(dir.path() / "g.xml.pcipass-backup"), k_guest);
+  EXPECT_EQ(test::file_text(dir.path() / "g.xml.pcipass-backup"), k_guest);
 }
 
 TEST(DomainFile, DryRunWritesNothing) {
@@ -60,7 +53,7 @@ TEST(DomainFile, DryRunWritesNothing) {
   auto r = edit_domain_file(file, add_2d, DryRun::yes);
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->changed());
-  EXPECT_EQ(slurp(file), k_guest);
+  EXPECT_EQ(test::file_text(file), k_guest);
   EXPECT_FALSE(fs::exists(dir.path() / "g.xml.pcipass-backup"));
 }
 
@@ -76,7 +69,7 @@ TEST(DomainFile, BadFilesFailWithThePathAndStayUntouched) {
   r = edit_domain_file(broken, add_2d, DryRun::no);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message, broken.string() + ": domain XML is not well-formed: Start-end tags mismatch at offset 16");
-  EXPECT_EQ(slurp(broken), "<domain><devices>");
+  EXPECT_EQ(test::file_text(broken), "<domain><devices>");
 
   const fs::path no_devices = dir.path() / "nodev.xml";
   std::ofstream(no_devices) << "<domain><name>x</name></domain>";
@@ -104,7 +97,7 @@ TEST(DomainFile, ReadOnlyFolderFailsAndLeavesTheFile) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, core::ExitCode::host_error);
   EXPECT_TRUE(r.error().message.starts_with("writing " + file.string() + ".pcipass-backup: ")) << r.error().message;
-  EXPECT_EQ(slurp(file), k_guest);
+  EXPECT_EQ(test::file_text(file), k_guest);
 }
 
 TEST(DomainFile, ReadOnlyFileIsNotReplacedEvenByRoot) {
@@ -118,7 +111,7 @@ TEST(DomainFile, ReadOnlyFileIsNotReplacedEvenByRoot) {
   EXPECT_EQ(r.error().message, "writing " + file.string() +
                                    ": the file is read-only (mode 0444); make it writable (chmod "
                                    "u+w) for pcipass to edit it");
-  EXPECT_EQ(slurp(file), k_guest);
+  EXPECT_EQ(test::file_text(file), k_guest);
   EXPECT_FALSE(fs::exists(dir.path() / "g.xml.pcipass-backup"));
 
   // Nothing to change: a read-only file is fine.

@@ -2,8 +2,7 @@
 // the tree: driver links, driver_override, /dev/vfio/N, and the journal —
 // including after a failure or a crash at every single step.
 
-#include "support/fake_os.hpp"
-#include "support/simulated_kernel.hpp"
+#include "support/host_rig.hpp"
 
 #include <pcipass/core/bind_planner.hpp>
 #include <pcipass/host/executor.hpp>
@@ -27,21 +26,9 @@ core::PciAddress addr(const char* text) {
   return core::PciAddress::parse(text).value();
 }
 
-// A simulated host, an Os over it and a state folder: everything a run needs.
-struct Rig {
-  explicit Rig(const std::string& host) : kernel(host), os(&kernel) {}
-
-  core::Inventory inventory() {
-    auto inventory = read_sysfs_inventory(kernel).value_or_throw();
-    RealSysfs proc(kernel.root() / "proc");
-    mark_host_usage(inventory, kernel, proc);
-    return inventory;
-  }
-  core::VfioModule vfio() const {
-    return kernel.exists("bus/pci/drivers/vfio-pci") ? core::VfioModule::loaded
-                                                     : core::VfioModule::missing;
-  }
-  Journal journal() { return Journal::load(os, state.path()).value_or_throw(); }
+// The shared rig with the steps these tests take.
+struct Rig : test::HostRig {
+  using HostRig::HostRig;
 
   core::Plan plan_bind(std::vector<const char*> devices, Force force = Force::no,
                        GroupExpansion expansion = GroupExpansion::whole_groups) {
@@ -51,11 +38,8 @@ struct Rig {
     request.expansion = expansion;
     return core::plan_bind(inventory(), request, journal().state(), vfio()).value_or_throw();
   }
-  core::Status run(const core::Plan& plan) {
-    Journal j = journal();
-    Executor executor(kernel, kernel.dev(), os, &j, DryRun::no);
-    return executor.run(plan.actions);
-  }
+  using HostRig::run;
+  core::Status run(const core::Plan& plan) { return run(plan.actions); }
   core::Status bind(std::vector<const char*> devices, Force force = Force::no,
                     GroupExpansion expansion = GroupExpansion::whole_groups) {
     return run(plan_bind(std::move(devices), force, expansion));
@@ -70,10 +54,6 @@ struct Rig {
   bool vfio_node(unsigned group) const {
     return fs::exists(kernel.dev_root() / "vfio" / std::to_string(group));
   }
-
-  test::SimulatedKernel kernel;
-  test::FakeOs os;
-  test::TempDir state;
 };
 
 constexpr const char* k_zns = "0000:02:00.0";   // workstation: nvme, group 9, free
@@ -171,13 +151,13 @@ TEST(Executor, DryRunShowsEveryWriteAndChangesNothing) {
             }));
   EXPECT_EQ(test::snapshot_tree(rig.kernel.root()), before);
   EXPECT_TRUE(rig.os.calls().empty());
-  EXPECT_TRUE(fs::is_empty(rig.state.path()));
+  EXPECT_FALSE(fs::exists(rig.state() / "journal.json"));
 }
 
 TEST(Executor, LoadsVfioPciWhenMissing) {
   Rig rig("laptop");
   ASSERT_TRUE(rig.bind({"0000:02:00.0"}, Force::no, GroupExpansion::named_only));
-  const std::string journal = "write " + (rig.state.path() / "journal.json").string();
+  const std::string journal = "write " + (rig.state() / "journal.json").string();
   // Each action: journal (pending), the action, journal (done).
   EXPECT_EQ(rig.os.calls(),
             (std::vector<std::string>{journal, "modprobe vfio_pci", journal, journal, journal}));
@@ -248,14 +228,14 @@ TEST(Executor, AFailureAtEachStepLeavesARecoverableJournal) {
 
 TEST(Executor, AJournalThatCannotBeWrittenStopsBeforeTheDeviceIsTouched) {
   Rig rig("workstation");
-  rig.os.fail_write(rig.state.path() / "journal.json", ENOSPC);
+  rig.os.fail_write(rig.state() / "journal.json", ENOSPC);
   auto result = rig.bind({k_zns});
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().message,
             "recording bind 0000:02:00.0 (1b96:2600, IOMMU group 9) to vfio-pci, from nvme in the "
             "journal: "
             "writing " +
-                (rig.state.path() / "journal.json").string() + ": No space left on device");
+                (rig.state() / "journal.json").string() + ": No space left on device");
   EXPECT_TRUE(rig.kernel.writes().empty());
   EXPECT_EQ(rig.kernel.driver_of(k_zns), "nvme");
 }

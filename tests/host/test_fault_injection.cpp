@@ -7,9 +7,8 @@
 // action only, and running again without the fault must end exactly where
 // a run that never failed ends.
 
-#include "support/fake_os.hpp"
 #include "support/fault_injector.hpp"
-#include "support/simulated_kernel.hpp"
+#include "support/host_rig.hpp"
 
 #include <pcipass/core/bind_planner.hpp>
 #include <pcipass/core/permissions_planner.hpp>
@@ -55,13 +54,6 @@ std::string own_group() {
   return entry == nullptr ? std::string() : std::string(entry->gr_name);
 }
 
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
-
 // Every occurrence of `from` in `text` replaced by `to`.
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
   for (std::size_t at = text.find(from); at != std::string::npos;
@@ -82,58 +74,7 @@ std::vector<std::string> temporaries(const fs::path& root) {
   return found;
 }
 
-// The content of every regular file under `dir`, by path relative to `dir`.
-std::map<std::string, std::string> files_under(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  if (!fs::exists(dir)) return files;
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
-    if (entry.is_regular_file() && !entry.is_symlink())
-      files[entry.path().lexically_relative(dir).string()] = slurp(entry.path());
-  }
-  return files;
-}
-
-// A simulated host whose etc/ and var/lib/pcipass live beside sys/ (a
-// reboot keeps them), with every side effect counted by `faults`.
-struct Rig {
-  Rig(const std::string& host, FaultInjector& faults) : kernel(host), os(&kernel) {
-    kernel.set_fault_injector(&faults);
-    os.set_fault_injector(&faults);
-  }
-
-  fs::path etc() const { return kernel.root() / "etc"; }
-  fs::path state() const { return kernel.root() / "var/lib/pcipass"; }
-  core::Inventory inventory() {
-    auto inventory = read_sysfs_inventory(kernel).value_or_throw();
-    RealSysfs proc(kernel.root() / "proc");
-    mark_host_usage(inventory, kernel, proc);
-    return inventory;
-  }
-  core::VfioModule vfio() const {
-    return kernel.exists("bus/pci/drivers/vfio-pci") ? core::VfioModule::loaded
-                                                     : core::VfioModule::missing;
-  }
-  Journal journal() { return Journal::load(os, state()).value_or_throw(); }
-
-  // As the commands run a plan (cli/host_prep.cpp): folders for the files
-  // first, then the executor, remembering the action it was at.
-  core::Status run(const std::vector<core::Action>& actions) {
-    for (const core::Action& action : actions) {
-      if (const auto* file = std::get_if<core::WriteFile>(&action)) {
-        if (auto made = os.make_directories(fs::path(file->path).parent_path()); !made) return made;
-      }
-    }
-    Journal j = journal();
-    Executor executor(kernel, kernel.dev(), os, &j, DryRun::no);
-    executor.set_observer(
-        [this](const core::Action& action, const std::vector<Operation>&) { current = action; });
-    return executor.run(actions);
-  }
-
-  test::SimulatedKernel kernel;
-  test::FakeOs os;
-  std::optional<core::Action> current;  // the action the last run was performing
-};
+using Rig = test::HostRig;
 
 core::Status bind(Rig& rig, std::vector<core::PciAddress> devices, core::Force force,
                   core::GroupExpansion expansion) {
@@ -290,14 +231,14 @@ void check_every_fault(const Flow& flow) {
   EndState clean;
   std::vector<std::string> steps;
   {
-    Rig rig(flow.host, faults);
+    Rig rig(flow.host, &faults);
     flow.setup(rig);
-    before = files_under(rig.kernel.root() / "etc");
+    before = test::files_under(rig.kernel.root() / "etc");
     faults.disarm();
     auto result = flow.run(rig);
     ASSERT_TRUE(result) << result.error().message;
     steps = step_names(faults.steps(), rig.kernel.root());
-    after = files_under(rig.kernel.root() / "etc");
+    after = test::files_under(rig.kernel.root() / "etc");
     clean = end_state(rig);
   }
   ASSERT_FALSE(steps.empty());
@@ -305,7 +246,7 @@ void check_every_fault(const Flow& flow) {
     const int error = error_for_step(k);
     SCOPED_TRACE("step " + std::to_string(k) + " (" + steps[k] + ") fails with " +
                  std::strerror(error));
-    Rig rig(flow.host, faults);
+    Rig rig(flow.host, &faults);
     flow.setup(rig);
     faults.arm(k, error);
     const core::Status result = flow.run(rig);
@@ -316,7 +257,7 @@ void check_every_fault(const Flow& flow) {
     expect_clear_error(result.error(), *faults.failed(), error);
 
     EXPECT_EQ(temporaries(rig.kernel.root()), std::vector<std::string>{});
-    for (const auto& [path, bytes] : files_under(rig.kernel.root() / "etc")) {
+    for (const auto& [path, bytes] : test::files_under(rig.kernel.root() / "etc")) {
       const bool old_content = before.contains(path) && before.at(path) == bytes;
       const bool new_content = after.contains(path) && after.at(path) == bytes;
       EXPECT_TRUE(old_content || new_content) << "etc/" << path << " is half-written";
@@ -375,7 +316,7 @@ const std::string k_guest =
 
 core::Status add_hostdev(core::DomainXml& xml) {
   auto added = xml.add_hostdev(addr("0000:2d:00.0"),
-                               slurp(test::source_path("xml-templates/hostdev-pci.xml")));
+                               test::file_text(test::source_path("xml-templates/hostdev-pci.xml")));
   if (!added) return core::fail(added.error());
   return core::ok();
 }
@@ -415,11 +356,11 @@ TEST(FaultInjection, DomainXmlEditFailingAtAnyStep) {
       expect_clear_error(result.error(), *faults.failed(), error);
 
       EXPECT_EQ(temporaries(dir.path()), std::vector<std::string>{});
-      const std::string now = slurp(file);
+      const std::string now = test::file_text(file);
       EXPECT_TRUE(now == k_guest || now == edited) << "g.xml is half-written:\n" << now;
       const fs::path backup = dir.path() / ("g.xml" + std::string(k_backup_suffix));
       if (fs::exists(backup)) {
-        EXPECT_EQ(slurp(backup), k_guest);
+        EXPECT_EQ(test::file_text(backup), k_guest);
       }
       struct stat st {};
       ASSERT_EQ(::stat(file.c_str(), &st), 0);

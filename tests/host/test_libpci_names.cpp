@@ -46,13 +46,6 @@ std::vector<Query> queries_for(const std::string& text) {
   return out;
 }
 
-std::string slurp(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void expect_same_as_libpci(const std::string& text) {
   test::TempDir dir;
   const auto plain = dir.path() / "pci.ids";
@@ -97,13 +90,13 @@ TEST(LibpciNames, GivesLibpcisNamesForASmallDatabase) {
 TEST(LibpciNames, GivesLibpcisNamesForTheSystemDatabase) {
   const std::filesystem::path system = "/usr/share/misc/pci.ids";
   if (!std::filesystem::exists(system)) GTEST_SKIP() << system << " is missing";
-  expect_same_as_libpci(slurp(system));
+  expect_same_as_libpci(test::file_text(system));
 }
 
 TEST(LibpciNames, GivesLibpcisNamesForTheHostileHostsDatabase) {
   const auto host = test::sim_host("hostile");
   if (!std::filesystem::exists(host / "pci.ids")) GTEST_SKIP() << "hostile host has no pci.ids";
-  expect_same_as_libpci(slurp(host / "pci.ids"));
+  expect_same_as_libpci(test::file_text(host / "pci.ids"));
 }
 
 TEST(LibpciNames, AMissingFileGivesNumbers) {

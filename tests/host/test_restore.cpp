@@ -3,8 +3,7 @@
 // restore must bring back what the kernel shows, do nothing a second time,
 // survive a crash at every step, and release --all must undo it all.
 
-#include "support/fake_os.hpp"
-#include "support/simulated_kernel.hpp"
+#include "support/host_rig.hpp"
 
 #include <pcipass/core/permissions_planner.hpp>
 #include <pcipass/core/restore_planner.hpp>
@@ -36,33 +35,10 @@ std::string own_group() {
   return entry == nullptr ? std::string() : std::string(entry->gr_name);
 }
 
-// A simulated host whose etc/ and var/lib/pcipass live beside sys/, so a
-// reboot keeps them.
-struct Rig {
-  explicit Rig(const std::string& host) : kernel(host), os(&kernel) {}
+// The shared rig with the steps these tests take.
+struct Rig : test::HostRig {
+  using HostRig::HostRig;
 
-  fs::path etc() const { return kernel.root() / "etc"; }
-  fs::path state() const { return kernel.root() / "var/lib/pcipass"; }
-  core::Inventory inventory() {
-    auto inventory = read_sysfs_inventory(kernel).value_or_throw();
-    RealSysfs proc(kernel.root() / "proc");
-    mark_host_usage(inventory, kernel, proc);
-    return inventory;
-  }
-  core::VfioModule vfio() const {
-    return kernel.exists("bus/pci/drivers/vfio-pci") ? core::VfioModule::loaded
-                                                     : core::VfioModule::missing;
-  }
-  Journal journal() { return Journal::load(os, state()).value_or_throw(); }
-  core::Status run(const std::vector<core::Action>& actions) {
-    for (const core::Action& action : actions) {
-      if (const auto* file = std::get_if<core::WriteFile>(&action))
-        fs::create_directories(fs::path(file->path).parent_path());
-    }
-    Journal j = journal();
-    Executor executor(kernel, kernel.dev(), os, &j, DryRun::no);
-    return executor.run(actions);
-  }
   core::Status bind_and_open(const std::string& group) {
     core::BindRequest request{{addr(k_zns)}, core::Force::no, core::GroupExpansion::named_only};
     auto plan = core::plan_bind(inventory(), request, journal().state(), vfio());
@@ -102,9 +78,6 @@ struct Rig {
     return static_cast<unsigned>(fs::status(kernel.sys_root() / relative).permissions() &
                                  fs::perms::all);
   }
-
-  test::SimulatedKernel kernel;
-  test::FakeOs os;
 };
 
 // What "applied" means, read from the kernel and the files, not from the journal.

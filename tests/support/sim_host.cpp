@@ -6,7 +6,9 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <poll.h>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -116,6 +118,35 @@ TempDir::TempDir() : m_path(make_temp_dir("pcipass-test-")) {}
 TempDir::~TempDir() {
   std::error_code ec;
   fs::remove_all(m_path, ec);
+}
+
+std::string file_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void put_file(const std::filesystem::path& path, const std::string& text) {
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+std::map<std::string, std::string> files_under(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  if (!std::filesystem::exists(dir)) return files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file() && !entry.is_symlink())
+      files[entry.path().lexically_relative(dir).string()] = file_text(entry.path());
+  }
+  return files;
+}
+
+std::string sample_guest(const std::string& name) {
+  std::string xml = file_text(source_path("xml-templates/guest-q35.xml"));
+  const std::string from = "<name>pcipass-guest</name>";
+  xml.replace(xml.find(from), from.size(), "<name>" + name + "</name>");
+  return xml;
 }
 
 }  // namespace pcipass::test

@@ -4,6 +4,7 @@
 // the build (target `simhosts`), and helpers to run commands.
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,5 +44,18 @@ private:
 
 // Path of a file in the source tree, e.g. source_path("tests/data/hosts").
 std::filesystem::path source_path(const std::string& relative);
+
+// The bytes of a file ("" when it cannot be read: the test's own checks say why).
+std::string file_text(const std::filesystem::path& path);
+
+// Writes `text` to `path`, creating its folders.
+void put_file(const std::filesystem::path& path, const std::string& text);
+
+// The content of every regular file under `dir` (not symbolic links), by
+// path relative to `dir`; empty when `dir` does not exist.
+std::map<std::string, std::string> files_under(const std::filesystem::path& dir);
+
+// The sample guest of xml-templates/guest-q35.xml, named `name`.
+std::string sample_guest(const std::string& name);
 
 }  // namespace pcipass::test
