@@ -26,9 +26,7 @@ int run_bind(Context& context, const BindOptions& options) {
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
   const core::Inventory inventory =
       load_sysfs_inventory(context, DeviceScope::groups_of(request.devices));
-  const core::VfioModule vfio = context.sysfs->exists("bus/pci/drivers/vfio-pci")
-                                    ? core::VfioModule::loaded
-                                    : core::VfioModule::missing;
+  const core::VfioModule vfio = vfio_module(context);
   const core::Plan plan =
       core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
   execute_plan(context, plan, journal, options.change, "bind");

@@ -18,7 +18,6 @@
 #include <filesystem>
 #include <memory>
 #include <ostream>
-#include <sstream>
 
 namespace pcipass::cli {
 
@@ -117,7 +116,7 @@ std::vector<GuestTarget> check_guests(Context& context, const BringupOptions& op
 }
 
 // Binds every planned device to vfio-pci (journaled, under the lock held by
-// the caller). Returns the JSON execute_plan printed, with --json.
+// the caller). Returns execute_plan's JSON document, with --json.
 nlohmann::json prepare_host(Context& context, const BringupOptions& options,
                             const core::Inventory& inventory, const core::Assignment& assignment) {
   host::Journal journal =
@@ -127,26 +126,11 @@ nlohmann::json prepare_host(Context& context, const BringupOptions& options,
   request.force = options.assignment.force ? core::Force::yes : core::Force::no;
   // The planner has completed or refused incomplete groups already.
   request.expansion = core::GroupExpansion::named_only;
-  const core::VfioModule vfio = context.sysfs->exists("bus/pci/drivers/vfio-pci")
-                                    ? core::VfioModule::loaded
-                                    : core::VfioModule::missing;
+  const core::VfioModule vfio = vfio_module(context);
   const core::Plan plan =
       core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
-  if (!context.options.json) {
-    execute_plan(context, plan, journal, options.change, "bringup");
-    return nullptr;
-  }
-  std::ostringstream captured;
-  std::ostream* out = context.out;
-  context.out = &captured;
-  try {
-    execute_plan(context, plan, journal, options.change, "bringup");
-  } catch (...) {
-    context.out = out;
-    throw;
-  }
-  context.out = out;
-  return nlohmann::json::parse(captured.str());
+  return execute_plan(context, plan, journal, options.change, "bringup", {},
+                      JsonDocument::return_only);
 }
 
 // Puts the hostdevs into one guest; returns one line per device.

@@ -24,9 +24,7 @@ int run_restore(Context& context, const RestoreOptions& options) {
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
   const core::Inventory inventory = load_inventory_for(context, journal.state());
-  const core::VfioModule vfio = context.sysfs->exists("bus/pci/drivers/vfio-pci")
-                                    ? core::VfioModule::loaded
-                                    : core::VfioModule::missing;
+  const core::VfioModule vfio = vfio_module(context);
   const core::FileStates files =
       host::read_file_states(*context.os, journal.state()).value_or_throw();
   core::RestoreRequest request;

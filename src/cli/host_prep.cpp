@@ -24,6 +24,11 @@ core::Inventory load_sysfs_inventory(Context& context, const DeviceScope& scope)
   return std::move(loaded.inventory);
 }
 
+core::VfioModule vfio_module(const Context& context) {
+  return context.sysfs->exists("bus/pci/drivers/vfio-pci") ? core::VfioModule::loaded
+                                                           : core::VfioModule::missing;
+}
+
 std::vector<core::PciAddress> parse_devices(const std::vector<std::string>& args) {
   std::vector<core::PciAddress> devices;
   for (const std::string& arg : args)
@@ -47,9 +52,9 @@ core::Inventory load_inventory_for(Context& context, const core::JournalState& j
   return load_sysfs_inventory(context);
 }
 
-void execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
-                  const ChangeOptions& options, const char* command,
-                  const std::vector<std::string>& refused) {
+nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
+                            const ChangeOptions& options, const char* command,
+                            const std::vector<std::string>& refused, JsonDocument document) {
   const bool json = context.options.json;
   std::ostream& out = *context.out;
   nlohmann::json actions = nlohmann::json::array();
@@ -87,8 +92,9 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
     for (const std::string& line : refused) message += "\n  " + line;
     result = core::fail(message, ExitCode::refused);
   }
+  nlohmann::json doc;
   if (json) {
-    nlohmann::json doc{
+    doc = {
         {"schema", core::k_json_schema_version},
         {"command", command},
         {"dry_run", options.dry_run},
@@ -97,13 +103,14 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
         {"refused", refused},
         {"actions", actions},
         {"error", result ? nlohmann::json(nullptr) : nlohmann::json(result.error().message)}};
-    out << core::dump_json(doc);
+    if (document == JsonDocument::print) out << core::dump_json(doc);
   } else if (result && options.dry_run) {
     out << "dry run: nothing was changed\n";
   } else if (result && plan.actions.empty()) {
     out << "nothing to do\n";
   }
   if (!result) throw Failure(result.error());
+  return doc;
 }
 
 }  // namespace pcipass::cli

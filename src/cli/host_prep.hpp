@@ -29,6 +29,10 @@ struct ChangeOptions {
 core::Inventory load_sysfs_inventory(Context& context,
                                      const DeviceScope& scope = DeviceScope::all());
 
+// Whether vfio-pci is loaded on the host the command writes to (its driver
+// folder exists); the planners add the modprobe when it is not.
+core::VfioModule vfio_module(const Context& context);
+
 // Parses the DEV arguments; a malformed address is a usage error naming it.
 std::vector<core::PciAddress> parse_devices(const std::vector<std::string>& args);
 
@@ -41,13 +45,19 @@ std::optional<host::StateLock> lock_state(Context& context, const ChangeOptions&
 // on a host whose IOMMU is gone.
 core::Inventory load_inventory_for(Context& context, const core::JournalState& journal);
 
+// What execute_plan does with its --json document.
+enum class JsonDocument { print, return_only };
+
 // Runs `plan` (or only shows it), creating the folders of the files it
 // writes, printing each action with its side effects, or with --json one
-// document at the end. Throws core::Failure when an action fails, after
-// printing what was done, and with ExitCode::refused when `refused` (things
-// a safety check left alone, one line each) is not empty, after the rest.
-void execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
-                  const ChangeOptions& options, const char* command,
-                  const std::vector<std::string>& refused = {});
+// document at the end (returned too; with JsonDocument::return_only only
+// returned, for a command that nests it in its own). Without --json returns
+// null. Throws core::Failure when an action fails, after printing what was
+// done, and with ExitCode::refused when `refused` (things a safety check
+// left alone, one line each) is not empty, after the rest.
+nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
+                            const ChangeOptions& options, const char* command,
+                            const std::vector<std::string>& refused = {},
+                            JsonDocument document = JsonDocument::print);
 
 }  // namespace pcipass::cli
