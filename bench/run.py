@@ -383,7 +383,9 @@ def profile(pcipass, floor, trees, work):
             kernel = own.get("dso:[kernel.kallsyms]", 0.0)
             lines += ["`perf record --call-graph dwarf` of one pcipass run on the full server "
                       "(share of all samples, inclusive of callees; the kernel's share is part "
-                      "of each phase):", "",
+                      "of each phase; samples whose stack perf could not unwind to the top "
+                      "count for the function they were taken in but not for its callers, so "
+                      "a phase can show less than the parts listed under it):", "",
                       "| phase | share |", "|---|---:|"]
             for label, symbol in PHASES:
                 share = next((v for k, v in inclusive.items()
