@@ -44,7 +44,8 @@ void register_release(CLI::App& app, Context& context, int& exit_code) {
   auto options = std::make_shared<ReleaseOptions>();
   CLI::App* cmd = app.add_subcommand(
       "release",
-      "Give devices pcipass bound back to the drivers they had (recorded in the journal)");
+      "Give devices pcipass bound back to the drivers they had (recorded in the journal); "
+      "forget those that have left the host");
   cmd->add_option("DEV", options->devices, "PCI addresses of devices pcipass bound");
   cmd->add_flag("--all", options->all,
                 "Undo everything pcipass did: release every device the journal holds, put back "

@@ -36,7 +36,7 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
   if (device == nullptr) {
     s.present = false;
     s.verdict =
-        "device missing: not on this host now; the journal keeps its record and restore skips it";
+        "device missing: not on this host now; restore skips it, pcipass release forgets it";
     return s;
   }
   s.driver = device->driver;

@@ -152,6 +152,10 @@ std::string describe(const Action& action) {
                    " back to " +
                    (a.restore_driver.empty() ? std::string("no driver") : a.restore_driver);
           },
+          [](const ForgetDevice& a) {
+            return "forget " + a.address.to_string() + " (" + a.expected.to_string() +
+                   "): no longer on this host, nothing to give back";
+          },
           [](const WriteFile& a) {
             return "write " + a.path + " (mode " + octal(a.mode) +
                    (a.group.empty() ? std::string() : ", group " + a.group) + ", " +
@@ -193,6 +197,11 @@ nlohmann::json action_to_json(const Action& action) {
                                   {"expected_ids", a.expected.to_string()},
                                   {"current_driver", a.current_driver},
                                   {"restore_driver", a.restore_driver}};
+          },
+          [](const ForgetDevice& a) {
+            return nlohmann::json{{"action", "forget-device"},
+                                  {"address", a.address.to_string()},
+                                  {"expected_ids", a.expected.to_string()}};
           },
           [](const WriteFile& a) {
             return nlohmann::json{{"action", "write-file"},
@@ -258,6 +267,12 @@ Result<Action> action_from_json(const nlohmann::json& json) {
       return bad_field("release-device", "restore_driver");
     return Action{a};
   }
+  if (kind == "forget-device") {
+    ForgetDevice a;
+    if (!get_address(json, a.address)) return bad_field("forget-device", "address");
+    if (!get_ids(json, a.expected)) return bad_field("forget-device", "expected_ids");
+    return Action{a};
+  }
   if (kind == "write-file") {
     WriteFile a;
     if (!get_string(json, "path", a.path) || a.path.empty()) return bad_field("write-file", "path");
@@ -303,6 +318,7 @@ Result<Action> action_from_json(const nlohmann::json& json) {
 std::optional<PciAddress> action_address(const Action& action) {
   if (const auto* b = std::get_if<BindToVfio>(&action)) return b->address;
   if (const auto* r = std::get_if<ReleaseDevice>(&action)) return r->address;
+  if (const auto* f = std::get_if<ForgetDevice>(&action)) return f->address;
   return std::nullopt;
 }
 

@@ -131,8 +131,7 @@ Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& requ
     const std::string label = bound.address.to_string();
     const PciDevice* device = inventory.find(bound.address);
     if (device == nullptr) {
-      problems.push_back(label + ": no such PCI device on this host any more (bound as " +
-                         bound.expected.to_string() + ")");
+      plan.actions.push_back(ForgetDevice{bound.address, bound.expected});
       continue;
     }
     const auto ids = DeviceIds::of(*device);

@@ -67,8 +67,9 @@ JournalEntry* JournalState::find(std::uint64_t id) {
 void JournalState::finish(std::uint64_t id) {
   JournalEntry* entry = find(id);
   if (entry == nullptr) return;
-  if (const auto* release = std::get_if<ReleaseDevice>(&entry->action)) {
-    const PciAddress address = release->address;
+  if (std::holds_alternative<ReleaseDevice>(entry->action) ||
+      std::holds_alternative<ForgetDevice>(entry->action)) {
+    const PciAddress address = *action_address(entry->action);
     std::erase_if(m_entries,
                   [&](const JournalEntry& e) { return is_device_entry_for(e, address); });
     return;

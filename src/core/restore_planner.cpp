@@ -21,8 +21,9 @@ std::string join(const std::vector<std::string>& parts, const std::string& separ
 
 bool release_begun(const JournalState& journal, const PciAddress& address) {
   for (const JournalEntry& e : journal.entries()) {
-    if (const auto* r = std::get_if<ReleaseDevice>(&e.action); r && r->address == address)
-      return true;
+    const bool release = std::holds_alternative<ReleaseDevice>(e.action) ||
+                         std::holds_alternative<ForgetDevice>(e.action);
+    if (release && action_address(e.action) == address) return true;
   }
   return false;
 }
@@ -52,7 +53,8 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
     const PciDevice* device = inventory.find(bound.address);
     if (device == nullptr) {
       out.plan.notes.push_back(label + ": no such PCI device on this host any more (bound as " +
-                               bound.expected.to_string() + "); nothing to restore");
+                               bound.expected.to_string() + "); nothing to restore (pcipass release " +
+                               label + " forgets it)");
       continue;
     }
     if (device->ids() != bound.expected.to_string()) {

@@ -154,6 +154,14 @@ core::Status Executor::perform(const Action& action) {
     context = "binding " + bind->address.to_string() + " to vfio-pci";
     if (auto ok = check_device(bind->address, bind->expected, bind->current_driver, "binding"); !ok)
       return ok;
+  } else if (const auto* forget = std::get_if<core::ForgetDevice>(&action)) {
+    const std::string dir = "bus/pci/devices/" + forget->address.to_string();
+    if (m_sys.exists(dir)) {
+      return fail("forgetting " + forget->address.to_string() + ": " + m_sys.display_path(dir) +
+                      " is there again; nothing was changed (run pcipass release again to "
+                      "give it back to its driver)",
+                  ExitCode::refused);
+    }
   } else if (const auto* release = std::get_if<core::ReleaseDevice>(&action)) {
     context = "releasing " + release->address.to_string();
     if (auto ok =
@@ -227,6 +235,7 @@ core::Status Executor::perform(const Action& action) {
       if (!now->has_value()) return core::ok();
       return m_os.set_permissions(revert->path, revert->mode, revert->group);
     }
+    if (std::holds_alternative<core::ForgetDevice>(action)) return core::ok();  // journal only
     const auto& perms = std::get<core::SetPermissions>(action);
     return m_os.set_permissions(perms.path, perms.mode, perms.group);
   }();

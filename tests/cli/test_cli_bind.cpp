@@ -173,6 +173,27 @@ TEST(CliBind, AFailedBindIsShownByStatusAndUndoneByRelease) {
                            (host.state() / "journal.json").string() + ")\n");
 }
 
+TEST(CliRelease, ADeviceThatLeftTheHostIsForgotten) {
+  CopiedHost host("workstation");
+  ASSERT_EQ(run_pcipass(host.args({"bind", "02:00.0"})).exit_code, 4);  // journaled, failed
+  fs::remove(host.sys() / "bus/pci/devices/0000:02:00.0");               // the card is taken out
+  const auto status = run_pcipass(host.args({"status"}));
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("device missing: not on this host now; restore skips it, pcipass "
+                            "release forgets it"),
+            std::string::npos)
+      << status.out;
+  const std::string before = snapshot_tree(host.sys());
+  const auto release = run_pcipass(host.args({"release", "--all"}));
+  ASSERT_EQ(release.exit_code, 0) << release.err;
+  EXPECT_EQ(release.out,
+            "forget 0000:02:00.0 (1b96:2600): no longer on this host, nothing to give back\n");
+  EXPECT_EQ(snapshot_tree(host.sys()), before);
+  const auto after = run_pcipass(host.args({"status"}));
+  EXPECT_EQ(after.out, "pcipass has changed nothing on this host (journal " +
+                           (host.state() / "journal.json").string() + ")\n");
+}
+
 TEST(CliRelease, NeedsDevicesOrAllAndRefusesStrangers) {
   CopiedHost host("workstation");
   const auto none = run_pcipass(host.args({"release"}));

@@ -55,6 +55,8 @@ TEST(Actions, DescribeIsOneLine) {
   EXPECT_EQ(
       describe(ReleaseDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci", "nvme"}),
       "release 0000:02:00.0 (1b96:2600) from vfio-pci back to nvme");
+  EXPECT_EQ(describe(ForgetDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}}),
+            "forget 0000:02:00.0 (1b96:2600): no longer on this host, nothing to give back");
   EXPECT_EQ(describe(WriteFile{"/etc/udev/rules.d/90-pcipass.rules", "x\n", 0644, ""}),
             "write /etc/udev/rules.d/90-pcipass.rules (mode 0644, 2 bytes)");
   EXPECT_EQ(describe(SetPermissions{"/dev/vfio/9", 0660, "kvm"}),
@@ -70,6 +72,7 @@ TEST(Actions, JsonRoundTripsEveryKind) {
       LoadModule{"vfio_pci"},
       k_bind,
       ReleaseDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci", "nvme"},
+      ForgetDevice{addr("0000:41:00.3"), DeviceIds{0x8086, 0x1889}},
       WriteFile{"/etc/security/limits.d/90-pcipass.conf", "@kvm hard memlock 1\n", 0644, "root"},
       SetPermissions{"/dev/vfio/9", 0660, "kvm"},
       SetPermissions{"/sys/bus/pci/drivers_probe", 0220, "kvm", 0200, "root"},
@@ -113,6 +116,17 @@ TEST(JournalState, DoneReleaseRemovesTheDeviceAndABindReplacesOldEntries) {
   journal.finish(release);
   ASSERT_EQ(journal.entries().size(), 1u);
   EXPECT_TRUE(std::holds_alternative<LoadModule>(journal.entries()[0].action));
+}
+
+TEST(JournalState, DoneForgetRemovesTheDeviceLikeARelease) {
+  JournalState journal;
+  journal.finish(journal.begin(k_bind));
+  const auto forget =
+      journal.begin(ForgetDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}});
+  EXPECT_EQ(journal.entries().size(), 2u);
+  EXPECT_NE(journal.bind_entry(addr("0000:02:00.0")), nullptr);  // until it is done
+  journal.finish(forget);
+  EXPECT_TRUE(journal.entries().empty());
 }
 
 TEST(JournalState, TextRoundTripAndErrors) {

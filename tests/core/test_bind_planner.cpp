@@ -147,6 +147,30 @@ TEST(PlanRelease, RefusesWhatPcipassDidNotBindOrNoLongerRecognises) {
             "again");
 }
 
+TEST(PlanRelease, ADeviceThatLeftTheHostIsForgotten) {
+  // Named or with --all: there is no driver to give it back to, and a
+  // refusal would keep it in the journal (and --all from undoing the rest).
+  Inventory inventory = workstation();
+  inventory.find(addr("0000:02:00.0"))->driver = "vfio-pci";
+  JournalState journal;
+  journal.finish(journal.begin(
+      BindToVfio{addr("0000:41:00.3"), DeviceIds{0x8086, 0x1889}, "iavf", "iavf", 40}));
+  journal.finish(journal.begin(
+      BindToVfio{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "nvme", "nvme", 9}));
+  for (const ReleaseScope scope : {ReleaseScope::named, ReleaseScope::all}) {
+    ReleaseRequest r;
+    r.scope = scope;
+    r.devices = {addr("0000:41:00.3"), addr("0000:02:00.0")};
+    auto plan = plan_release(inventory, r, journal);
+    ASSERT_TRUE(plan) << plan.error().message;
+    EXPECT_EQ(plan->actions,
+              (std::vector<Action>{
+                  ForgetDevice{addr("0000:41:00.3"), DeviceIds{0x8086, 0x1889}},
+                  ReleaseDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci",
+                                "nvme"}}));
+  }
+}
+
 TEST(PlanRelease, AllReleasesEveryJournaledDevice) {
   Inventory inventory = workstation();
   inventory.find(addr("0000:02:00.0"))->driver = "vfio-pci";

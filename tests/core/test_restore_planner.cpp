@@ -109,7 +109,8 @@ TEST(PlanRestore, ChangedIdsAndHostUseAreRefusedTheRestGoesOn) {
             }));
   EXPECT_EQ(out.plan.notes,
             (std::vector<std::string>{"0000:05:00.0: no such PCI device on this host any more "
-                                      "(bound as 1b96:2600); nothing to restore"}));
+                                      "(bound as 1b96:2600); nothing to restore (pcipass "
+                                      "release 0000:05:00.0 forgets it)"}));
   ASSERT_EQ(out.plan.actions.size(), 1u);
   EXPECT_EQ(std::get<BindToVfio>(out.plan.actions[0]).address, addr("0000:04:00.0"));
 

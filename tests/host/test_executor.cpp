@@ -84,6 +84,40 @@ TEST(Executor, BindMovesTheDeviceToVfioAndReleaseGivesItBack) {
   EXPECT_TRUE(rig.journal().state().empty());
 }
 
+TEST(Executor, ADeviceThatLeftTheHostIsForgottenAndOneThatCameBackIsNot) {
+  Rig rig("workstation");
+  ASSERT_TRUE(rig.bind({k_zns}, Force::no, GroupExpansion::named_only));
+  // The card is taken out: its folder leaves bus/pci/devices.
+  const fs::path link = rig.kernel.sys_root() / "bus/pci/devices" / k_zns;
+  const fs::path target = fs::read_symlink(link);
+  fs::remove(link);
+  core::ReleaseRequest request;
+  request.scope = core::ReleaseScope::all;
+  const core::Plan plan =
+      core::plan_release(rig.inventory(), request, rig.journal().state()).value_or_throw();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<core::ForgetDevice>(plan.actions[0]));
+
+  // Back before the plan runs: refused, nothing written, the journal keeps it.
+  fs::create_directory_symlink(target, link);
+  const std::size_t writes = rig.kernel.writes().size();
+  auto refused = rig.run(plan);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, core::ExitCode::refused);
+  EXPECT_EQ(refused.error().message,
+            "forgetting 0000:02:00.0: " + link.string() +
+                " is there again; nothing was changed (run pcipass release again to give it "
+                "back to its driver)");
+  EXPECT_EQ(rig.kernel.writes().size(), writes);
+  ASSERT_NE(rig.journal().state().bind_entry(addr(k_zns)), nullptr);
+
+  // Gone for good: forgotten, and the journal is empty.
+  fs::remove(link);
+  ASSERT_TRUE(rig.run(plan));
+  EXPECT_EQ(rig.kernel.writes().size(), writes);
+  EXPECT_TRUE(rig.journal().state().empty());
+}
+
 TEST(Executor, BindingASecondTimeIsANoOp) {
   Rig rig("workstation");
   ASSERT_TRUE(rig.bind({k_zns}));

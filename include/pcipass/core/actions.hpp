@@ -65,6 +65,15 @@ struct ReleaseDevice {
   bool operator==(const ReleaseDevice&) const = default;
 };
 
+// Drop a device pcipass bound from the journal because it has left the host
+// (card removed, SR-IOV functions not created again since a reboot): there
+// is no driver to give it back to. The executor checks it is still gone.
+struct ForgetDevice {
+  PciAddress address;
+  DeviceIds expected;
+  bool operator==(const ForgetDevice&) const = default;
+};
+
 // Write a whole file outside sysfs atomically, with `mode` and, when not
 // empty, owned by `group`.
 struct WriteFile {
@@ -106,8 +115,8 @@ struct RevertPermissions {
   bool operator==(const RevertPermissions&) const = default;
 };
 
-using Action = std::variant<LoadModule, BindToVfio, ReleaseDevice, WriteFile, SetPermissions,
-                            RemoveFile, RevertPermissions>;
+using Action = std::variant<LoadModule, BindToVfio, ReleaseDevice, ForgetDevice, WriteFile,
+                            SetPermissions, RemoveFile, RevertPermissions>;
 
 // One write to a sysfs attribute, relative to the sysfs root.
 struct SysfsWrite {
