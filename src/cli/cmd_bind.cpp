@@ -29,7 +29,7 @@ int run_bind(Context& context, const BindOptions& options) {
   const core::VfioModule vfio = vfio_module(context);
   const core::Plan plan =
       core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
-  execute_plan(context, plan, journal, options.change, "bind");
+  execute_plan(context, plan, journal, options.change, {.command = "bind"});
   return 0;
 }
 

@@ -129,8 +129,8 @@ nlohmann::json prepare_host(Context& context, const BringupOptions& options,
   const core::VfioModule vfio = vfio_module(context);
   const core::Plan plan =
       core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
-  return execute_plan(context, plan, journal, options.change, "bringup", {},
-                      JsonDocument::return_only);
+  return execute_plan(context, plan, journal, options.change,
+                      {.command = "bringup", .document = JsonDocument::return_only});
 }
 
 // Puts the hostdevs into one guest; returns one line per device.

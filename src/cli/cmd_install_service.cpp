@@ -82,7 +82,7 @@ int run_install_service(Context& context, const InstallServiceOptions& options) 
   plan.notes.push_back(
       std::string("to run it at boot: systemctl daemon-reload && systemctl enable ") +
       core::k_restore_unit_name);
-  execute_plan(context, plan, journal, options.change, "install-service");
+  execute_plan(context, plan, journal, options.change, {.command = "install-service"});
   return 0;
 }
 

@@ -93,7 +93,7 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
   }
   core::Plan plan;
   plan.actions = core::plan_permissions(request).value_or_throw();
-  execute_plan(context, plan, journal, options.change, "permissions");
+  execute_plan(context, plan, journal, options.change, {.command = "permissions"});
   return 0;
 }
 

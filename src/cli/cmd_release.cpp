@@ -34,7 +34,7 @@ int run_release(Context& context, const ReleaseOptions& options) {
     plan.actions.insert(plan.actions.end(), undo.actions.begin(), undo.actions.end());
     plan.notes.insert(plan.notes.end(), undo.notes.begin(), undo.notes.end());
   }
-  execute_plan(context, plan, journal, options.change, "release");
+  execute_plan(context, plan, journal, options.change, {.command = "release"});
   return 0;
 }
 

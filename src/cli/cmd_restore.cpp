@@ -32,7 +32,10 @@ int run_restore(Context& context, const RestoreOptions& options) {
   request.sysfs_root = context.options.sysfs_root;
   const core::RestorePlan plan =
       core::plan_restore(inventory, journal.state(), vfio, files, request);
-  execute_plan(context, plan.plan, journal, options.change, "restore", plan.refused);
+  // At boot nobody watches: one device that fails must not keep the others
+  // (or the files and modes) from being restored.
+  execute_plan(context, plan.plan, journal, options.change,
+               {.command = "restore", .refused = plan.refused, .keep_going = host::KeepGoing::yes});
   return 0;
 }
 
@@ -50,7 +53,9 @@ void register_restore(CLI::App& app, Context& context, int& exit_code) {
           "release was interrupted is left for pcipass release. A device that is gone is skipped "
           "with a note; one that carries other vendor:device ids, has no IOMMU group or is used by "
           "the host now is left alone, and restore exits with code 5 after restoring the "
-          "rest.\n\n") +
+          "rest. A step that fails (a bind, a file) does not stop the others: restore exits "
+          "with code 4 at the end, one line per failed step; a failed module load or journal "
+          "write stops it at once.\n\n") +
       app.get_footer());
   cmd->add_flag("--force", options->force,
                 "Also re-bind devices the host uses now (a disk mounted at boot, ...)");

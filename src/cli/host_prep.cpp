@@ -53,8 +53,9 @@ core::Inventory load_inventory_for(Context& context, const core::JournalState& j
 }
 
 nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
-                            const ChangeOptions& options, const char* command,
-                            const std::vector<std::string>& refused, JsonDocument document) {
+                            const ChangeOptions& options, const PlanRun& run) {
+  const char* const command = run.command;
+  const std::vector<std::string>& refused = run.refused;
   const bool json = context.options.json;
   std::ostream& out = *context.out;
   nlohmann::json actions = nlohmann::json::array();
@@ -73,6 +74,7 @@ nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Jour
   host::Executor executor(*context.sysfs, *context.dev, *context.os,
                           options.dry_run ? nullptr : &journal,
                           options.dry_run ? host::DryRun::yes : host::DryRun::no);
+  executor.set_keep_going(run.keep_going);
   executor.set_observer([&](const core::Action& action, const std::vector<host::Operation>& ops) {
     if (json) {
       nlohmann::json entry{{"description", core::describe(action)},
@@ -87,10 +89,12 @@ nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Jour
     out.flush();
   });
   core::Status result = executor.run(plan.actions);
-  if (result && !refused.empty()) {
-    std::string message = std::string("refusing to ") + command + ":";
+  if (!refused.empty()) {
+    // After failures too: a person fixing those must learn of these as well.
+    std::string message = result ? std::string() : result.error().message + "\n";
+    message += std::string("refusing to ") + command + ":";
     for (const std::string& line : refused) message += "\n  " + line;
-    result = core::fail(message, ExitCode::refused);
+    result = core::fail(message, result ? ExitCode::refused : result.error().code);
   }
   nlohmann::json doc;
   if (json) {
@@ -103,7 +107,7 @@ nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Jour
         {"refused", refused},
         {"actions", actions},
         {"error", result ? nlohmann::json(nullptr) : nlohmann::json(result.error().message)}};
-    if (document == JsonDocument::print) out << core::dump_json(doc);
+    if (run.document == JsonDocument::print) out << core::dump_json(doc);
   } else if (result && options.dry_run) {
     out << "dry run: nothing was changed\n";
   } else if (result && plan.actions.empty()) {

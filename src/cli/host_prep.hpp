@@ -48,16 +48,24 @@ core::Inventory load_inventory_for(Context& context, const core::JournalState& j
 // What execute_plan does with its --json document.
 enum class JsonDocument { print, return_only };
 
+// How one command runs its plan.
+struct PlanRun {
+  const char* command = "";  // named in messages and in --json ("refusing to bind:")
+  // Things a safety check left alone, one line each: the run does the rest,
+  // then fails with ExitCode::refused.
+  std::vector<std::string> refused = {};
+  host::KeepGoing keep_going = host::KeepGoing::no;
+  // With JsonDocument::return_only the document is only returned, for a
+  // command that nests it in its own.
+  JsonDocument document = JsonDocument::print;
+};
+
 // Runs `plan` (or only shows it), creating the folders of the files it
 // writes, printing each action with its side effects, or with --json one
-// document at the end (returned too; with JsonDocument::return_only only
-// returned, for a command that nests it in its own). Without --json returns
-// null. Throws core::Failure when an action fails, after printing what was
-// done, and with ExitCode::refused when `refused` (things a safety check
-// left alone, one line each) is not empty, after the rest.
+// document at the end (also returned; without --json, null is). Throws
+// core::Failure when an action fails, after printing what was done, and
+// with ExitCode::refused when `run.refused` is not empty, after the rest.
 nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
-                            const ChangeOptions& options, const char* command,
-                            const std::vector<std::string>& refused = {},
-                            JsonDocument document = JsonDocument::print);
+                            const ChangeOptions& options, const PlanRun& run);
 
 }  // namespace pcipass::cli

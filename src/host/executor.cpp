@@ -2,6 +2,7 @@
 
 #include <pcipass/core/text.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace pcipass::host {
@@ -77,12 +78,37 @@ Executor::Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRu
     : m_sys(sys), m_dev(dev), m_os(os), m_journal(journal), m_dry_run(dry_run) {}
 
 core::Status Executor::run(const std::vector<Action>& actions) {
+  std::vector<core::Error> failures;
+  std::vector<std::pair<unsigned, std::string>> failed_groups;  // group, device
   for (const Action& action : actions) {
+    if (const auto* perms = std::get_if<core::SetPermissions>(&action)) {
+      const auto needs = std::find_if(failed_groups.begin(), failed_groups.end(), [&](const auto& g) {
+        return perms->path.ends_with("/vfio/" + std::to_string(g.first));
+      });
+      if (needs != failed_groups.end()) {
+        failures.push_back(core::Error{core::describe(action) + ": not attempted, binding " +
+                                           needs->second + " failed",
+                                       failures.front().code});
+        continue;
+      }
+    }
     if (m_observer) m_observer(action, operations_of(action, m_sys));
     if (m_dry_run == DryRun::yes) continue;
-    if (auto done = perform(action); !done) return done;
+    auto done = perform(action);
+    if (done) continue;
+    failures.push_back(done.error());
+    if (m_keep_going == KeepGoing::no || m_journal_failed ||
+        std::holds_alternative<core::LoadModule>(action)) {
+      break;
+    }
+    if (const auto* bind = std::get_if<core::BindToVfio>(&action))
+      failed_groups.emplace_back(bind->iommu_group, bind->address.to_string());
   }
-  return core::ok();
+  if (failures.empty()) return core::ok();
+  if (failures.size() == 1) return fail(failures.front());
+  std::string message = std::to_string(failures.size()) + " steps failed:";
+  for (const core::Error& failure : failures) message += "\n  " + failure.message;
+  return fail(message, failures.front().code);
 }
 
 std::string Executor::driver_of(const core::PciAddress& address) const {
@@ -185,6 +211,7 @@ core::Status Executor::perform(const Action& action) {
   core::JournalState& state = m_journal->state();
   const std::uint64_t id = state.begin(journaled);
   if (auto saved = m_journal->save(); !saved) {
+    m_journal_failed = true;
     return fail(
         saved.error().with_context("recording " + core::describe(action) + " in the journal"));
   }
@@ -247,6 +274,7 @@ core::Status Executor::perform(const Action& action) {
   }
   state.finish(id);
   if (auto saved = m_journal->save(); !saved) {
+    m_journal_failed = true;
     return fail(
         saved.error().with_context("recording that " + core::describe(action) + " is done"));
   }

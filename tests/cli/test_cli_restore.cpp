@@ -185,6 +185,30 @@ TEST(CliRestore, ADeviceWithOtherIdsAfterTheRebootIsRefusedTheRestIsRestored) {
   EXPECT_EQ(doc["error"], r.err.substr(16, r.err.size() - 17));
 }
 
+TEST(CliRestore, ADeviceThatFailsToBindDoesNotKeepTheRestFromBeingRestored) {
+  // The binary sees plain files: its probe moves nothing, so the bind fails
+  // as a driver that refuses the device would. At boot the rest must still
+  // be restored: files and modes, all but the mode of the group's node.
+  if (own_group().empty()) GTEST_SKIP() << "this process's group has no name";
+  PreparedHost host;
+  host.kernel.reboot();
+  fs::remove(host.etc() / "security/limits.d/90-pcipass-memlock.conf");
+  const auto r = run_pcipass(host.args({"restore"}));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(r.err, "pcipass: error: 2 steps failed:\n"
+                   "  binding 0000:02:00.0 to vfio-pci: after probing, its driver is nvme, not "
+                   "vfio-pci\n"
+                   "  set mode 0660 and group " + own_group() + " on " +
+                       (host.kernel.dev_root() / "vfio/9").string() +
+                       ": not attempted, binding 0000:02:00.0 failed\n");
+  EXPECT_TRUE(fs::exists(host.etc() / "security/limits.d/90-pcipass-memlock.conf"));
+  EXPECT_EQ(fs::status(host.sys() / "bus/pci/drivers_probe").permissions() & fs::perms::all,
+            fs::perms(0220));
+  const auto status = run_pcipass(host.args({"status"}));
+  EXPECT_NE(status.out.find("interrupted (failed): run pcipass bind again"), std::string::npos)
+      << status.out;
+}
+
 TEST(CliRestore, AnEmptyJournalNeedsNoIommu) {
   TempDir dir;
   fs::copy(sim_host("noiommu") / "sys", dir.path() / "sys",

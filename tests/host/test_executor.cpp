@@ -59,6 +59,7 @@ struct Rig : test::HostRig {
 constexpr const char* k_zns = "0000:02:00.0";   // workstation: nvme, group 9, free
 constexpr const char* k_gpu = "0000:2d:00.0";   // workstation: amdgpu, group 15, boot VGA
 constexpr const char* k_hdmi = "0000:2d:00.1";  // workstation: snd_hda_intel, group 15
+constexpr const char* k_usb = "0000:06:00.0";   // workstation: xhci_hcd, group 14
 
 TEST(Executor, BindMovesTheDeviceToVfioAndReleaseGivesItBack) {
   Rig rig("workstation");
@@ -210,6 +211,61 @@ TEST(Executor, AFailedModuleLoadStopsBeforeAnyDevice) {
   ASSERT_EQ(journal.state().entries().size(), 1u);
   EXPECT_EQ(journal.state().entries()[0].state, core::EntryState::failed);
   EXPECT_EQ(journal.state().entries()[0].error, result.error().message);
+}
+
+// The plan restore makes for two devices: both binds, then their nodes' modes.
+std::vector<core::Action> two_devices_and_their_nodes(Rig& rig) {
+  std::vector<core::Action> actions =
+      rig.plan_bind({k_zns, k_usb}, Force::no, GroupExpansion::named_only).actions;
+  for (unsigned group : {9u, 14u}) {
+    actions.push_back(core::SetPermissions{
+        (rig.kernel.dev_root() / "vfio" / std::to_string(group)).string(), 0660, "root"});
+  }
+  return actions;
+}
+
+TEST(Executor, KeepGoingFinishesTheOtherDevicesAndSkipsTheNodeOfAFailedBind) {
+  Rig rig("workstation");
+  rig.kernel.fail_write("bus/pci/devices/0000:02:00.0/driver_override", EIO);
+  rig.keep_going = KeepGoing::yes;
+  auto result = rig.run(two_devices_and_their_nodes(rig));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, core::ExitCode::host_error);
+  EXPECT_EQ(result.error().message,
+            "2 steps failed:\n"
+            "  binding 0000:02:00.0 to vfio-pci: writing " +
+                rig.kernel.sys_root().string() +
+                "/bus/pci/devices/0000:02:00.0/driver_override: Input/output error\n"
+                "  set mode 0660 and group root on " +
+                (rig.kernel.dev_root() / "vfio/9").string() +
+                ": not attempted, binding 0000:02:00.0 failed");
+  EXPECT_EQ(rig.kernel.driver_of(k_zns), "nvme");
+  EXPECT_EQ(rig.kernel.driver_of(k_usb), "vfio-pci");
+  EXPECT_EQ(fs::status(rig.kernel.dev_root() / "vfio/14").permissions() & fs::perms::all,
+            fs::perms(0660));
+  const Journal journal = rig.journal();
+  EXPECT_EQ(journal.state().bind_entry(addr(k_zns))->state, core::EntryState::failed);
+  EXPECT_EQ(journal.state().bind_entry(addr(k_usb))->state, core::EntryState::done);
+}
+
+TEST(Executor, WithoutKeepGoingTheFirstFailureStopsTheRun) {
+  Rig rig("workstation");
+  rig.kernel.fail_write("bus/pci/devices/0000:02:00.0/driver_override", EIO);
+  auto result = rig.run(two_devices_and_their_nodes(rig));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message.find("steps failed"), std::string::npos);
+  EXPECT_EQ(rig.kernel.driver_of(k_usb), "xhci_hcd");
+}
+
+TEST(Executor, KeepGoingStillStopsWhenTheJournalCannotBeWritten) {
+  Rig rig("workstation");
+  rig.os.fail_write(rig.state() / "journal.json", ENOSPC);
+  rig.keep_going = KeepGoing::yes;
+  auto result = rig.run(two_devices_and_their_nodes(rig));
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message.find("steps failed"), std::string::npos)
+      << result.error().message;
+  EXPECT_TRUE(rig.kernel.writes().empty());
 }
 
 TEST(Executor, ProbeThatDoesNotBindIsReportedWithTheDriverFound) {

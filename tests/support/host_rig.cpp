@@ -36,8 +36,13 @@ core::Status HostRig::run(const std::vector<core::Action>& actions) {
   }
   host::Journal journal = this->journal();
   host::Executor executor(kernel, kernel.dev(), os, &journal, host::DryRun::no);
-  executor.set_observer(
-      [this](const core::Action& action, const std::vector<host::Operation>&) { current = action; });
+  executor.set_keep_going(keep_going);
+  attempted.clear();
+  current.reset();
+  executor.set_observer([this](const core::Action& action, const std::vector<host::Operation>&) {
+    attempted.push_back(action);
+    current = action;
+  });
   return executor.run(actions);
 }
 

@@ -12,6 +12,7 @@
 #include <pcipass/core/actions.hpp>
 #include <pcipass/core/bind_planner.hpp>
 #include <pcipass/core/inventory.hpp>
+#include <pcipass/host/executor.hpp>
 #include <pcipass/host/journal.hpp>
 
 #include <filesystem>
@@ -33,12 +34,14 @@ struct HostRig {
   host::Journal journal();
 
   // As the commands run a plan (cli/host_prep.cpp): the folders of the files
-  // it writes first, then the executor with the journal. `current` is left
-  // at the action the run was performing when it stopped.
+  // it writes first, then the executor with the journal. `attempted` lists
+  // the actions the run began, `current` the last of them.
   core::Status run(const std::vector<core::Action>& actions);
 
   SimulatedKernel kernel;
   FakeOs os;
+  host::KeepGoing keep_going = host::KeepGoing::no;  // run()'s, as restore sets it
+  std::vector<core::Action> attempted;
   std::optional<core::Action> current;
 };
 

@@ -32,6 +32,16 @@ struct Operation {
 // The side effects of `action`, in order, with paths as `sys` shows them.
 std::vector<Operation> operations_of(const core::Action& action, const Sysfs& sys);
 
+// What Executor::run does after an action fails.
+enum class KeepGoing {
+  no,  // stop there (bind, release, permissions: the person running it is watching)
+  // Go on with the actions that do not need the failed one (restore at boot:
+  // one device that fails must not keep the others from their guests). A
+  // failed module load or journal write still stops the run; the mode of
+  // /dev/vfio/N is not attempted when the bind that creates it failed.
+  yes,
+};
+
 class Executor {
  public:
   // Called before each action is performed (or, in a dry run, instead).
@@ -42,11 +52,13 @@ class Executor {
   Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRun dry_run);
 
   void set_observer(Observer observer) { m_observer = std::move(observer); }
+  void set_keep_going(KeepGoing keep_going) { m_keep_going = keep_going; }
 
-  // Performs `actions` in order and stops at the first failure, which is
-  // recorded in the journal. Errors name the device, the path and the OS
-  // reason; a device whose ids or driver changed since planning is left
-  // untouched with ExitCode::refused.
+  // Performs `actions` in order and stops at the first failure (see
+  // KeepGoing), which is recorded in the journal. Errors name the device,
+  // the path and the OS reason; a device whose ids or driver changed since
+  // planning is left untouched with ExitCode::refused. Several failures
+  // come back as one error, a line each, with the first one's exit code.
   [[nodiscard]] core::Status run(const std::vector<core::Action>& actions);
 
  private:
@@ -64,6 +76,8 @@ class Executor {
   Journal* m_journal;
   DryRun m_dry_run;
   Observer m_observer;
+  KeepGoing m_keep_going = KeepGoing::no;
+  bool m_journal_failed = false;  // set by perform(): nothing may go on unrecorded
 };
 
 }  // namespace pcipass::host
