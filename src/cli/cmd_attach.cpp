@@ -140,7 +140,8 @@ std::vector<Item> checked_devices(Context& context, const AttachOptions& options
   request.technique = core::PassthroughTechnique::specific;
   request.specific_guest = options.guest;
   request.guests = {options.guest};
-  for (const core::PciAddress& address : parse_devices(options.devices)) {
+  const std::vector<core::PciAddress> addresses = parse_devices(options.devices);
+  for (const core::PciAddress& address : addresses) {
     core::RequestedDevice device;
     device.address = address;
     request.devices.push_back(device);
@@ -148,7 +149,7 @@ std::vector<Item> checked_devices(Context& context, const AttachOptions& options
   request.force = options.force ? core::Force::yes : core::Force::no;
   request.completion = options.whole_groups ? core::GroupCompletion::add_members
                                             : core::GroupCompletion::refuse_incomplete;
-  const LoadedInventory loaded = load_inventory(context);
+  const LoadedInventory loaded = load_inventory(context, DeviceScope::groups_of(addresses));
   const core::Assignment plan = core::plan_assignment(loaded.inventory, request).value_or_throw();
   for (const std::string& note : plan.notes) report.note(note);
   std::vector<Item> items;
