@@ -116,9 +116,10 @@ std::vector<GuestTarget> check_guests(Context& context, const BringupOptions& op
 }
 
 // Binds every planned device to vfio-pci (journaled, under the lock held by
-// the caller). Returns execute_plan's JSON document, with --json.
-nlohmann::json prepare_host(Context& context, const BringupOptions& options,
-                            const core::Inventory& inventory, const core::Assignment& assignment) {
+// the caller). With --json, execute_plan's document goes to `document`.
+void prepare_host(Context& context, const BringupOptions& options,
+                  const core::Inventory& inventory, const core::Assignment& assignment,
+                  nlohmann::json* document) {
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
   core::BindRequest request;
@@ -129,8 +130,8 @@ nlohmann::json prepare_host(Context& context, const BringupOptions& options,
   const core::VfioModule vfio = vfio_module(context);
   const core::Plan plan =
       core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
-  return execute_plan(context, plan, journal, options.change,
-                      {.command = "bringup", .document = JsonDocument::return_only});
+  execute_plan(context, plan, journal, options.change,
+               {.command = "bringup", .document = document});
 }
 
 // Puts the hostdevs into one guest; returns one line per device.
@@ -204,44 +205,55 @@ int run_bringup(Context& context, const BringupOptions& options) {
   if (!json) {
     for (const std::string& note : planned.assignment.notes) out << "note: " << note << "\n";
   }
-  if (!options.no_bind) {
-    if (!json) out << "preparing the host:\n";
-    doc["host"] = prepare_host(context, options, inventory, planned.assignment);
-  }
-
+  // From here on the host and the guests change: with --json a failure
+  // still prints the document, with what was done and the error.
   nlohmann::json guests = nlohmann::json::array();
-  for (GuestTarget& target : targets) {
-    const std::string& name = target.assignment->guest;
-    const std::string where = target.file.empty() ? "domain " + name : target.file.string();
-    std::vector<std::string> lines;
-    if (options.change.dry_run) {
-      for (const core::AssignedDevice& device : target.assignment->devices)
-        lines.push_back(device.address.to_string());
-    } else {
-      lines = inject(options, target, connection ? &*connection : nullptr);
+  try {
+    if (!options.no_bind) {
+      if (!json) out << "preparing the host:\n";
+      prepare_host(context, options, inventory, planned.assignment, json ? &doc["host"] : nullptr);
     }
-    const std::string diff = core::unified_diff(target.before, target.after, where);
+    for (GuestTarget& target : targets) {
+      const std::string& name = target.assignment->guest;
+      const std::string where = target.file.empty() ? "domain " + name : target.file.string();
+      std::vector<std::string> lines;
+      if (options.change.dry_run) {
+        for (const core::AssignedDevice& device : target.assignment->devices)
+          lines.push_back(device.address.to_string());
+      } else {
+        lines = inject(options, target, connection ? &*connection : nullptr);
+      }
+      const std::string diff = core::unified_diff(target.before, target.after, where);
+      if (json) {
+        guests.push_back({{"name", name},
+                          {"target", target.file.empty() ? "libvirt" : "file"},
+                          {"path", target.file.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(target.file.string())},
+                          {"changed", !diff.empty()},
+                          {"diff", diff}});
+        continue;
+      }
+      out << "guest " << name << " (" << where << "): "
+          << (diff.empty()             ? "already up to date"
+              : options.change.dry_run ? "would change"
+                                       : "updated")
+          << "\n";
+      if (!options.change.dry_run) {
+        for (const std::string& line : lines) out << "  " << line << "\n";
+      }
+      if (options.change.dry_run) out << diff;
+    }
+  } catch (const Failure& failure) {
     if (json) {
-      guests.push_back({{"name", name},
-                        {"target", target.file.empty() ? "libvirt" : "file"},
-                        {"path", target.file.empty() ? nlohmann::json(nullptr)
-                                                     : nlohmann::json(target.file.string())},
-                        {"changed", !diff.empty()},
-                        {"diff", diff}});
-      continue;
+      doc["guest_changes"] = std::move(guests);
+      doc["error"] = failure.error().message;
+      out << core::dump_json(doc);
     }
-    out << "guest " << name << " (" << where << "): "
-        << (diff.empty()             ? "already up to date"
-            : options.change.dry_run ? "would change"
-                                     : "updated")
-        << "\n";
-    if (!options.change.dry_run) {
-      for (const std::string& line : lines) out << "  " << line << "\n";
-    }
-    if (options.change.dry_run) out << diff;
+    throw;
   }
   if (json) {
     doc["guest_changes"] = std::move(guests);
+    doc["error"] = nullptr;
     out << core::dump_json(doc);
   }
   return 0;

@@ -52,8 +52,8 @@ core::Inventory load_inventory_for(Context& context, const core::JournalState& j
   return load_sysfs_inventory(context);
 }
 
-nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
-                            const ChangeOptions& options, const PlanRun& run) {
+void execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
+                  const ChangeOptions& options, const PlanRun& run) {
   const char* const command = run.command;
   const std::vector<std::string>& refused = run.refused;
   const bool json = context.options.json;
@@ -96,9 +96,8 @@ nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Jour
     for (const std::string& line : refused) message += "\n  " + line;
     result = core::fail(message, result ? ExitCode::refused : result.error().code);
   }
-  nlohmann::json doc;
   if (json) {
-    doc = {
+    nlohmann::json doc{
         {"schema", core::k_json_schema_version},
         {"command", command},
         {"dry_run", options.dry_run},
@@ -107,14 +106,17 @@ nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Jour
         {"refused", refused},
         {"actions", actions},
         {"error", result ? nlohmann::json(nullptr) : nlohmann::json(result.error().message)}};
-    if (run.document == JsonDocument::print) out << core::dump_json(doc);
+    if (run.document != nullptr) {
+      *run.document = std::move(doc);
+    } else {
+      out << core::dump_json(doc);
+    }
   } else if (result && options.dry_run) {
     out << "dry run: nothing was changed\n";
   } else if (result && plan.actions.empty()) {
     out << "nothing to do\n";
   }
   if (!result) throw Failure(result.error());
-  return doc;
 }
 
 }  // namespace pcipass::cli

@@ -45,9 +45,6 @@ std::optional<host::StateLock> lock_state(Context& context, const ChangeOptions&
 // on a host whose IOMMU is gone.
 core::Inventory load_inventory_for(Context& context, const core::JournalState& journal);
 
-// What execute_plan does with its --json document.
-enum class JsonDocument { print, return_only };
-
 // How one command runs its plan.
 struct PlanRun {
   const char* command = "";  // named in messages and in --json ("refusing to bind:")
@@ -55,17 +52,17 @@ struct PlanRun {
   // then fails with ExitCode::refused.
   std::vector<std::string> refused = {};
   host::KeepGoing keep_going = host::KeepGoing::no;
-  // With JsonDocument::return_only the document is only returned, for a
-  // command that nests it in its own.
-  JsonDocument document = JsonDocument::print;
+  // With --json, the document goes here instead of to the output (for a
+  // command that nests it in its own), also when the run fails.
+  nlohmann::json* document = nullptr;
 };
 
 // Runs `plan` (or only shows it), creating the folders of the files it
 // writes, printing each action with its side effects, or with --json one
-// document at the end (also returned; without --json, null is). Throws
-// core::Failure when an action fails, after printing what was done, and
-// with ExitCode::refused when `run.refused` is not empty, after the rest.
-nlohmann::json execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
-                            const ChangeOptions& options, const PlanRun& run);
+// document at the end. Throws core::Failure when an action fails, after
+// printing what was done, and with ExitCode::refused when `run.refused` is
+// not empty, after the rest.
+void execute_plan(Context& context, const core::Plan& plan, host::Journal& journal,
+                  const ChangeOptions& options, const PlanRun& run);
 
 }  // namespace pcipass::cli

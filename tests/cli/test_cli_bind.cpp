@@ -173,6 +173,24 @@ TEST(CliBind, AFailedBindIsShownByStatusAndUndoneByRelease) {
                            (host.state() / "journal.json").string() + ")\n");
 }
 
+TEST(CliBind, BringupJsonWhoseBindFailsPrintsTheHostStepAndTouchesNoGuest) {
+  // A copied tree has no kernel: the probe moves nothing, so the bind fails.
+  CopiedHost host("workstation");
+  const fs::path guest = host.dir.path() / "guests/xfs.xml";
+  put_file(guest, sample_guest("xfs"));
+  const auto r = run_pcipass(host.args({"--json", "bringup", "02:00.0=xfs", "--xml-dir",
+                                        (host.dir.path() / "guests").string()}));
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  const std::string message =
+      "binding 0000:02:00.0 to vfio-pci: after probing, its driver is nvme, not vfio-pci";
+  EXPECT_EQ(doc["host"]["command"], "bringup");
+  EXPECT_EQ(doc["host"]["error"], message);
+  EXPECT_EQ(doc["error"], message);
+  EXPECT_EQ(doc["guest_changes"], nlohmann::json::array());
+  EXPECT_EQ(file_text(guest), sample_guest("xfs"));
+}
+
 TEST(CliRelease, ADeviceThatLeftTheHostIsForgotten) {
   CopiedHost host("workstation");
   ASSERT_EQ(run_pcipass(host.args({"bind", "02:00.0"})).exit_code, 4);  // journaled, failed

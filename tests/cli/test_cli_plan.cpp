@@ -317,6 +317,22 @@ TEST_F(CliBringup, JsonDryRunIsOneDocument) {
   EXPECT_NE(doc["guest_changes"][0]["diff"].get<std::string>().find("ua-pcipass-0000-02-00-0"),
             std::string::npos);
   EXPECT_TRUE(doc["host"].is_object()) << doc.dump();
+  EXPECT_TRUE(doc["error"].is_null()) << doc.dump();
+}
+
+TEST_F(CliBringup, JsonFailingMidwayStillPrintsWhatWasDone) {
+  fs::permissions(guests() / "btrfs.xml", fs::perms::owner_read);  // refused even for root
+  auto args = bringup({"--no-bind"});
+  args.insert(args.begin(), "--json");
+  const auto j = run_pcipass(args);
+  EXPECT_EQ(j.exit_code, 4) << j.err;
+  const auto doc = nlohmann::json::parse(j.out);
+  ASSERT_EQ(doc["guest_changes"].size(), 1u) << doc.dump();
+  EXPECT_EQ(doc["guest_changes"][0]["name"], "xfs");
+  EXPECT_EQ(doc["guest_changes"][0]["changed"], true);
+  ASSERT_TRUE(j.err.starts_with("pcipass: error: ")) << j.err;
+  EXPECT_EQ(doc["error"], j.err.substr(16, j.err.size() - 17));
+  EXPECT_NE(j.err.find("read-only"), std::string::npos) << j.err;
 }
 
 TEST_F(CliBringup, UnknownDomainInLibvirtIsAClearError) {
