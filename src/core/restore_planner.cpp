@@ -53,8 +53,9 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
     const PciDevice* device = inventory.find(bound.address);
     if (device == nullptr) {
       out.plan.notes.push_back(label + ": no such PCI device on this host any more (bound as " +
-                               bound.expected.to_string() + "); nothing to restore (pcipass release " +
-                               label + " forgets it)");
+                               bound.expected.to_string() +
+                               "); nothing to restore (pcipass release " + label +
+                               " forgets it)");
       continue;
     }
     if (device->ids() != bound.expected.to_string()) {

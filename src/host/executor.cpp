@@ -78,13 +78,15 @@ Executor::Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRu
     : m_sys(sys), m_dev(dev), m_os(os), m_journal(journal), m_dry_run(dry_run) {}
 
 core::Status Executor::run(const std::vector<Action>& actions) {
+  m_journal_failed = false;
   std::vector<core::Error> failures;
   std::vector<std::pair<unsigned, std::string>> failed_groups;  // group, device
   for (const Action& action : actions) {
     if (const auto* perms = std::get_if<core::SetPermissions>(&action)) {
-      const auto needs = std::find_if(failed_groups.begin(), failed_groups.end(), [&](const auto& g) {
-        return perms->path.ends_with("/vfio/" + std::to_string(g.first));
-      });
+      const auto needs =
+          std::find_if(failed_groups.begin(), failed_groups.end(), [&](const auto& group) {
+            return perms->path.ends_with("/vfio/" + std::to_string(group.first));
+          });
       if (needs != failed_groups.end()) {
         failures.push_back(core::Error{core::describe(action) + ": not attempted, binding " +
                                            needs->second + " failed",

@@ -113,7 +113,8 @@ TEST_F(AttachXmlFile, AddsIdempotentlyKeepsOneBackupAndDetaches) {
 
   r = run_pcipass(args("detach", {"06:00.0"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(test::file_text(m_file), original) << "attach then detach gives the file back byte for byte";
+  EXPECT_EQ(test::file_text(m_file), original)
+      << "attach then detach gives the file back byte for byte";
 }
 
 TEST_F(AttachXmlFile, JsonIsOneDocumentWithEachDevicesOutcome) {

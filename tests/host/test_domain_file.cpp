@@ -13,7 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string hostdev_template() { return test::file_text(test::source_path("xml-templates/hostdev-pci.xml")); }
+std::string hostdev_template() {
+  return test::file_text(test::source_path("xml-templates/hostdev-pci.xml"));
+}
 
 const std::string k_guest =
     "<domain type='kvm'>\n  <name>g</name>\n  <devices>\n    <disk type='file'/>\n  </devices>\n</domain>\n";
