@@ -182,6 +182,7 @@ int run_bringup(Context& context, const BringupOptions& options) {
   std::ostream& out = *context.out;
   nlohmann::json doc = assignment_to_json(planned);
   doc["dry_run"] = options.change.dry_run;
+  doc["error"] = nullptr;
   if (!planned.enabled || planned.assignment.guests.empty()) {
     if (json) {
       out << core::dump_json(doc);
@@ -253,7 +254,6 @@ int run_bringup(Context& context, const BringupOptions& options) {
   }
   if (json) {
     doc["guest_changes"] = std::move(guests);
-    doc["error"] = nullptr;
     out << core::dump_json(doc);
   }
   return 0;
