@@ -512,8 +512,9 @@ def report(results, args, started, elapsed, profile_text):
         "512 and 1024 PCI functions from `bench/make-lab-yaml.py` (their "
         "`libvirt-test.xml` is the test-driver host file). Outputs go to tmpfs too, so "
         "fsync costs nothing and disk noise stays out of the numbers.")
-    add("- The machine was not idle: other work shared its CPUs, so absolute times vary "
-        "from run to run; ratios within a run are the comparison that holds.")
+    add(f"- Load average (1, 5, 15 min) when the run began: {args.load_before}; the "
+        "benchmark itself keeps one or two CPUs busy. Absolute times vary with other work "
+        "on the machine; ratios within a run are the comparison that holds.")
     add("")
     add("## 1. Inventory + Kconfig on the SR-IOV server")
     add("")
@@ -652,6 +653,8 @@ def main():
             fail(f"{exe} is missing; build first (scripts/bench.sh does)")
 
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    with open("/proc/loadavg") as f:
+        args.load_before = ", ".join(f.read().split()[:3])
     begin = time.perf_counter()
     work = tempfile.mkdtemp(prefix="pcipass-bench-", dir="/dev/shm")
     atexit.register(shutil.rmtree, work, True)
