@@ -5,7 +5,9 @@
 #include <pcipass/core/inventory_json.hpp>
 #include <pcipass/core/text.hpp>
 
+#include <optional>
 #include <ostream>
+#include <string_view>
 
 namespace pcipass::cli {
 
@@ -61,6 +63,33 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
   return s;
 }
 
+// A recorded file or mode against what is there now.
+struct FileNow {
+  const char* state = "";  // "as-recorded", "missing", "differs"
+  core::FileState file;
+};
+
+// Empty for entries that are not files, or when the files could not be read.
+std::optional<FileNow> file_now(const core::JournalEntry& entry, const core::FileStates* files) {
+  const auto path = core::action_path(entry.action);
+  const bool recorded_change = std::holds_alternative<core::WriteFile>(entry.action) ||
+                               std::holds_alternative<core::SetPermissions>(entry.action);
+  if (!path || !recorded_change || files == nullptr) return std::nullopt;
+  const auto it = files->find(*path);
+  FileNow now{"", it == files->end() ? core::FileState{} : it->second};
+  now.state = !now.file.exists                                  ? "missing"
+              : core::recorded_file_holds(entry.action, now.file) ? "as-recorded"
+                                                                  : "differs";
+  return now;
+}
+
+std::string describe_now(const FileNow& now) {
+  if (std::string_view(now.state) == "as-recorded") return "as recorded";
+  if (std::string_view(now.state) == "missing") return "missing";
+  return "now mode " + core::octal(now.file.mode) +
+         (now.file.group.empty() ? std::string() : " group " + now.file.group);
+}
+
 std::string or_dash(const std::string& text) {
   return text.empty() ? "-" : text;
 }
@@ -77,6 +106,10 @@ int run_status(Context& context) {
   for (const core::JournalEntry& entry : journal.state().entries()) {
     if (!std::holds_alternative<core::BindToVfio>(entry.action)) others.push_back(&entry);
   }
+  // Files and modes as they are now (a reboot resets sysfs modes).
+  auto files = host::read_file_states(*context.os, journal.state());
+  if (!files) warn(context, "cannot check the recorded files now: " + files.error().message);
+  const core::FileStates* now = files ? &*files : nullptr;
 
   if (context.options.json) {
     nlohmann::json doc{{"schema", core::k_json_schema_version},
@@ -98,9 +131,18 @@ int run_status(Context& context) {
     }
     doc["other"] = nlohmann::json::array();
     for (const core::JournalEntry* entry : others) {
+      nlohmann::json state_now = nullptr;
+      if (const auto file = file_now(*entry, now)) {
+        state_now = {{"state", file->state},
+                     {"mode", file->file.exists ? nlohmann::json(core::octal(file->file.mode))
+                                                : nlohmann::json(nullptr)},
+                     {"group", file->file.exists ? nlohmann::json(file->file.group)
+                                                 : nlohmann::json(nullptr)}};
+      }
       doc["other"].push_back({{"journal_state", core::to_string(entry->state)},
                               {"action", core::action_to_json(entry->action)},
-                              {"error", entry->error}});
+                              {"error", entry->error},
+                              {"now", std::move(state_now)}});
     }
     *context.out << core::dump_json(doc);
     return 0;
@@ -123,8 +165,10 @@ int run_status(Context& context) {
     table.print(out);
   }
   for (const core::JournalEntry* entry : others) {
+    const auto file = file_now(*entry, now);
     out << core::to_string(entry->state) << ": " << core::describe(entry->action)
-        << (entry->error.empty() ? "" : " (" + entry->error + ")") << "\n";
+        << (entry->error.empty() ? "" : " (" + entry->error + ")")
+        << (file ? "; " + describe_now(*file) : std::string()) << "\n";
   }
   return 0;
 }

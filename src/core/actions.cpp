@@ -15,12 +15,6 @@ struct Overloaded : Ts... {
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
-std::string octal(unsigned mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
-  return buf;
-}
-
 std::string device_path(const PciAddress& address, const char* attribute) {
   return "bus/pci/devices/" + address.to_string() + "/" + attribute;
 }

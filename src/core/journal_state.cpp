@@ -21,6 +21,18 @@ bool is_file_entry_for(const JournalEntry& entry, const std::string& path) {
 
 }  // namespace
 
+bool recorded_file_holds(const Action& action, const FileState& now) {
+  const auto same_mode_and_group = [&](unsigned mode, const std::string& group) {
+    return now.exists && (now.mode & 07777) == (mode & 07777) &&
+           (group.empty() || now.group == group);
+  };
+  if (const auto* file = std::get_if<WriteFile>(&action))
+    return same_mode_and_group(file->mode, file->group) && now.bytes == file->bytes;
+  if (const auto* perms = std::get_if<SetPermissions>(&action))
+    return same_mode_and_group(perms->mode, perms->group);
+  return false;
+}
+
 const char* to_string(EntryState state) {
   switch (state) {
     case EntryState::pending: return "pending";

@@ -1,23 +1,13 @@
 #include <pcipass/core/restore_planner.hpp>
 
+#include <pcipass/core/text.hpp>
+
 #include <algorithm>
 #include <cstdio>
 
 namespace pcipass::core {
 
 namespace {
-
-std::string octal(unsigned mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
-  return buf;
-}
-
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? separator : "") + parts[i];
-  return out;
-}
 
 bool release_begun(const JournalState& journal, const PciAddress& address) {
   for (const JournalEntry& e : journal.entries()) {
@@ -31,10 +21,6 @@ bool release_begun(const JournalState& journal, const PciAddress& address) {
 FileState state_of(const FileStates& files, const std::string& path) {
   auto it = files.find(path);
   return it == files.end() ? FileState{} : it->second;
-}
-
-bool same_mode_and_group(const FileState& now, unsigned mode, const std::string& group) {
-  return (now.mode & 07777) == (mode & 07777) && (group.empty() || now.group == group);
 }
 
 // The device part: a bind per journaled device that lost vfio-pci.
@@ -124,8 +110,7 @@ void plan_files(const JournalState& journal, const FileStates& files, bool loads
     // when the file looks right: only a run that records it done settles it.
     const bool finished = entry->state == EntryState::done;
     if (const auto* file = std::get_if<WriteFile>(&entry->action)) {
-      const bool as_written = now.exists && now.bytes == file->bytes &&
-                              same_mode_and_group(now, file->mode, file->group);
+      const bool as_written = recorded_file_holds(*file, now);
       if (as_written && finished) {
         out.plan.notes.push_back("unchanged: " + path);
         continue;
@@ -148,7 +133,7 @@ void plan_files(const JournalState& journal, const FileStates& files, bool loads
                                octal(perms.mode) + " is not restored");
       continue;
     }
-    if (now.exists && same_mode_and_group(now, perms.mode, perms.group)) {
+    if (recorded_file_holds(perms, now)) {
       if (finished) {
         out.plan.notes.push_back("unchanged: " + path);
         continue;

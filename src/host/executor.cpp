@@ -10,14 +10,9 @@ namespace pcipass::host {
 using core::Action;
 using core::ExitCode;
 using core::fail;
+using core::octal;
 
 namespace {
-
-std::string octal(unsigned mode) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
-  return buf;
-}
 
 std::string basename_of(const std::string& path) {
   const std::size_t slash = path.rfind('/');

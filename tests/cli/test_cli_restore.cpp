@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace pcipass::test {
@@ -207,6 +208,40 @@ TEST(CliRestore, ADeviceThatFailsToBindDoesNotKeepTheRestFromBeingRestored) {
   const auto status = run_pcipass(host.args({"status"}));
   EXPECT_NE(status.out.find("interrupted (failed): run pcipass bind again"), std::string::npos)
       << status.out;
+}
+
+TEST(CliStatus, RecordedFilesAndModesAreCheckedAgainstWhatIsThereNow) {
+  // The journal says "done" for every mode; after a reboot the kernel has
+  // its own modes back, and status must say so rather than repeat the journal.
+  if (own_group().empty()) GTEST_SKIP() << "this process's group has no name";
+  PreparedHost host;
+  const std::string probe = "set mode 0220 and group " + own_group() + " on " +
+                            (host.sys() / "bus/pci/drivers_probe").string();
+  const std::string limits = (host.etc() / "security/limits.d/90-pcipass-memlock.conf").string();
+  const auto before = run_pcipass(host.args({"status"}));
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_NE(before.out.find("done: " + probe + "; as recorded\n"), std::string::npos)
+      << before.out;
+
+  host.kernel.reboot();
+  fs::remove(limits);
+  const auto after = run_pcipass(host.args({"status"}));
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  EXPECT_NE(after.out.find("done: " + probe + "; now mode 0644 group root\n"), std::string::npos)
+      << after.out;
+  EXPECT_NE(after.out.find("done: write " + limits), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find(limits + " (mode 0644, 204 bytes); missing\n"), std::string::npos)
+      << after.out;
+  const auto json = run_pcipass(host.args({"--json", "status"}));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  std::set<std::string> states;
+  for (const auto& entry : doc["other"]) states.insert(entry["now"].dump());
+  EXPECT_TRUE(states.contains(R"({"group":null,"mode":null,"state":"missing"})")) << json.out;
+  EXPECT_TRUE(states.contains(R"({"group":"root","mode":"0644","state":"differs"})"))
+      << json.out;
+  EXPECT_TRUE(states.contains(R"({"group":"root","mode":"0644","state":"as-recorded"})"))
+      << json.out;
 }
 
 TEST(CliRestore, AnEmptyJournalNeedsNoIommu) {

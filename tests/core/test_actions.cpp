@@ -129,6 +129,21 @@ TEST(JournalState, DoneForgetRemovesTheDeviceLikeARelease) {
   EXPECT_TRUE(journal.entries().empty());
 }
 
+TEST(JournalState, ARecordedFileHoldsWithItsBytesModeAndGroup) {
+  const WriteFile rule{"/etc/udev/rules.d/90-pcipass-vfio.rules", "rule\n", 0644, ""};
+  const SetPermissions node{"/dev/vfio/9", 0660, "kvm"};
+  const FileState written{true, "rule\n", 0100644, "root"};
+  EXPECT_TRUE(recorded_file_holds(rule, written));  // no group recorded: any group
+  EXPECT_FALSE(recorded_file_holds(rule, FileState{true, "rule!\n", 0644, "root"}));
+  EXPECT_FALSE(recorded_file_holds(rule, FileState{true, "rule\n", 0600, "root"}));
+  EXPECT_FALSE(recorded_file_holds(rule, FileState{}));
+  EXPECT_TRUE(recorded_file_holds(node, FileState{true, "", 020660, "kvm"}));
+  EXPECT_FALSE(recorded_file_holds(node, FileState{true, "", 020660, "root"}));
+  EXPECT_FALSE(recorded_file_holds(node, FileState{true, "", 020600, "kvm"}));
+  EXPECT_FALSE(recorded_file_holds(node, FileState{false, "", 0660, "kvm"}));
+  EXPECT_FALSE(recorded_file_holds(RemoveFile{rule.path, rule.bytes}, written));
+}
+
 TEST(JournalState, TextRoundTripAndErrors) {
   JournalState journal;
   journal.finish(journal.begin(k_bind));

@@ -83,4 +83,9 @@ struct FileState {
 // FileState by path, for every path of the journal's file entries.
 using FileStates = std::map<std::string, FileState>;
 
+// Whether what a WriteFile or SetPermissions recorded holds in `now`: the
+// file exists with the same mode and group (the group only when one was
+// set) and, for a WriteFile, the same bytes. False for every other action.
+bool recorded_file_holds(const Action& action, const FileState& now);
+
 }  // namespace pcipass::core

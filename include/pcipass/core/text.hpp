@@ -35,6 +35,9 @@ std::string quote_for_message(std::string_view text);
 // `0x` followed by `digits` lower-case hex digits of `value`.
 std::string hex(std::uint64_t value, int digits);
 
+// A file mode's permission bits as four octal digits: octal(0100660) == "0660".
+std::string octal(unsigned mode);
+
 // The parts with `separator` between them: join({"a", "b"}, ", ") == "a, b".
 std::string join(const std::vector<std::string>& parts, std::string_view separator);
 
