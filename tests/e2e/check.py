@@ -252,13 +252,31 @@ def boot1(c):
                 f"status: {free} applied, /dev/vfio/{group} present", "status")
         c.check(state not in mine, "status: the refused controller is not in the journal",
                 "status")
+        check_files_as_recorded(c, status, "status")
     return free, group, c.json("permissions") or {}
+
+
+def check_files_as_recorded(c, status, step):
+    """Every file and mode the journal records is as recorded, read from the kernel."""
+    files = [o for o in status.get("other", []) if o.get("now") is not None]
+    differing = [o["action"].get("path") for o in files if o["now"].get("state") != "as-recorded"]
+    c.check(len(files) >= 6 and not differing,
+            f"{step}: all {len(files)} recorded files and modes are as recorded"
+            + (f" (not: {differing})" if differing else ""), step)
 
 
 def boot2(c, free, group, permissions):
     rebooted = facts(c.text("facts.rebooted"))
     c.check(rebooted.get(free, {}).get("driver") == "nvme",
             f"after the reboot the kernel put {free} back on nvme")
+    before = c.json("status-rebooted")
+    if before:
+        lost = {o["action"].get("path"): o["now"]["state"] for o in before.get("other", [])
+                if o.get("now") is not None and o["now"].get("state") != "as-recorded"}
+        c.check(lost.get(f"/dev/vfio/{group}") == "missing" and
+                sum(1 for p in lost if p.startswith("/sys/")) == 3,
+                f"status after the reboot: the 3 sysfs modes are lost and /dev/vfio/{group} is "
+                f"missing ({lost})", "status-rebooted")
     if c.step_ok("restore"):
         restored = facts(c.text("facts.restored"))
         c.check(restored.get(free, {}).get("driver") == "vfio-pci",
@@ -272,6 +290,7 @@ def boot2(c, free, group, permissions):
         entry = {d["address"]: d for d in status.get("devices", [])}.get(free, {})
         c.check(entry.get("state") == "applied" and entry.get("driver") == "vfio-pci",
                 f"status after restore: {free} applied on vfio-pci", "status")
+        check_files_as_recorded(c, status, "status")
 
 
 def qtree_device(qtree, alias):

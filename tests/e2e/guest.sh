@@ -122,6 +122,7 @@ case $phase in
     ;;
   boot2)
     pci_facts | emit facts.rebooted
+    step status-rebooted pcipass --json status
     step restore pcipass --json restore
     pci_facts | emit facts.restored
     file_facts | emit files.restored
