@@ -7,7 +7,6 @@
 
 #include <optional>
 #include <ostream>
-#include <string_view>
 
 namespace pcipass::cli {
 
@@ -65,9 +64,18 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
 
 // A recorded file or mode against what is there now.
 struct FileNow {
-  const char* state = "";  // "as-recorded", "missing", "differs"
+  enum class State { as_recorded, missing, differs } state = State::missing;
   core::FileState file;
 };
+
+const char* to_string(FileNow::State state) {
+  switch (state) {
+    case FileNow::State::as_recorded: return "as-recorded";
+    case FileNow::State::missing: return "missing";
+    case FileNow::State::differs: return "differs";
+  }
+  return "differs";
+}
 
 // Empty for entries that are not files, or when the files could not be read.
 std::optional<FileNow> file_now(const core::JournalEntry& entry, const core::FileStates* files) {
@@ -76,16 +84,16 @@ std::optional<FileNow> file_now(const core::JournalEntry& entry, const core::Fil
                                std::holds_alternative<core::SetPermissions>(entry.action);
   if (!path || !recorded_change || files == nullptr) return std::nullopt;
   const auto it = files->find(*path);
-  FileNow now{"", it == files->end() ? core::FileState{} : it->second};
-  now.state = !now.file.exists                                  ? "missing"
-              : core::recorded_file_holds(entry.action, now.file) ? "as-recorded"
-                                                                  : "differs";
+  FileNow now{FileNow::State::missing, it == files->end() ? core::FileState{} : it->second};
+  if (now.file.exists)
+    now.state = core::recorded_file_holds(entry.action, now.file) ? FileNow::State::as_recorded
+                                                                  : FileNow::State::differs;
   return now;
 }
 
 std::string describe_now(const FileNow& now) {
-  if (std::string_view(now.state) == "as-recorded") return "as recorded";
-  if (std::string_view(now.state) == "missing") return "missing";
+  if (now.state == FileNow::State::as_recorded) return "as recorded";
+  if (now.state == FileNow::State::missing) return "missing";
   return "now mode " + core::octal(now.file.mode) +
          (now.file.group.empty() ? std::string() : " group " + now.file.group);
 }
@@ -133,7 +141,7 @@ int run_status(Context& context) {
     for (const core::JournalEntry* entry : others) {
       nlohmann::json state_now = nullptr;
       if (const auto file = file_now(*entry, now)) {
-        state_now = {{"state", file->state},
+        state_now = {{"state", to_string(file->state)},
                      {"mode", file->file.exists ? nlohmann::json(core::octal(file->file.mode))
                                                 : nlohmann::json(nullptr)},
                      {"group", file->file.exists ? nlohmann::json(file->file.group)

@@ -36,6 +36,13 @@ core::Unexpected malformed(const Sysfs& sysfs, const std::string& path, std::str
               ExitCode::host_error);
 }
 
+core::Unexpected not_an_address(const Sysfs& sysfs, const std::string& dir,
+                                const std::string& name) {
+  return fail("reading " + sysfs.display_path(dir) + ": entry '" + core::sanitize_untrusted(name) +
+                  "' is not a PCI address",
+              ExitCode::host_error);
+}
+
 Result<std::uint64_t> read_hex_attribute(const Sysfs& sysfs, const std::string& path) {
   auto value = read_attribute(sysfs, path);
   if (!value) return fail(value.error());
@@ -276,11 +283,7 @@ Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs) {
   core::Inventory inventory;
   for (const std::string& name : *names) {
     auto address = PciAddress::parse(name);
-    if (!address) {
-      return fail("reading " + sysfs.display_path("bus/pci/devices") + ": entry '" +
-                      core::sanitize_untrusted(name) + "' is not a PCI address",
-                  ExitCode::host_error);
-    }
+    if (!address) return not_an_address(sysfs, "bus/pci/devices", name);
     auto device = read_device(sysfs, *address);
     if (!device) return fail(device.error());
     inventory.add(std::move(*device));
@@ -314,11 +317,7 @@ Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs,
     if (!members) return fail(members.error());
     for (const std::string& name : *members) {
       auto member = PciAddress::parse(name);
-      if (!member) {
-        return fail("reading " + sysfs.display_path(dir) + ": entry '" +
-                        core::sanitize_untrusted(name) + "' is not a PCI address",
-                    ExitCode::host_error);
-      }
+      if (!member) return not_an_address(sysfs, dir, name);
       if (auto read = read_one(*member); !read) return fail(read.error());
     }
   }
