@@ -37,7 +37,8 @@ void emit(Context& context, const KconfigCommandOptions& options, std::string_vi
     *context.out << text;
     return;
   }
-  host::write_file_atomically(options.output, text).value_or_throw();
+  host::write_file_atomically(options.output, text, 0644, host::Target::stream_or_follow)
+      .value_or_throw();
 }
 
 std::string plural(std::size_t n, const char* one, const char* many) {
@@ -55,7 +56,9 @@ int run_generate(Context& context, const KconfigCommandOptions& options) {
     generated = core::generate_passthrough_kconfig(loaded.inventory, writer_options);
   } else {
     // Streamed into the file: a large host's text is never held whole.
-    host::AtomicFile file = host::AtomicFile::create(options.output).value_or_throw();
+    host::AtomicFile file =
+        host::AtomicFile::create(options.output, 0644, host::Target::stream_or_follow)
+            .value_or_throw();
     core::Status written = core::ok();
     generated = core::write_passthrough_kconfig(
         loaded.inventory, writer_options, [&](std::string_view piece) {

@@ -58,6 +58,8 @@ bool matches_vendor(const core::PciDevice& d, const std::string& filter) {
 }
 
 std::string status_cell(const core::PciDevice& d) {
+  if (!d.host_in_use() && !d.host_usage_unknown.empty())
+    return std::string("host-usage-unknown: ") + d.host_usage_unknown;
   if (!d.host_in_use()) return core::device_status(d);
   std::string cell = "host-in-use: ";
   for (std::size_t i = 0; i < d.host_uses.size(); ++i) cell += (i ? "; " : "") + d.host_uses[i];

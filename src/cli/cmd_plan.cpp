@@ -57,12 +57,14 @@ int run_plan(Context& context, const PlanOptions& options) {
   // The files come before the printed plan: a failed write ends the run with
   // its error instead of after a plan that looks saved.
   if (!options.extra_vars.empty()) {
-    host::write_file_atomically(options.extra_vars, core::kdevops_extra_vars(planned.assignment))
+    host::write_file_atomically(options.extra_vars, core::kdevops_extra_vars(planned.assignment),
+                                0644, host::Target::stream_or_follow)
         .value_or_throw();
   }
   if (!options.node_entries.empty()) {
     host::write_file_atomically(options.node_entries,
-                                core::kdevops_node_entries(planned.assignment))
+                                core::kdevops_node_entries(planned.assignment), 0644,
+                                host::Target::stream_or_follow)
         .value_or_throw();
   }
   if (context.options.json) {

@@ -30,6 +30,7 @@ struct GlobalOptions {
   std::string dev_root;   // empty: the sibling `dev` of sysfs_root (/dev for /sys)
   std::string state_dir;  // empty: /var/lib/pcipass, or var/lib/pcipass beside a simulated host's sys/
   std::string etc_root;   // empty: /etc for the real /sys, else etc beside the simulated host's sys/
+  std::string run_root;   // empty: the sibling `run` of sysfs_root (/run for /sys): udev's database
   bool json = false;
 };
 
@@ -40,6 +41,7 @@ struct Context {
   host::Sysfs* dev = nullptr;  // the /dev tree, only checked (/dev/vfio/N)
   host::Os* os = nullptr;      // modules and files outside sysfs
   host::Sysfs* etc = nullptr;  // the /etc tree (group, passwd, security/limits.d), read only
+  host::Sysfs* run = nullptr;  // the /run tree (udev's database), read only
   core::PciNames* names = nullptr;
   // Opens a read-only libvirt connection to `uri` (empty: libvirt's default).
   std::function<core::Result<host::LibvirtConnection>(const std::string& uri)> open_libvirt;

@@ -62,18 +62,11 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
   if (!json) {
     for (const std::string& note : plan.notes) out << "note: " << note << "\n";
   }
-  if (!options.dry_run) {
-    // The executor writes files into existing folders; a fresh etc root may lack them.
-    for (const core::Action& action : plan.actions) {
-      if (const auto* file = std::get_if<core::WriteFile>(&action)) {
-        context.os->make_directories(std::filesystem::path(file->path).parent_path())
-            .value_or_throw();
-      }
-    }
-  }
+  const GlobalOptions& o = context.options;
   host::Executor executor(*context.sysfs, *context.dev, *context.os,
                           options.dry_run ? nullptr : &journal,
-                          options.dry_run ? host::DryRun::yes : host::DryRun::no);
+                          options.dry_run ? host::DryRun::yes : host::DryRun::no,
+                          {o.sysfs_root, o.dev_root, o.etc_root});
   executor.set_keep_going(run.keep_going);
   executor.set_observer([&](const core::Action& action, const std::vector<host::Operation>& ops) {
     if (json) {

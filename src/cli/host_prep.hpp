@@ -57,8 +57,8 @@ struct PlanRun {
   nlohmann::json* document = nullptr;
 };
 
-// Runs `plan` (or only shows it), creating the folders of the files it
-// writes, printing each action with its side effects, or with --json one
+// Runs `plan` (or only shows it) within the run's sysfs, /dev and /etc
+// roots, printing each action with its side effects, or with --json one
 // document at the end. Throws core::Failure when an action fails, after
 // printing what was done, and with ExitCode::refused when `run.refused` is
 // not empty, after the rest.

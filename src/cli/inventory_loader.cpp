@@ -84,7 +84,7 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {
       break;
     }
   }
-  const host::LocalHost local{*context.sysfs, *context.proc};
+  const host::LocalHost local{*context.sysfs, *context.proc, context.dev, context.run};
   host::complete_inventory(loaded.inventory, *context.names, local_host ? &local : nullptr, details);
   return loaded;
 }

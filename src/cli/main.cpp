@@ -66,6 +66,18 @@ std::string sibling_of_sysfs(const std::string& sysfs_root, const std::string& n
   return proc.substr(0, proc.size() - 4) + name;
 }
 
+// `path` made absolute against the working folder and cleaned of `.`, `..`
+// and doubled slashes; "" stays "" (an option not given).
+std::string absolute_path(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  std::filesystem::path full = std::filesystem::absolute(path, ec);
+  if (ec) full = path;
+  std::string text = full.lexically_normal().string();
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
 bool is_real_sysfs(const std::string& sysfs_root) {
   std::error_code ec;
   return std::filesystem::weakly_canonical(sysfs_root, ec) == "/sys";
@@ -100,6 +112,9 @@ int main(int argc, char** argv) {
   app.add_option("--etc-root", o.etc_root,
                  "The /etc folder to read (default /etc for the real /sys; for a simulated host, "
                  "etc beside its sys/)");
+  app.add_option("--run-root", o.run_root,
+                 "Root of the /run tree, for udev's record of ZFS pool members (default: run "
+                 "beside --sysfs-root)");
   app.add_option("--state-dir", o.state_dir,
                  "Folder of pcipass's journal and lock (default /var/lib/pcipass; for a simulated "
                  "host, var/lib/pcipass beside its sys/)");
@@ -128,7 +143,14 @@ int main(int argc, char** argv) {
   std::unique_ptr<host::RealSysfs> dev;
   std::unique_ptr<host::RealSysfs> etc;
   std::unique_ptr<host::RealOs> os;
+  std::unique_ptr<host::RealSysfs> run;
   app.parse_complete_callback([&] {
+    // Absolute from here on: a journal written from one folder and read by
+    // restore at boot from another must name the same files.
+    for (std::string* root : {&o.sysfs_root, &o.proc_root, &o.dev_root, &o.etc_root, &o.run_root,
+                              &o.state_dir}) {
+      *root = absolute_path(*root);
+    }
     sysfs = std::make_unique<host::RealSysfs>(o.sysfs_root);
     proc = std::make_unique<host::RealSysfs>(o.proc_root.empty() ? default_proc_root(o.sysfs_root)
                                                                  : o.proc_root);
@@ -142,6 +164,9 @@ int main(int argc, char** argv) {
     if (o.etc_root.empty()) o.etc_root = real_host ? "/etc" : sibling_of_sysfs(o.sysfs_root, "etc");
     etc = std::make_unique<host::RealSysfs>(o.etc_root);
     context.etc = etc.get();
+    if (o.run_root.empty()) o.run_root = sibling_of_sysfs(o.sysfs_root, "run");
+    run = std::make_unique<host::RealSysfs>(o.run_root);
+    context.run = run.get();
     if (o.state_dir.empty()) {
       o.state_dir = real_host ? host::k_default_state_dir : sibling_of_sysfs(o.sysfs_root, "var/lib/pcipass");
     }

@@ -2,6 +2,7 @@
 
 #include <pcipass/core/text.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace pcipass::core {
@@ -331,6 +332,60 @@ std::optional<std::string> action_path(const Action& action) {
 bool is_undo_of_file(const Action& action) {
   return std::holds_alternative<RemoveFile>(action) ||
          std::holds_alternative<RevertPermissions>(action);
+}
+
+namespace {
+
+// True when `path` is absolute and written the one clean way.
+bool is_clean_absolute(std::string_view path) {
+  if (!path.starts_with('/')) return false;
+  if (path.size() > 1 && path.ends_with('/')) return false;
+  std::size_t start = 1;
+  while (start <= path.size() && path.size() > 1) {
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    const std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+bool is_inside(std::string_view path, std::string_view root) {
+  if (root == "/") return true;
+  return path.starts_with(root) && (path.size() == root.size() || path[root.size()] == '/');
+}
+
+std::optional<unsigned> mode_set_by(const Action& action) {
+  if (const auto* f = std::get_if<WriteFile>(&action)) return f->mode;
+  if (const auto* p = std::get_if<SetPermissions>(&action)) return p->mode;
+  if (const auto* r = std::get_if<RevertPermissions>(&action)) return r->mode;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status check_confined(const Action& action, const std::vector<std::string>& roots) {
+  const auto path = action_path(action);
+  if (!path) return ok();
+  if (!is_clean_absolute(*path)) {
+    return fail("refusing to " + describe(action) +
+                    ": not a clean absolute path (a journal written by another tool?)",
+                ExitCode::refused);
+  }
+  const bool inside = std::any_of(roots.begin(), roots.end(), [&](const std::string& root) {
+    return is_clean_absolute(root) && is_inside(*path, root);
+  });
+  if (!inside) {
+    return fail("refusing to " + describe(action) + ": outside the folders this run may change (" +
+                    join(roots, ", ") + "); a journal from another tree?",
+                ExitCode::refused);
+  }
+  if (const auto mode = mode_set_by(action); mode && (*mode & 07002) != 0) {
+    return fail("refusing to " + describe(action) + ": mode " + octal(*mode) +
+                    " is set-uid, set-gid, sticky or world-writable",
+                ExitCode::refused);
+  }
+  return ok();
 }
 
 }  // namespace pcipass::core

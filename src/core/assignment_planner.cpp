@@ -199,14 +199,12 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
 
   // The host's own devices, after the groups: an added member may be one.
   for (const auto& [address, candidate] : chosen) {
-    if (!candidate.device->host_in_use()) continue;
-    const std::string uses = join(candidate.device->host_uses, "; ");
+    if (!candidate.device->host_may_need()) continue;
+    const std::string claim = candidate.device->host_claim();
     if (request.force == Force::no) {
-      problems.push_back(address.to_string() + ": used by the host: " + uses +
-                         " (--force assigns it anyway)");
+      problems.push_back(address.to_string() + ": " + claim + " (--force assigns it anyway)");
     } else {
-      plan.notes.push_back(address.to_string() + " is used by the host (" + uses +
-                           "); assigning it anyway (--force)");
+      plan.notes.push_back(candidate.device->host_claim_note() + "; assigning it anyway (--force)");
     }
   }
 
@@ -236,7 +234,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       device.sdevice = candidate.device->subsystem_name.empty() ? candidate.device->device_name
                                                                 : candidate.device->subsystem_name;
       device.added_for_group = candidate.added_for_group;
-      device.host_in_use = candidate.device->host_in_use();
+      device.host_in_use = candidate.device->host_may_need();
       assignment.devices.push_back(std::move(device));
     }
     if (!assignment.devices.empty()) plan.guests.push_back(std::move(assignment));

@@ -67,16 +67,14 @@ Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
       problems.push_back(label + ": vendor:device unknown, so it cannot be checked before binding");
       continue;
     }
-    if (device.host_in_use()) {
-      const std::string uses = join(device.host_uses, "; ");
+    if (device.host_may_need()) {
       if (request.force == Force::no) {
-        problems.push_back(label + ": used by the host: " + uses + " (--force binds it anyway" +
+        problems.push_back(label + ": " + device.host_claim() + " (--force binds it anyway" +
                            (added.empty() ? std::string(")")
                                           : std::string("; --exact leaves group members alone)")));
         continue;
       }
-      plan.notes.push_back(address.to_string() + " is used by the host (" + uses +
-                           "); binding it anyway (--force)");
+      plan.notes.push_back(device.host_claim_note() + "; binding it anyway (--force)");
     }
     const JournalEntry* entry = journal.bind_entry(address);
     if (device.on_vfio() && (entry == nullptr || entry->state == EntryState::done)) {

@@ -16,10 +16,13 @@ GroupStatus assess_group(const Inventory& inventory, const IommuGroup& group) {
         reason += (i > 0 ? "; " : "") + dev->host_uses[i];
       }
       status.reasons.push_back(std::move(reason));
+    } else if (!dev->host_usage_unknown.empty()) {
+      blocked = true;
+      status.reasons.push_back(address.to_string() + ": " + dev->host_claim());
     }
     if (dev->stays_with_platform()) continue;
     status.endpoints.push_back(address);
-    if (!dev->host_in_use() && !dev->driver.empty() && !dev->on_vfio()) {
+    if (!dev->host_may_need() && !dev->driver.empty() && !dev->on_vfio()) {
       needs_bind = true;
       status.reasons.push_back(address.to_string() + " is on host driver " + dev->driver);
     }
@@ -47,6 +50,7 @@ const char* to_string(GroupReadiness readiness) {
 
 const char* device_status(const PciDevice& device) {
   if (device.host_in_use()) return "host-in-use";
+  if (!device.host_usage_unknown.empty()) return "host-usage-unknown";
   if (device.on_vfio()) return "vfio-bound";
   return "free";
 }

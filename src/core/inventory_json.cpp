@@ -63,6 +63,7 @@ nlohmann::json device_to_json(const PciDevice& d) {
   j["boot_vga"] = d.boot_vga;
   j["status"] = device_status(d);
   j["host_uses"] = d.host_uses;
+  j["host_usage_unknown"] = string_or_null(d.host_usage_unknown);
   return j;
 }
 

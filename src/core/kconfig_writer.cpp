@@ -218,7 +218,7 @@ class Writer {
     for (const auto& [address, d] : m_inventory.devices()) {
       if (d.stays_with_platform() || !d.iommu_group) continue;
       ++m_endpoints;
-      const bool host_related = d.host_in_use() || m_host_groups.contains(*d.iommu_group);
+      const bool host_related = d.host_may_need() || m_host_groups.contains(*d.iommu_group);
       if (host_related && m_options.host_devices == HostDevices::leave_out) {
         ++m_result.left_out;
         continue;
@@ -269,6 +269,7 @@ class Writer {
     std::string line = d.address.to_string() + " " + display_name(d);
     if (d.stays_with_platform()) return line + " - a bridge, stays with the host";
     if (d.host_in_use()) line += " - used by the host: " + host_uses_text(d);
+    if (!d.host_in_use() && !d.host_usage_unknown.empty()) line += " - host usage unknown";
     const std::string symbol = symbol_of(d.address);
     return line + " - " + (symbol.empty() ? std::string("not offered") : symbol);
   }
@@ -346,6 +347,10 @@ class Writer {
       add_help_line(out);
       add_help_line(out, "WARNING: the host itself uses this device:");
       for (const std::string& use : d.host_uses) add_help_line(out, "  " + kconfig_safe_text(use));
+    } else if (!d.host_usage_unknown.empty()) {
+      add_help_line(out);
+      add_help_line(out, "WARNING: pcipass cannot tell whether the host needs this device:");
+      add_help_line(out, "  " + kconfig_safe_text(d.host_usage_unknown));
     } else if (const auto it = m_host_groups.find(group_number); it != m_host_groups.end()) {
       add_help_line(out);
       add_help_line(out, "WARNING: the host uses a device in the same IOMMU group:");
@@ -362,6 +367,8 @@ class Writer {
     std::string warning;
     if (d.host_in_use()) {
       warning = "WARNING used by the host - ";
+    } else if (!d.host_usage_unknown.empty()) {
+      warning = "WARNING host usage unknown - ";
     } else if (m_host_groups.contains(*d.iommu_group)) {
       warning = "WARNING group used by the host - ";
     }

@@ -16,6 +16,25 @@ std::optional<std::uint16_t> PciDevice::class_id() const {
   return static_cast<std::uint16_t>(*class_code >> 8);
 }
 
+std::string PciDevice::host_claim() const {
+  if (host_in_use()) {
+    std::string text = "used by the host: ";
+    for (std::size_t i = 0; i < host_uses.size(); ++i) text += (i > 0 ? "; " : "") + host_uses[i];
+    return text;
+  }
+  if (!host_usage_unknown.empty()) return "host usage unknown: " + host_usage_unknown;
+  return {};
+}
+
+std::string PciDevice::host_claim_note() const {
+  if (host_in_use()) {
+    std::string uses;
+    for (std::size_t i = 0; i < host_uses.size(); ++i) uses += (i > 0 ? "; " : "") + host_uses[i];
+    return address.to_string() + " is used by the host (" + uses + ")";
+  }
+  return address.to_string() + " may be used by the host (" + host_claim() + ")";
+}
+
 bool PciDevice::stays_with_platform() const {
   // Base class 0x06 holds every kind of bridge: host, ISA/LPC, EISA, PCI,
   // CardBus, ... None of them is something a guest can use.

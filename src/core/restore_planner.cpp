@@ -61,15 +61,15 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
       out.plan.notes.push_back(label + " is already on vfio-pci");
       continue;
     }
-    if (device->host_in_use()) {
-      const std::string uses = join(device->host_uses, "; ");
+    if (device->host_may_need()) {
       if (request.force == Force::no) {
-        out.refused.push_back(label + ": used by the host now: " + uses +
-                              " (restore --force binds it anyway)");
+        const std::string claim =
+            device->host_in_use() ? "used by the host now: " + join(device->host_uses, "; ")
+                                  : device->host_claim();
+        out.refused.push_back(label + ": " + claim + " (restore --force binds it anyway)");
         continue;
       }
-      out.plan.notes.push_back(label + " is used by the host (" + uses +
-                               "); binding it anyway (--force)");
+      out.plan.notes.push_back(device->host_claim_note() + "; binding it anyway (--force)");
     }
     if (!finished) {
       out.plan.notes.push_back(label + ": finishing the bind an earlier run left " +

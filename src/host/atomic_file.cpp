@@ -33,9 +33,65 @@ void set_atomic_file_fault_hook(AtomicFileFaultHook hook) {
   fault_hook() = std::move(hook);
 }
 
-core::Result<AtomicFile> AtomicFile::create(const std::filesystem::path& path, mode_t mode) {
+namespace {
+
+const char* kind_of(mode_t mode) {
+  if (S_ISDIR(mode)) return "a folder";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "not a regular file";
+}
+
+core::Unexpected refuse(const std::filesystem::path& path, const std::string& why) {
+  return fail("writing " + path.string() + ": " + why, ExitCode::refused);
+}
+
+}  // namespace
+
+core::Result<AtomicFile> AtomicFile::create(const std::filesystem::path& requested, mode_t mode,
+                                            Target target) {
   if ((mode & S_IWOTH) != 0) {
-    return fail("writing " + path.string() + ": refusing a world-writable mode", ExitCode::failure);
+    return fail("writing " + requested.string() + ": refusing a world-writable mode",
+                ExitCode::failure);
+  }
+  std::filesystem::path path = requested;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (S_ISLNK(st.st_mode)) {
+      if (target == Target::plain_only) {
+        return refuse(path, "it is a symbolic link, and pcipass replaces only regular files there");
+      }
+      if (::stat(requested.c_str(), &st) != 0) {
+        return refuse(requested, std::string("it is a symbolic link to a missing file (") +
+                                     std::strerror(errno) + ")");
+      }
+      // A file is replaced where it really is; a stream (/dev/stdout ->
+      // /proc/self/fd/1 -> pipe:[N]) is opened through the link.
+      if (S_ISREG(st.st_mode)) {
+        std::error_code ec;
+        path = std::filesystem::canonical(requested, ec);
+        if (ec) return os_error("writing", requested, ec.value());
+      }
+    }
+    const bool stream = S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode);
+    if (stream && target == Target::stream_or_follow) {
+      const int fd = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+      if (fd < 0) return os_error("writing", requested, errno);
+      return AtomicFile(path, {}, fd);  // no temporary: written straight into
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return refuse(requested, std::string("it is ") + kind_of(st.st_mode) +
+                                   ", and pcipass never replaces one with a file");
+    }
+    if (st.st_nlink > 1) {
+      return refuse(requested, "it has " + std::to_string(st.st_nlink) +
+                                   " hard links, which replacing it would split; edit a copy");
+    }
+  } else if (errno != ENOENT) {
+    return os_error("writing", requested, errno);
   }
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
@@ -73,6 +129,7 @@ void AtomicFile::discard() {
 
 core::Status AtomicFile::chown(uid_t owner, gid_t group) {
   if (m_fd < 0) return fail("writing " + m_path.string() + ": file already closed", ExitCode::failure);
+  if (m_temp.empty()) return core::ok();  // a device or FIFO keeps its owner
   // Keeping the owner is best effort for unprivileged users: they can only
   // write files they could have written anyway.
   int err = injected_fault(AtomicFileStep::chown, m_path);
@@ -105,6 +162,12 @@ core::Status AtomicFile::write(std::string_view bytes) {
 
 core::Status AtomicFile::commit() {
   if (m_fd < 0) return fail("writing " + m_path.string() + ": file already closed", ExitCode::failure);
+  if (m_temp.empty()) {  // a device or FIFO: nothing to sync or rename
+    const int closed = ::close(m_fd);
+    m_fd = -1;
+    if (closed != 0) return os_error("writing", m_path, errno);
+    return core::ok();
+  }
   int err = injected_fault(AtomicFileStep::fsync, m_path);
   if (err == 0 && ::fsync(m_fd) != 0) err = errno;
   if (err != 0) {
@@ -137,8 +200,8 @@ core::Status AtomicFile::commit() {
 }
 
 core::Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
-                                   mode_t mode) {
-  auto file = AtomicFile::create(path, mode);
+                                   mode_t mode, Target target) {
+  auto file = AtomicFile::create(path, mode, target);
   if (!file) return core::fail(file.error());
   if (auto s = file->write(content); !s) return s;
   return file->commit();

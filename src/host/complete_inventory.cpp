@@ -12,7 +12,7 @@ void complete_inventory(core::Inventory& inventory, const core::PciNames& names,
   core::fill_names(inventory, names);
   const core::HumanNamer namer = core::HumanNamer::with_default_providers();
   for (auto& [address, device] : inventory.devices()) device.human_name = namer.name(device);
-  if (local != nullptr) mark_host_usage(inventory, local->sys, local->proc);
+  if (local != nullptr) mark_host_usage(inventory, *local);
 }
 
 }  // namespace pcipass::host

@@ -69,11 +69,28 @@ std::vector<Operation> operations_of(const Action& action, const Sysfs& sys) {
   return ops;
 }
 
-Executor::Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRun dry_run)
-    : m_sys(sys), m_dev(dev), m_os(os), m_journal(journal), m_dry_run(dry_run) {}
+Executor::Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRun dry_run,
+                   std::vector<std::string> roots)
+    : m_sys(sys),
+      m_dev(dev),
+      m_os(os),
+      m_journal(journal),
+      m_dry_run(dry_run),
+      m_roots(std::move(roots)) {}
 
 core::Status Executor::run(const std::vector<Action>& actions) {
   m_journal_failed = false;
+  std::vector<std::string> outside;
+  for (const Action& action : actions) {
+    if (auto confined = core::check_confined(action, m_roots); !confined)
+      outside.push_back(confined.error().message);
+  }
+  if (outside.size() == 1) return fail(outside.front(), ExitCode::refused);
+  if (!outside.empty()) {
+    return fail(std::to_string(outside.size()) + " steps refused, nothing was changed:\n  " +
+                    core::join(outside, "\n  "),
+                ExitCode::refused);
+  }
   std::vector<core::Error> failures;
   std::vector<std::pair<unsigned, std::string>> failed_groups;  // group, device
   for (const Action& action : actions) {
@@ -242,6 +259,9 @@ core::Status Executor::perform(const Action& action) {
       return core::ok();
     }
     if (const auto* file = std::get_if<core::WriteFile>(&action)) {
+      // A fresh etc root may lack the folder (etc/udev/rules.d).
+      if (auto made = m_os.make_directories(std::filesystem::path(file->path).parent_path()); !made)
+        return made;
       if (auto ok = m_os.write_file(file->path, file->bytes, file->mode); !ok) return ok;
       if (file->group.empty()) return core::ok();
       return m_os.set_permissions(file->path, file->mode, file->group);

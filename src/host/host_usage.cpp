@@ -2,6 +2,7 @@
 
 #include <pcipass/core/proc_parsers.hpp>
 #include <pcipass/core/text.hpp>
+#include <pcipass/core/text_lines.hpp>
 
 #include <algorithm>
 #include <set>
@@ -99,25 +100,125 @@ struct Usage {
   }
 };
 
-void probe_mounts(const Sysfs& sys, const Sysfs& proc, Usage& usage,
-                  std::vector<core::MountEntry>& mounts_out) {
-  auto text = proc.read("self/mountinfo");
-  if (!text) return;
-  mounts_out = core::parse_mountinfo(*text);
-  for (const core::MountEntry& m : mounts_out) {
-    std::string block;
-    if (m.major != 0) {
-      block = resolved_link(sys, "dev/block/" + std::to_string(m.major) + ":" +
-                                     std::to_string(m.minor));
+// The members of the btrfs filesystem `block` belongs to: mountinfo names
+// one device (with btrfs' anonymous 0:N number), the kernel lists them all
+// in fs/btrfs/FSID/devices/. Just `block` when it is in none.
+std::vector<std::string> btrfs_members(const Sysfs& sys, const std::string& block) {
+  auto filesystems = sys.list("fs/btrfs");
+  if (!filesystems) return {block};
+  std::sort(filesystems->begin(), filesystems->end());
+  for (const std::string& fsid : *filesystems) {
+    const std::string folder = "fs/btrfs/" + fsid + "/devices";
+    auto names = sys.list(folder);
+    if (!names) continue;  // "features" and other non-filesystem entries
+    std::sort(names->begin(), names->end());
+    std::vector<std::string> members;
+    for (const std::string& name : *names) members.push_back(resolved_link(sys, folder + "/" + name));
+    if (std::find(members.begin(), members.end(), block) != members.end()) return members;
+  }
+  return {block};
+}
+
+// The value of `key` in a udev database record ("E:ID_FS_TYPE=zfs_member").
+std::string udev_property(std::string_view record, std::string_view key) {
+  for (const std::string_view line : core::split_lines(record)) {
+    if (line.size() > key.size() + 3 && line.starts_with("E:") &&
+        line.substr(2, key.size()) == key && line[2 + key.size()] == '=') {
+      return std::string(line.substr(3 + key.size()));
     }
-    if (block.empty()) block = block_path_for_dev(sys, m.source);  // btrfs and friends: 0:N
-    if (block.empty()) continue;
+  }
+  return {};
+}
+
+// The block devices udev's database (RUN/udev/data/bMAJ:MIN) records as
+// members of ZFS pool `pool`, as sysfs paths. ZFS itself shows its vdevs
+// nowhere in sysfs or /proc; udev reads the pool name from each member's label.
+std::vector<std::string> zfs_members(const Sysfs& sys, const Sysfs* run, const std::string& pool) {
+  std::vector<std::string> members;
+  if (run == nullptr || pool.empty()) return members;
+  auto blocks = sys.list("class/block");
+  if (!blocks) return members;
+  std::sort(blocks->begin(), blocks->end());
+  for (const std::string& b : *blocks) {
+    auto number = sys.read("class/block/" + b + "/dev", 64);
+    if (!number) continue;
+    auto record = run->read("udev/data/b" + std::string(core::trim(*number)), 1u << 16);
+    if (!record) continue;
+    if (udev_property(*record, "ID_FS_TYPE") == "zfs_member" &&
+        udev_property(*record, "ID_FS_LABEL") == pool) {
+      members.push_back(block_path_by_name(sys, b));
+    }
+  }
+  return members;
+}
+
+// Filesystems whose / needs no local disk: in memory, or on the network.
+bool is_diskless(const std::string& fstype) {
+  static const std::set<std::string> k_diskless{"rootfs", "tmpfs",  "ramfs", "nfs",
+                                                "nfs4",   "cifs",   "smb3",  "ceph"};
+  return k_diskless.contains(fstype);
+}
+
+// What the mount probe learnt about /: whether it was traced, and if not, why.
+struct RootTrace {
+  bool traced = false;
+  std::string why_not;
+};
+
+void probe_mounts(const Sysfs& sys, const LocalHost& host, Usage& usage,
+                  std::vector<core::MountEntry>& mounts_out, RootTrace& root) {
+  auto text = host.proc.read("self/mountinfo");
+  if (!text) {
+    root.why_not = "no " + host.proc.display_path("self/mountinfo") + " to trace / with";
+    return;
+  }
+  mounts_out = core::parse_mountinfo(*text);
+  root.why_not = "no mount of / in " + host.proc.display_path("self/mountinfo");
+  for (const core::MountEntry& m : mounts_out) {
+    std::vector<std::string> blocks;
+    if (m.fstype == "zfs") {
+      const std::string pool = m.source.substr(0, m.source.find('/'));
+      blocks = zfs_members(sys, host.run, pool);
+    } else {
+      std::string block;
+      if (m.major != 0) {
+        block = resolved_link(sys, "dev/block/" + std::to_string(m.major) + ":" +
+                                       std::to_string(m.minor));
+      }
+      if (block.empty()) block = block_path_for_dev(sys, m.source);  // btrfs and friends: 0:N
+      if (!block.empty()) blocks = m.fstype == "btrfs" ? btrfs_members(sys, block)
+                                                       : std::vector<std::string>{block};
+    }
     std::set<PciAddress> controllers;
-    block_controllers(sys, block, 0, controllers);
-    for (const PciAddress& a : controllers) {
-      usage.add(a, "backs " + core::sanitize_untrusted(m.mount_point) + " (" +
-                       core::sanitize_untrusted(m.fstype) + " on " +
-                       core::sanitize_untrusted(m.source) + ")");
+    for (const std::string& block : blocks) block_controllers(sys, block, 0, controllers);
+    const std::string reason = "backs " + core::sanitize_untrusted(m.mount_point) + " (" +
+                               core::sanitize_untrusted(m.fstype) + " on " +
+                               core::sanitize_untrusted(m.source) + ")";
+    for (const PciAddress& a : controllers) usage.add(a, reason);
+    if (m.mount_point != "/") continue;
+    // The last mount of / is the one in use (a later mount hides earlier ones).
+    root.traced = !controllers.empty() || is_diskless(m.fstype);
+    root.why_not = "/ (" + core::sanitize_untrusted(m.fstype) + " on " +
+                   core::sanitize_untrusted(m.source) + ") is traced to no device";
+  }
+}
+
+// Block devices on PCI controllers that someone holds open exclusively. Only
+// for controllers no other probe explains: their reason says more.
+void probe_exclusive_opens(const Sysfs& sys, const Sysfs& dev, Usage& usage) {
+  auto blocks = sys.list("class/block");
+  if (!blocks) return;
+  std::sort(blocks->begin(), blocks->end());
+  for (const std::string& b : *blocks) {
+    const auto pci = pci_ancestor(block_path_by_name(sys, b));
+    if (!pci || usage.reasons.contains(*pci)) continue;
+    auto number = sys.read("class/block/" + b + "/dev", 64);
+    if (!number) continue;
+    // udev's /dev/block/MAJ:MIN link, else the kernel's own name in devtmpfs.
+    if (dev.held_exclusively("block/" + std::string(core::trim(*number))) ||
+        (b.find('/') == std::string::npos && dev.held_exclusively(b))) {
+      usage.add(*pci, "/dev/" + core::sanitize_untrusted(b) +
+                          " is held open exclusively (mounted, swap, RAID/LVM member or ZFS vdev)");
     }
   }
 }
@@ -229,15 +330,22 @@ void probe_display(core::Inventory& inventory, const Sysfs& sys, Usage& usage) {
 
 }  // namespace
 
-void mark_host_usage(core::Inventory& inventory, const Sysfs& sys, const Sysfs& proc) {
+void mark_host_usage(core::Inventory& inventory, const LocalHost& host) {
   Usage usage;
   std::vector<core::MountEntry> mounts;
-  probe_mounts(sys, proc, usage, mounts);
-  probe_swaps(sys, proc, mounts, usage);
-  probe_network(sys, proc, usage);
-  probe_display(inventory, sys, usage);
+  RootTrace root;
+  probe_mounts(host.sys, host, usage, mounts, root);
+  probe_swaps(host.sys, host.proc, mounts, usage);
+  if (host.dev != nullptr) probe_exclusive_opens(host.sys, *host.dev, usage);
+  probe_network(host.sys, host.proc, usage);
+  probe_display(inventory, host.sys, usage);
   for (auto& [address, reasons] : usage.reasons) {
     if (core::PciDevice* dev = inventory.find(address)) dev->host_uses = std::move(reasons);
+  }
+  if (root.traced) return;
+  for (auto& [address, device] : inventory.devices()) {
+    const bool storage = device.class_code && (*device.class_code >> 16) == 0x01;
+    if (storage && !device.host_in_use()) device.host_usage_unknown = root.why_not;
   }
 }
 

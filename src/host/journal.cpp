@@ -1,5 +1,7 @@
 #include <pcipass/host/journal.hpp>
 
+#include <pcipass/core/text.hpp>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -11,8 +13,34 @@ namespace pcipass::host {
 using core::ExitCode;
 using core::fail;
 
+namespace {
+
+// A journal tells restore, run as root at boot, what to bind and which files
+// to write: like sudo with a writable sudoers, refuse one that anyone but
+// root (or the user running pcipass) could have changed.
+core::Status check_trusted(const Os& os, const std::filesystem::path& path, const char* what) {
+  auto mode = os.file_mode(path);
+  if (!mode) return fail(mode.error());
+  if (!mode->has_value()) return core::ok();
+  const FileMode& m = **mode;
+  const unsigned me = static_cast<unsigned>(::geteuid());
+  if ((m.mode & 022) != 0 || (m.owner != 0 && m.owner != me)) {
+    return fail("refusing the journal: its " + std::string(what) + " " + path.string() +
+                    " could be changed by others (mode " + core::octal(m.mode) + ", owner uid " +
+                    std::to_string(m.owner) + "); make it owned by root and not group- or " +
+                    "world-writable (chown root; chmod go-w)",
+                ExitCode::refused);
+  }
+  return core::ok();
+}
+
+}  // namespace
+
 core::Result<Journal> Journal::load(Os& os, const std::filesystem::path& state_dir) {
   Journal journal(os, state_dir / "journal.json");
+  if (auto trusted = check_trusted(os, state_dir, "folder"); !trusted) return fail(trusted.error());
+  if (auto trusted = check_trusted(os, journal.m_path, "file"); !trusted)
+    return fail(trusted.error());
   auto text = os.read_file(journal.m_path);
   if (!text) return fail(text.error());
   if (text->has_value()) {
@@ -57,11 +85,15 @@ core::Result<core::FileStates> read_file_states(const Os& os, const core::Journa
 
 core::Result<StateLock> StateLock::acquire(const std::filesystem::path& state_dir, Wait wait,
                                            const std::function<void()>& on_wait) {
-  std::error_code ec;
-  std::filesystem::create_directories(state_dir, ec);
-  if (ec) return fail("creating " + state_dir.string() + ": " + ec.message(), ExitCode::host_error);
+  if (auto made = make_folders(state_dir, 0755); !made) return fail(made.error());
   const std::string path = (state_dir / "lock").string();
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // O_NOFOLLOW: a link planted as the lock must not make root create or open the file it names.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ELOOP) {
+    return fail("opening the lock " + path + ": it is a symbolic link, which pcipass never "
+                "follows there; remove it",
+                ExitCode::host_error);
+  }
   if (fd < 0)
     return fail("opening the lock " + path + ": " + std::strerror(errno), ExitCode::host_error);
   StateLock lock(fd);

@@ -2,6 +2,7 @@
 
 #include <pcipass/host/atomic_file.hpp>
 
+#include <fcntl.h>
 #include <grp.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -79,6 +80,13 @@ core::Status RealOs::set_permissions(const std::filesystem::path& path, mode_t m
     return fail("changing the mode of " + path.string() + ": refusing a world-writable mode",
                 ExitCode::failure);
   }
+  // Never through a link: chmod would change the file it names, wherever that is.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    return fail("changing the mode of " + path.string() +
+                    ": it is a symbolic link, which pcipass never follows there",
+                ExitCode::host_error);
+  }
   if (!group.empty()) {
     std::vector<char> buffer(16384);
     struct group entry {};
@@ -89,24 +97,41 @@ core::Status RealOs::set_permissions(const std::filesystem::path& path, mode_t m
                       (err != 0 ? std::strerror(err) : "no such group"),
                   ExitCode::host_error);
     }
-    if (::chown(path.c_str(), static_cast<uid_t>(-1), found->gr_gid) != 0) {
+    if (::fchownat(AT_FDCWD, path.c_str(), static_cast<uid_t>(-1), found->gr_gid,
+                   AT_SYMLINK_NOFOLLOW) != 0) {
       return fail(
           "changing the group of " + path.string() + " to " + group + ": " + std::strerror(errno),
           ExitCode::host_error);
     }
   }
-  if (::chmod(path.c_str(), mode) != 0) {
+  if (::fchmodat(AT_FDCWD, path.c_str(), mode, AT_SYMLINK_NOFOLLOW) != 0) {
     return fail("changing the mode of " + path.string() + ": " + std::strerror(errno),
                 ExitCode::host_error);
   }
   return core::ok();
 }
 
-core::Status RealOs::make_directories(const std::filesystem::path& path) {
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec) return fail("creating " + path.string() + ": " + ec.message(), ExitCode::host_error);
+core::Status make_folders(const std::filesystem::path& path, mode_t mode) {
+  if (path.empty()) return core::ok();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return core::ok();
+    return fail("creating " + path.string() + ": " + std::strerror(ENOTDIR), ExitCode::host_error);
+  }
+  if (path.has_parent_path() && path.parent_path() != path) {
+    if (auto parent = make_folders(path.parent_path(), mode); !parent) return parent;
+  }
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+    return fail("creating " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
+  // mkdir() applies the umask: 0 would leave a world-writable folder, 077 one
+  // the group set up by `permissions` cannot enter.
+  if (::chmod(path.c_str(), mode) != 0)
+    return fail("creating " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
   return core::ok();
+}
+
+core::Status RealOs::make_directories(const std::filesystem::path& path) {
+  return make_folders(path, 0755);
 }
 
 core::Result<std::optional<FileMode>> RealOs::file_mode(const std::filesystem::path& path) const {
@@ -116,7 +141,7 @@ core::Result<std::optional<FileMode>> RealOs::file_mode(const std::filesystem::p
     return fail("reading the mode of " + path.string() + ": " + std::strerror(errno),
                 ExitCode::host_error);
   }
-  FileMode mode{static_cast<unsigned>(st.st_mode & 07777), {}};
+  FileMode mode{static_cast<unsigned>(st.st_mode & 07777), {}, static_cast<unsigned>(st.st_uid)};
   std::vector<char> buffer(16384);
   struct group entry {};
   struct group* found = nullptr;

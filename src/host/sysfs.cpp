@@ -1,5 +1,7 @@
 #include <pcipass/host/sysfs.hpp>
 
+#include "unique_fd.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -18,21 +20,6 @@ namespace {
 core::Unexpected os_error(const std::string& action, const std::string& path, int err) {
   return fail(action + " " + path + ": " + std::strerror(err), ExitCode::host_error);
 }
-
-// Closes a file descriptor on scope exit.
-class Fd {
-public:
-  explicit Fd(int fd) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const { return m_fd; }
-
-private:
-  int m_fd;
-};
 
 }  // namespace
 
@@ -69,7 +56,7 @@ std::string RealSysfs::display_path(std::string_view path) const { return full(p
 core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max_bytes) const {
   std::string_view name;
   const int dir = cached_parent(path, name);
-  Fd fd(dir >= 0 ? ::openat(dir, std::string(name).c_str(), O_RDONLY | O_CLOEXEC)
+  UniqueFd fd(dir >= 0 ? ::openat(dir, std::string(name).c_str(), O_RDONLY | O_CLOEXEC)
                  : ::open(full(path).c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     const int err = errno;
@@ -143,11 +130,29 @@ bool RealSysfs::exists(std::string_view path) const {
   return ::stat(full(path).c_str(), &st) == 0;
 }
 
+bool RealSysfs::held_exclusively(std::string_view path) const {
+  const std::string p = full(path);
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return false;
+  // Read-only and non-blocking: nothing is written, removable media are not waited for.
+  const int fd = ::open(p.c_str(), O_RDONLY | O_EXCL | O_NONBLOCK | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    return false;
+  }
+  return errno == EBUSY;
+}
+
 core::Status RealSysfs::write(std::string_view path, std::string_view bytes) {
   forget_folder();
   const std::string p = full(path);
   // O_TRUNC as a shell's `>` does: sysfs ignores it, a plain file (a simulated tree) needs it.
-  Fd fd(::open(p.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  // O_NOFOLLOW: no kernel attribute is a link, so one here points out of the tree.
+  UniqueFd fd(::open(p.c_str(), O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0 && errno == ELOOP) {
+    return fail("writing " + p + ": it is a symbolic link, which pcipass never writes through",
+                ExitCode::host_error);
+  }
   if (fd.get() < 0) return os_error("writing", p, errno);
   const ssize_t n = ::write(fd.get(), bytes.data(), bytes.size());
   if (n < 0) return os_error("writing", p, errno);

@@ -271,13 +271,15 @@ TEST_F(CliBringup, AGuestThatCannotBeWrittenStopsTheRunAndARerunFinishes) {
     const char* name;
     std::function<void()> place, remove;
     const char* message;
+    bool found_first;  // seen while checking the guests, before anything changes
+    int exit_code;
   };
   const std::vector<Obstacle> obstacles{
       {"read-only file", [&] { fs::permissions(btrfs, fs::perms::owner_read); },
        [&] { fs::permissions(btrfs, fs::perms::owner_read | fs::perms::owner_write); },
-       "the file is read-only"},
+       "the file is read-only", true, 4},
       {"folder in place of the backup", [&] { fs::create_directories(backup / "x"); },
-       [&] { fs::remove_all(backup); }, "pcipass-backup"}};
+       [&] { fs::remove_all(backup); }, "pcipass-backup: it is a folder", false, 5}};
   for (const Obstacle& obstacle : obstacles) {
     SCOPED_TRACE(obstacle.name);
     fs::remove_all(guests());
@@ -285,11 +287,16 @@ TEST_F(CliBringup, AGuestThatCannotBeWrittenStopsTheRunAndARerunFinishes) {
     const std::string original = test::file_text(btrfs);
     obstacle.place();
     const auto failed = run_pcipass(bringup({"--no-bind"}));
-    EXPECT_EQ(failed.exit_code, 4) << failed.err;
+    EXPECT_EQ(failed.exit_code, obstacle.exit_code) << failed.err;
     EXPECT_NE(failed.err.find(obstacle.message), std::string::npos) << failed.err;
-    EXPECT_NE(failed.out.find("0000:02:00.0: added"), std::string::npos) << failed.out;
-    EXPECT_NE(test::file_text(guests() / "xfs/xfs.xml").find("ua-pcipass-0000-02-00-0"),
-              std::string::npos);
+    const std::string xfs = test::file_text(guests() / "xfs/xfs.xml");
+    if (obstacle.found_first) {
+      EXPECT_EQ(failed.out, "") << failed.out;
+      EXPECT_EQ(xfs, sample_guest("xfs"));
+    } else {
+      EXPECT_NE(failed.out.find("0000:02:00.0: added"), std::string::npos) << failed.out;
+      EXPECT_NE(xfs.find("ua-pcipass-0000-02-00-0"), std::string::npos);
+    }
     EXPECT_EQ(test::file_text(btrfs), original);
     for (const auto& entry : fs::directory_iterator(guests())) {
       const std::string name = entry.path().filename().string();
@@ -321,18 +328,19 @@ TEST_F(CliBringup, JsonDryRunIsOneDocument) {
 }
 
 TEST_F(CliBringup, JsonFailingMidwayStillPrintsWhatWasDone) {
-  fs::permissions(guests() / "btrfs.xml", fs::perms::owner_read);  // refused even for root
+  // A folder where the backup goes: only the write itself finds it (EISDIR).
+  fs::create_directories(guests() / "btrfs.xml.pcipass-backup/x");
   auto args = bringup({"--no-bind"});
   args.insert(args.begin(), "--json");
   const auto j = run_pcipass(args);
-  EXPECT_EQ(j.exit_code, 4) << j.err;
+  EXPECT_EQ(j.exit_code, 5) << j.err;
   const auto doc = nlohmann::json::parse(j.out);
   ASSERT_EQ(doc["guest_changes"].size(), 1u) << doc.dump();
   EXPECT_EQ(doc["guest_changes"][0]["name"], "xfs");
   EXPECT_EQ(doc["guest_changes"][0]["changed"], true);
   ASSERT_TRUE(j.err.starts_with("pcipass: error: ")) << j.err;
   EXPECT_EQ(doc["error"], j.err.substr(16, j.err.size() - 17));
-  EXPECT_NE(j.err.find("read-only"), std::string::npos) << j.err;
+  EXPECT_NE(j.err.find("pcipass-backup: it is a folder"), std::string::npos) << j.err;
 }
 
 TEST_F(CliBringup, UnknownDomainInLibvirtIsAClearError) {

@@ -65,7 +65,8 @@ struct PreparedHost {
     }
     fs::create_directories(etc() / "udev/rules.d");
     fs::create_directories(etc() / "security/limits.d");
-    host::Executor executor(kernel, kernel.dev(), os, &journal, host::DryRun::no);
+    host::Executor executor(kernel, kernel.dev(), os, &journal, host::DryRun::no,
+                            {sys().string(), kernel.dev_root().string(), etc().string()});
     executor.run(actions).value_or_throw();
   }
   std::vector<std::string> args(std::vector<std::string> rest) const {

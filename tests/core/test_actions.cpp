@@ -100,6 +100,61 @@ TEST(Actions, MalformedJsonNamesTheField) {
   EXPECT_EQ(unknown.error().message, "journal action: unknown action 'reset'");
 }
 
+const std::vector<std::string> k_roots{"/srv/host/sys", "/srv/host/dev", "/srv/host/etc"};
+
+TEST(Confinement, FilesInsideTheRootsAndDeviceActionsPass) {
+  EXPECT_TRUE(check_confined(k_bind, k_roots));
+  EXPECT_TRUE(check_confined(LoadModule{"vfio_pci"}, k_roots));
+  EXPECT_TRUE(check_confined(
+      SetPermissions{"/srv/host/sys/bus/pci/drivers_probe", 0220, "kvm"}, k_roots));
+  EXPECT_TRUE(check_confined(WriteFile{"/srv/host/etc/udev/rules.d/90-pcipass-vfio.rules", "x", 0644, ""},
+                             k_roots));
+  EXPECT_TRUE(check_confined(RevertPermissions{"/srv/host/dev/vfio/9", 0600, "root"}, k_roots));
+  EXPECT_TRUE(check_confined(RemoveFile{"/etc/security/limits.d/90-pcipass-memlock.conf", "x"},
+                             {"/sys", "/dev", "/etc"}));
+  EXPECT_TRUE(check_confined(RemoveFile{"/anything", "x"}, {"/"}));
+}
+
+TEST(Confinement, RelativeUncleanAndOutsidePathsAreRefused) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"etc/udev/rules.d/x.rules", "not a clean absolute path"},
+      {"/srv/host/etc/../../../etc/passwd", "not a clean absolute path"},
+      {"/srv/host/etc/./x", "not a clean absolute path"},
+      {"/srv/host/etc//x", "not a clean absolute path"},
+      {"/srv/host/etc/", "not a clean absolute path"},
+      {"/etc/udev/rules.d/x.rules", "outside the folders this run may change"},
+      {"/srv/host/etcetera/x", "outside the folders this run may change"},
+      {"/srv/host/var/lib/pcipass/journal.json", "outside the folders this run may change"},
+  };
+  for (const auto& [path, why] : cases) {
+    SCOPED_TRACE(path);
+    const auto r = check_confined(RemoveFile{path, "x"}, k_roots);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ExitCode::refused);
+    EXPECT_NE(r.error().message.find(why), std::string::npos) << r.error().message;
+  }
+  const auto outside = check_confined(SetPermissions{"/etc/shadow", 0644, ""}, k_roots);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().message,
+            "refusing to set mode 0644 on /etc/shadow: outside the folders this run may change "
+            "(/srv/host/sys, /srv/host/dev, /srv/host/etc); a journal from another tree?");
+}
+
+TEST(Confinement, SetUidSetGidStickyAndWorldWritableModesAreRefused) {
+  for (const unsigned mode : {04755u, 02755u, 01755u, 0666u, 0777u, 06755u}) {
+    SCOPED_TRACE(mode);
+    EXPECT_FALSE(check_confined(SetPermissions{"/srv/host/etc/x", mode, ""}, k_roots));
+    EXPECT_FALSE(check_confined(WriteFile{"/srv/host/etc/x", "x", mode, ""}, k_roots));
+    EXPECT_FALSE(check_confined(RevertPermissions{"/srv/host/etc/x", mode, ""}, k_roots));
+  }
+  const auto r = check_confined(WriteFile{"/srv/host/etc/x", "x", 06755, ""}, k_roots);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message,
+            "refusing to write /srv/host/etc/x (mode 6755, 1 bytes): mode 6755 is set-uid, "
+            "set-gid, sticky or world-writable");
+  EXPECT_TRUE(check_confined(SetPermissions{"/srv/host/dev/vfio/9", 0660, "kvm"}, k_roots));
+}
+
 TEST(JournalState, DoneReleaseRemovesTheDeviceAndABindReplacesOldEntries) {
   JournalState journal;
   const auto module = journal.begin(LoadModule{"vfio_pci"});

@@ -168,7 +168,7 @@ TEST(Executor, DryRunShowsEveryWriteAndChangesNothing) {
   const std::string before = test::snapshot_tree(rig.kernel.root());
   const auto plan = rig.plan_bind({"0000:02:00.0"}, Force::no, GroupExpansion::named_only);
   std::vector<std::string> lines;
-  Executor executor(rig.kernel, rig.kernel.dev(), rig.os, nullptr, DryRun::yes);
+  Executor executor(rig.kernel, rig.kernel.dev(), rig.os, nullptr, DryRun::yes, rig.roots());
   executor.set_observer([&](const core::Action& action, const std::vector<Operation>& ops) {
     lines.push_back(core::describe(action));
     for (const Operation& op : ops) lines.push_back("  " + op.line());

@@ -3,9 +3,15 @@
 #include <pcipass/host/host_usage.hpp>
 #include <pcipass/host/sysfs_source.hpp>
 
+#include <pcipass/core/text.hpp>
+
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <set>
 
 namespace pcipass::host {
 namespace {
@@ -19,7 +25,7 @@ core::Inventory usage_of(const std::filesystem::path& root) {
   RealSysfs sys(root / "sys");
   RealSysfs proc(root / "proc");
   auto inv = read_sysfs_inventory(sys).value_or_throw();
-  mark_host_usage(inv, sys, proc);
+  mark_host_usage(inv, LocalHost{sys, proc});
   return inv;
 }
 
@@ -62,7 +68,7 @@ TEST(HostUsage, MissingProcFilesMeanNothingMarked) {
   RealSysfs sys(root / "sys");
   RealSysfs proc("/nonexistent/proc");
   auto inv = read_sysfs_inventory(sys).value_or_throw();
-  mark_host_usage(inv, sys, proc);
+  mark_host_usage(inv, LocalHost{sys, proc});
   // Only the boot VGA probe, which reads sysfs, still marks the GPU.
   for (const auto& [address, d] : inv.devices()) {
     if (address == addr("0000:2d:00.0")) continue;
@@ -77,7 +83,7 @@ TEST(HostUsage, ThisMachineMarksItsRootDiskAndNic) {
   RealSysfs proc("/proc");
   auto inv = read_sysfs_inventory(sys);
   if (!inv) GTEST_SKIP() << "cannot read /sys: " << inv.error().message;
-  mark_host_usage(*inv, sys, proc);
+  mark_host_usage(*inv, LocalHost{sys, proc});
   std::ifstream route("/proc/net/route");
   std::string line;
   bool has_default = false;
@@ -176,6 +182,162 @@ TEST(HostUsage, FollowsMdToEveryMemberAndSwapFilesToTheirFilesystem) {
   EXPECT_EQ(inv.find(addr("0000:01:00.0"))->host_uses, expected);
   EXPECT_EQ(inv.find(addr("0000:02:00.0"))->host_uses, expected);
   EXPECT_TRUE(inv.find(addr("0000:03:00.0"))->host_uses.empty());
+}
+
+}  // namespace
+}  // namespace pcipass::host
+
+namespace pcipass::host {
+namespace {
+
+using core::PciAddress;
+using Reasons = std::vector<std::string>;
+
+PciAddress at(const char* text) { return *PciAddress::parse(text); }
+
+core::Inventory usage_with(const std::filesystem::path&, const LocalHost& host) {
+  auto inv = read_sysfs_inventory(host.sys).value_or_throw();
+  mark_host_usage(inv, host);
+  return inv;
+}
+
+TEST(HostUsage, EveryMemberOfABtrfsRootIsTheHosts) {
+  // mountinfo names nvme0n1p2 with btrfs' 0:N number; the second member,
+  // the whole of nvme1n1, is only in sys/fs/btrfs/FSID/devices/.
+  const auto root = test::sim_host("btrfs");
+  RealSysfs sys(root / "sys");
+  RealSysfs proc(root / "proc");
+  const core::Inventory inv = usage_with(root, LocalHost{sys, proc});
+  const Reasons both{"backs / (btrfs on /dev/nvme0n1p2)", "backs /home (btrfs on /dev/nvme0n1p2)"};
+  Reasons first = both;
+  first.push_back("backs /boot/efi (vfat on /dev/nvme0n1p1)");
+  EXPECT_EQ(inv.find(at("0000:01:00.0"))->host_uses, first);
+  EXPECT_EQ(inv.find(at("0000:02:00.0"))->host_uses, both);
+  EXPECT_TRUE(inv.find(at("0000:03:00.0"))->host_uses.empty());
+  EXPECT_EQ(inv.find(at("0000:03:00.0"))->host_usage_unknown, "");
+}
+
+TEST(HostUsage, AZfsRootIsTracedToItsPoolMembersThroughUdev) {
+  const auto root = test::sim_host("zfs");
+  RealSysfs sys(root / "sys");
+  RealSysfs proc(root / "proc");
+  RealSysfs run(root / "run");
+  const core::Inventory inv = usage_with(root, LocalHost{sys, proc, nullptr, &run});
+  EXPECT_EQ(inv.find(at("0000:01:00.0"))->host_uses,
+            (Reasons{"backs / (zfs on rpool/ROOT/pve-1)", "backs /rpool (zfs on rpool)",
+                     "backs /rpool/data (zfs on rpool/data)"}));
+  EXPECT_TRUE(inv.find(at("0000:02:00.0"))->host_uses.empty());
+  EXPECT_EQ(inv.find(at("0000:02:00.0"))->host_usage_unknown, "");
+}
+
+TEST(HostUsage, AnUntracedRootLeavesNoStorageControllerFree) {
+  // Without udev's database nothing names the pool's disks: neither NVMe
+  // controller may be called free, while the NIC's usage is still known.
+  const auto root = test::sim_host("zfs");
+  RealSysfs sys(root / "sys");
+  RealSysfs proc(root / "proc");
+  const core::Inventory inv = usage_with(root, LocalHost{sys, proc});
+  for (const char* nvme : {"0000:01:00.0", "0000:02:00.0"}) {
+    const core::PciDevice& d = *inv.find(at(nvme));
+    EXPECT_TRUE(d.host_uses.empty()) << nvme;
+    EXPECT_EQ(d.host_usage_unknown, "/ (zfs on rpool/ROOT/pve-1) is traced to no device") << nvme;
+    EXPECT_TRUE(d.host_may_need());
+    EXPECT_EQ(d.host_claim(), "host usage unknown: / (zfs on rpool/ROOT/pve-1) is traced to no device");
+  }
+  EXPECT_EQ(inv.find(at("0000:03:00.0"))->host_usage_unknown, "");
+  EXPECT_EQ(inv.find(at("0000:03:00.0"))->host_uses, (Reasons{"default route via enp3s0"}));
+
+  // No mountinfo at all: the same, with that reason.
+  RealSysfs no_proc("/nonexistent/proc");
+  const core::Inventory blind = usage_with(root, LocalHost{sys, no_proc});
+  EXPECT_EQ(blind.find(at("0000:02:00.0"))->host_usage_unknown,
+            "no /nonexistent/proc/self/mountinfo to trace / with");
+}
+
+TEST(HostUsage, ARootInMemoryOrOnTheNetworkNeedsNoDisk) {
+  const auto root = test::sim_host("workstation");
+  RealSysfs sys(root / "sys");
+  for (const char* line : {"1 0 0:2 / / rw - rootfs rootfs rw\n",
+                           "1 0 0:31 / / rw - nfs4 server:/export/root rw\n"}) {
+    test::TempDir dir;
+    test::put_file(dir.path() / "self/mountinfo", line);
+    RealSysfs proc(dir.path());
+    const core::Inventory inv = usage_with(root, LocalHost{sys, proc});
+    EXPECT_EQ(inv.find(at("0000:02:00.0"))->host_usage_unknown, "") << line;
+    EXPECT_EQ(inv.find(at("0000:01:00.0"))->host_usage_unknown, "") << line;
+  }
+  // A / mountinfo does not list: unknown.
+  test::TempDir dir;
+  test::put_file(dir.path() / "self/mountinfo", "1 0 0:21 / /run rw - tmpfs tmpfs rw\n");
+  RealSysfs proc(dir.path());
+  const core::Inventory inv = usage_with(root, LocalHost{sys, proc});
+  EXPECT_EQ(inv.find(at("0000:02:00.0"))->host_usage_unknown,
+            "no mount of / in " + (dir.path() / "self/mountinfo").string());
+}
+
+// A /dev tree in which the named block device nodes are held open exclusively.
+class HeldNodes final : public Sysfs {
+ public:
+  explicit HeldNodes(std::set<std::string> held) : m_held(std::move(held)) {}
+  core::Result<std::string> read(std::string_view, std::size_t) const override { return none(); }
+  core::Result<std::vector<std::string>> list(std::string_view) const override { return none(); }
+  core::Result<std::string> read_link(std::string_view) const override { return none(); }
+  bool exists(std::string_view) const override { return false; }
+  core::Status write(std::string_view, std::string_view) override { return none(); }
+  std::string display_path(std::string_view path) const override { return "/dev/" + std::string(path); }
+  bool held_exclusively(std::string_view path) const override {
+    m_asked.insert(std::string(path));
+    return m_held.contains(std::string(path));
+  }
+  mutable std::set<std::string> m_asked;
+
+ private:
+  static core::Unexpected none() { return core::fail("no such file", core::ExitCode::host_error); }
+  std::set<std::string> m_held;
+};
+
+TEST(HostUsage, ABlockDeviceHeldOpenExclusivelyIsTheHostsEvenWithNoMountNamingIt) {
+  // nvme1n1 is free by every list of mounts and swaps; something (an LVM
+  // volume group, a ZFS pool not mounted, a VM) holds it with O_EXCL.
+  const auto root = test::sim_host("workstation");
+  RealSysfs sys(root / "sys");
+  RealSysfs proc(root / "proc");
+  const std::string number = std::string(core::trim(*sys.read("class/block/nvme1n1/dev")));
+  HeldNodes dev({"block/" + number, "block/" + std::string(core::trim(
+                                                   *sys.read("class/block/nvme0n1p2/dev")))});
+  const core::Inventory inv = usage_with(root, LocalHost{sys, proc, &dev});
+  EXPECT_EQ(inv.find(at("0000:02:00.0"))->host_uses,
+            (Reasons{"/dev/nvme1n1 is held open exclusively (mounted, swap, RAID/LVM member or "
+                     "ZFS vdev)"}));
+  // The root disk keeps the reasons that say more; it is not even asked about.
+  EXPECT_EQ(inv.find(at("0000:01:00.0"))->host_uses.size(), 3u);
+  EXPECT_FALSE(dev.m_asked.contains("block/" + std::string(core::trim(
+                                                   *sys.read("class/block/nvme0n1p2/dev")))));
+  // With nothing held, the drive is free again.
+  HeldNodes none({});
+  EXPECT_TRUE(usage_with(root, LocalHost{sys, proc, &none}).find(at("0000:02:00.0"))->host_uses.empty());
+}
+
+TEST(RealSysfsDev, AnExclusiveOpenOfABlockDeviceIsSeen) {
+  // A loop device stands for a disk: O_EXCL held by this test, then released.
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to set up a loop device";
+  test::TempDir dir;
+  const auto image = dir.path() / "disk.img";
+  test::put_file(image, std::string(1 << 20, '\0'));
+  const auto setup = test::run_command({"losetup", "--find", "--show", image.string()});
+  if (setup.exit_code != 0) GTEST_SKIP() << "no loop device here: " << setup.err;
+  const std::string node = std::string(core::trim(setup.out));
+  RealSysfs dev("/dev");
+  const std::string name = node.substr(5);
+  EXPECT_FALSE(dev.held_exclusively(name));
+  const int fd = ::open(node.c_str(), O_RDONLY | O_EXCL | O_CLOEXEC);
+  EXPECT_GE(fd, 0);
+  EXPECT_TRUE(dev.held_exclusively(name));
+  if (fd >= 0) ::close(fd);
+  EXPECT_FALSE(dev.held_exclusively(name));
+  // Not a block device: never "held".
+  EXPECT_FALSE(RealSysfs(dir.path()).held_exclusively("disk.img"));
+  test::run_command({"losetup", "--detach", node});
 }
 
 }  // namespace

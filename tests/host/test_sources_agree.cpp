@@ -94,7 +94,8 @@ TEST_P(SimulatedHost, SysfsLspciAndLibvirtAgree) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Hosts, SimulatedHost,
-                         ::testing::Values("workstation", "server", "laptop", "hostile", "noiommu"));
+                         ::testing::Values("workstation", "server", "laptop", "hostile", "noiommu",
+                                           "btrfs", "zfs"));
 
 TEST(ThisMachine, SysfsLspciAndLibvirtAgreeReadOnly) {
   // Read-only: /sys, lspci and node-device queries to the real daemon.

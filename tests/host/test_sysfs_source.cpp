@@ -196,7 +196,8 @@ TEST_P(SomeDevices, EachDeviceComesWithItsGroupExactlyAsTheWholeReadGivesIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Hosts, SomeDevices,
-                         ::testing::Values("workstation", "server", "laptop", "hostile", "noiommu"));
+                         ::testing::Values("workstation", "server", "laptop", "hostile", "noiommu",
+                                           "btrfs", "zfs"));
 
 TEST(SysfsSource, SomeDevicesLeavesOutAddressesTheHostLacksAndReadsEachOnce) {
   RealSysfs sys(sim_host("workstation") / "sys");

@@ -86,7 +86,8 @@ core::Result<std::optional<host::FileMode>> FakeOs::file_mode(
   }
   const struct group* entry = ::getgrgid(st.st_gid);
   return std::optional<host::FileMode>(host::FileMode{static_cast<unsigned>(st.st_mode & 07777),
-                                                      entry == nullptr ? "" : entry->gr_name});
+                                                      entry == nullptr ? "" : entry->gr_name,
+                                                      static_cast<unsigned>(st.st_uid)});
 }
 
 core::Status FakeOs::remove_file(const std::filesystem::path& path) {
@@ -108,12 +109,7 @@ core::Status FakeOs::make_directories(const std::filesystem::path& path) {
     if (const int error = injected("mkdir", path); error != 0)
       return os_error("creating " + path.string(), error);
   }
-  std::error_code ec;
-  std::filesystem::create_directories(path, ec);
-  if (ec)
-    return core::fail("creating " + path.string() + ": " + ec.message(),
-                      core::ExitCode::host_error);
-  return core::ok();
+  return host::make_folders(path, 0755);
 }
 
 }  // namespace pcipass::test

@@ -16,7 +16,7 @@ HostRig::HostRig(const std::string& host, FaultInjector* faults) : kernel(host),
 core::Inventory HostRig::inventory() {
   auto inventory = host::read_sysfs_inventory(kernel).value_or_throw();
   host::RealSysfs proc(kernel.root() / "proc");
-  host::mark_host_usage(inventory, kernel, proc);
+  host::mark_host_usage(inventory, host::LocalHost{kernel, proc});
   return inventory;
 }
 
@@ -28,14 +28,8 @@ core::VfioModule HostRig::vfio() const {
 host::Journal HostRig::journal() { return host::Journal::load(os, state()).value_or_throw(); }
 
 core::Status HostRig::run(const std::vector<core::Action>& actions) {
-  for (const core::Action& action : actions) {
-    if (const auto* file = std::get_if<core::WriteFile>(&action)) {
-      if (auto made = os.make_directories(std::filesystem::path(file->path).parent_path()); !made)
-        return made;
-    }
-  }
   host::Journal journal = this->journal();
-  host::Executor executor(kernel, kernel.dev(), os, &journal, host::DryRun::no);
+  host::Executor executor(kernel, kernel.dev(), os, &journal, host::DryRun::no, roots());
   executor.set_keep_going(keep_going);
   attempted.clear();
   current.reset();

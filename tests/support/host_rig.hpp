@@ -28,13 +28,16 @@ struct HostRig {
 
   [[nodiscard]] std::filesystem::path etc() const { return kernel.root() / "etc"; }
   [[nodiscard]] std::filesystem::path state() const { return kernel.root() / "var/lib/pcipass"; }
+  // The folders a run on this host may change, as the commands give them.
+  [[nodiscard]] std::vector<std::string> roots() const {
+    return {kernel.sys_root().string(), kernel.dev_root().string(), etc().string()};
+  }
   // The whole inventory with host usage, read now.
   core::Inventory inventory();
   [[nodiscard]] core::VfioModule vfio() const;
   host::Journal journal();
 
-  // As the commands run a plan (cli/host_prep.cpp): the folders of the files
-  // it writes first, then the executor with the journal. `attempted` lists
+  // As the commands run a plan (cli/host_prep.cpp): the executor with the journal. `attempted` lists
   // the actions the run began, `current` the last of them.
   core::Status run(const std::vector<core::Action>& actions);
 

@@ -197,7 +197,7 @@ class Parser {
   Host parse(const YAML::Node& root) {
     m_r.map(root, "host",
             {"name", "description", "iommu", "vfio", "modules", "drivers", "cmdline", "devices",
-             "mounts", "swaps", "routes", "addresses", "dm", "md", "pci_ids"});
+             "mounts", "swaps", "routes", "addresses", "dm", "md", "btrfs", "zfs", "pci_ids"});
     Host host;
     if (root["name"]) host.name = m_r.string(root["name"], "name");
     if (root["description"]) host.description = m_r.string(root["description"], "description");
@@ -221,6 +221,8 @@ class Parser {
 
     if (root["dm"]) host.dm = virtual_blocks(root["dm"], "dm", true);
     if (root["md"]) host.md = virtual_blocks(root["md"], "md", false);
+    if (root["btrfs"]) host.btrfs = member_sets(root["btrfs"], "btrfs", "fsid");
+    if (root["zfs"]) host.zfs = member_sets(root["zfs"], "zfs", "pool");
     if (root["mounts"]) host.mounts = mounts(root["mounts"]);
     if (root["swaps"]) host.swaps = swaps(root["swaps"]);
     if (root["addresses"]) host.addresses = addresses(root["addresses"]);
@@ -617,6 +619,37 @@ class Parser {
     return {};
   }
 
+  std::vector<Bytes> member_devices(const YAML::Node& node, const std::string& where) {
+    m_r.required(node, "devices", where);
+    std::vector<Bytes> names = m_r.strings(node["devices"], where + ".devices");
+    if (names.empty()) m_r.fail(node["devices"], where + ".devices", "needs at least one device");
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (!m_block_sizes.count(names[i]))
+        m_r.fail(node["devices"][i], at(where + ".devices", i),
+                 "\"" + names[i] + "\" is not a block device of this host");
+    return names;
+  }
+
+  // btrfs: {fsid, devices}; zfs: {pool, devices}.
+  std::vector<MemberSet> member_sets(const YAML::Node& node, const std::string& section,
+                                     const char* name_key) {
+    m_r.sequence(node, section);
+    std::vector<MemberSet> list;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const std::string w = at(section, i);
+      m_r.map(node[i], w, {name_key, "devices"});
+      m_r.required(node[i], name_key, w);
+      MemberSet set;
+      const std::string key = w + "." + name_key;
+      set.name = m_r.string(node[i][name_key], key);
+      if (!valid_file_name(set.name))
+        m_r.fail(node[i][name_key], key, "\"" + set.name + "\" cannot be a file name");
+      set.devices = member_devices(node[i], w);
+      list.push_back(set);
+    }
+    return list;
+  }
+
   std::vector<Mount> mounts(const YAML::Node& node) {
     m_r.sequence(node, "mounts");
     std::vector<Mount> list;
@@ -631,7 +664,9 @@ class Parser {
       if (node[i]["options"]) m.options = m_r.string(node[i]["options"], w + ".options");
       if (m.target.empty() || m.target.front() != '/')
         m_r.fail(node[i]["target"], w + ".target", "must be an absolute path");
-      m.device = resolve_block(node[i], w, m.source, false);
+      // btrfs and ZFS mounts carry anonymous 0:N numbers, as on Linux.
+      if (m.fstype != "zfs") m.device = resolve_block(node[i], w, m.source, false);
+      m.anonymous = m.fstype == "btrfs" || m.fstype == "zfs";
       list.push_back(m);
     }
     return list;

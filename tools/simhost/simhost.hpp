@@ -151,9 +151,19 @@ struct VirtualBlock {
   std::uint64_t size_sectors = 0;
 };
 
+// Block devices that make up one filesystem or pool, by its name: a
+// multi-device btrfs (sys/fs/btrfs/FSID/devices/ lists its members) or an
+// imported ZFS pool (proc/spl/kstat/zfs/POOL/state, and udev's record of
+// each member: run/udev/data/bMAJ:MIN with ID_FS_TYPE=zfs_member, ID_FS_LABEL=POOL).
+struct MemberSet {
+  Bytes name;                  // btrfs fsid, or ZFS pool name
+  std::vector<Bytes> devices;  // block device names
+};
+
 struct Mount {
   Bytes source, target, fstype, options = "rw,relatime";
   Bytes device;  // block device name; empty for virtual filesystems
+  bool anonymous = false;  // a 0:N number although a device backs it (btrfs, zfs)
 };
 
 struct Swap {
@@ -198,6 +208,7 @@ struct Host {
   std::optional<Bytes> cmdline;
   std::vector<Device> devices;  // sorted by address, VFs included
   std::vector<VirtualBlock> dm, md;
+  std::vector<MemberSet> btrfs, zfs;
   std::vector<Mount> mounts;
   std::vector<Swap> swaps;
   std::vector<Route> routes;

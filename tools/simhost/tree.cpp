@@ -213,6 +213,7 @@ class TreeWriter {
     for (const Device& d : m_host.devices) device(d);
     for (const VirtualBlock& v : m_host.dm) virtual_block(v, true);
     for (const VirtualBlock& v : m_host.md) virtual_block(v, false);
+    filesystems();
     proc();
     dev();
   }
@@ -391,6 +392,28 @@ class TreeWriter {
     }
   }
 
+  // btrfs lists the members of each mounted filesystem in sysfs; ZFS shows
+  // an imported pool in /proc and its members only through udev's database.
+  void filesystems() {
+    for (const MemberSet& b : m_host.btrfs) {
+      const std::string dir = "sys/fs/btrfs/" + b.name;
+      m_tree.dir(dir + "/devices");
+      m_tree.file(dir + "/label", "\n");
+      for (const Bytes& name : b.devices) m_tree.link(dir + "/devices/" + name, m_block_paths.at(name));
+    }
+    if (!m_host.btrfs.empty()) m_tree.dir("sys/fs/btrfs/features");
+    for (const MemberSet& z : m_host.zfs) {
+      m_tree.dir("proc/spl/kstat/zfs/" + z.name);
+      m_tree.file("proc/spl/kstat/zfs/" + z.name + "/state", "ONLINE\n");
+      m_tree.dir("run/udev/data");
+      for (const Bytes& name : z.devices) {
+        m_tree.file("run/udev/data/b" + block_number(name),
+                    "E:ID_FS_TYPE=zfs_member\nE:ID_FS_USAGE=raid\nE:ID_FS_LABEL=" + z.name +
+                        "\nE:ID_FS_VERSION=5000\n");
+      }
+    }
+  }
+
   std::string block_number(const Bytes& name) const {
     for (const Device& d : m_host.devices) {
       for (const NvmeController& c : d.nvme)
@@ -442,8 +465,9 @@ class TreeWriter {
         }
       }
       ids.emplace_back(m.target, id);
-      const std::string number =
-          m.device.empty() ? "0:" + std::to_string(anonymous++) : block_number(m.device);
+      const std::string number = m.device.empty() || m.anonymous
+                                     ? "0:" + std::to_string(anonymous++)
+                                     : block_number(m.device);
       mountinfo += std::to_string(id) + " " + std::to_string(parent) + " " + number + " / " +
                    mount_escape(m.target) + " " + m.options + " shared:" + std::to_string(i + 1) +
                    " - " + mount_escape(m.fstype) + " " + mount_escape(m.source) + " rw\n";

@@ -150,4 +150,12 @@ std::optional<std::string> action_path(const Action& action);
 // (RemoveFile, RevertPermissions).
 bool is_undo_of_file(const Action& action);
 
+// Whether a file action stays within the folders a run was given (its sysfs,
+// /dev and /etc roots): its path is absolute, clean (no `.`, `..` or doubled
+// slashes) and inside one of `roots`, and a mode it sets has no set-uid,
+// set-gid, sticky or world-writable bit. Device and module actions pass.
+// Fails with ExitCode::refused naming the path, so a crafted or copied
+// journal cannot make a run touch files elsewhere.
+Status check_confined(const Action& action, const std::vector<std::string>& roots);
+
 }  // namespace pcipass::core

@@ -73,6 +73,11 @@ struct PciDevice {
   // Why the host itself needs this function, e.g. "backs / (ext4 on
   // /dev/vda1)". Empty when the host does not use it.
   std::vector<std::string> host_uses;
+  // Why pcipass cannot tell whether the host needs this function, e.g. "/
+  // (zfs on rpool/ROOT/pve-1) is traced to no device". Empty when it can.
+  // Such a device is never called free: acting on it needs --force, as for
+  // one in host_uses.
+  std::string host_usage_unknown;
 
   [[nodiscard]] bool is_bridge() const { return header == HeaderKind::bridge; }
   // True for functions that belong to the platform and never go to a guest:
@@ -81,6 +86,15 @@ struct PciDevice {
   // "endpoint", "bridge", "host-bridge" or "unknown": the kind in listings.
   [[nodiscard]] const char* kind_name() const;
   [[nodiscard]] bool host_in_use() const { return !host_uses.empty(); }
+  // True when the host uses this function or may: a plan needs --force for it.
+  [[nodiscard]] bool host_may_need() const { return host_in_use() || !host_usage_unknown.empty(); }
+  // Why the host needs this function or may, for messages: "used by the
+  // host: A; B" or "host usage unknown: WHY"; "" when it is free.
+  [[nodiscard]] std::string host_claim() const;
+  // The same for a note about going ahead anyway: "0000:2d:00.0 is used by
+  // the host (A; B)" or "0000:01:00.0 may be used by the host (host usage
+  // unknown: WHY)".
+  [[nodiscard]] std::string host_claim_note() const;
   [[nodiscard]] bool on_vfio() const { return driver == "vfio-pci"; }
   // "8086:15f3", or "" when the source did not give ids.
   [[nodiscard]] std::string ids() const;

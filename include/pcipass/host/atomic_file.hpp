@@ -9,6 +9,19 @@
 
 namespace pcipass::host {
 
+// What AtomicFile::create accepts at the target path besides a missing file
+// or a regular file with one name. It never renames over anything else: not
+// over a device node (`-o /dev/null` as root would replace the machine's
+// /dev/null), a symbolic link (the definition it points to would get
+// nothing) or a file with several hard links (they would be split).
+enum class Target {
+  plain_only,    // anything else is refused (journal, udev rules, limits.d)
+  follow_links,  // a link to a plain file: that file is replaced, the link kept (domain XML)
+  // Also a character device or FIFO (/dev/stdout, a pipe), written straight
+  // into, not atomically: the outputs a person names (kconfig -o, plan --write-*).
+  stream_or_follow,
+};
+
 // Writes a file so that readers see either the old content or the whole new
 // one, never a mix: the bytes go to a temporary file in the same folder,
 // which commit() fsyncs and renames over the target (then fsyncs the
@@ -19,8 +32,10 @@ class AtomicFile {
 public:
   // Starts replacing `path`; the new file gets `mode` (never world-writable:
   // the o+w bit is refused). Fails with ExitCode::host_error when the folder
-  // is missing or not writable.
-  static core::Result<AtomicFile> create(const std::filesystem::path& path, mode_t mode = 0644);
+  // is missing or not writable, and with ExitCode::refused when `path` is
+  // something `target` does not accept, naming what it is.
+  static core::Result<AtomicFile> create(const std::filesystem::path& path, mode_t mode = 0644,
+                                         Target target = Target::plain_only);
 
   AtomicFile(AtomicFile&& other) noexcept;
   AtomicFile& operator=(AtomicFile&&) = delete;
@@ -36,6 +51,7 @@ public:
   // target is unchanged and the temporary file is gone.
   [[nodiscard]] core::Status commit();
 
+  // The file written: the target itself, or the file a link to it names.
   [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
 
 private:
@@ -63,6 +79,6 @@ void set_atomic_file_fault_hook(AtomicFileFaultHook hook);
 
 // Writes `content` to `path` atomically with `mode`, in one call.
 core::Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
-                                   mode_t mode = 0644);
+                                   mode_t mode = 0644, Target target = Target::plain_only);
 
 }  // namespace pcipass::host

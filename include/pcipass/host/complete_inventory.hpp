@@ -2,16 +2,10 @@
 
 #include <pcipass/core/inventory.hpp>
 #include <pcipass/core/pci_names.hpp>
+#include <pcipass/host/host_usage.hpp>
 #include <pcipass/host/sysfs.hpp>
 
 namespace pcipass::host {
-
-// The sysfs and /proc trees of the host an inventory describes, when it is
-// this machine (or a simulated host standing for it).
-struct LocalHost {
-  const Sysfs& sys;
-  const Sysfs& proc;
-};
 
 // Whether a source already read the details behind human names (the sysfs
 // source does; libvirt and lspci do not).

@@ -22,10 +22,14 @@ inline constexpr const char* k_backup_suffix = ".pcipass-backup";
 // Reads the domain XML file at `path`, lets `edit` change the document and,
 // when the text changed and `dry_run` is no, writes it back atomically with
 // the file's mode and owner, after saving the previous content as
-// PATH.pcipass-backup (one backup, replaced each time). On any failure the
-// file is as it was. Errors: a missing or malformed file ExitCode::bad_input,
-// an unwritable one, or one without any write permission bit (the rename
-// would replace it, even for root), ExitCode::host_error; messages name the path.
+// PATH.pcipass-backup (one backup, replaced each time). A symbolic link is
+// followed: the file it names is edited and the link stays. Runs editing
+// one file take turns (an flock on it from the read to the rename), so
+// none loses another's change. On any failure the file is as it was.
+// Errors: a missing or malformed file ExitCode::bad_input; an unwritable
+// one, or one without any write permission bit (the rename would replace
+// it, even for root), ExitCode::host_error; a file with several hard links
+// (the rename would split them) ExitCode::refused; messages name the path.
 core::Result<DomainFileEdit> edit_domain_file(
     const std::filesystem::path& path, const std::function<core::Status(core::DomainXml&)>& edit,
     DryRun dry_run);

@@ -49,12 +49,16 @@ class Executor {
 
   // `sys` is written, `dev` only checked (/dev/vfio/N), `os` does modules and
   // files, `journal` records every action (it may be null only for DryRun::yes).
-  Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRun dry_run);
+  // `roots` are the only folders file actions may name (core::check_confined).
+  Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRun dry_run,
+           std::vector<std::string> roots);
 
   void set_observer(Observer observer) { m_observer = std::move(observer); }
   void set_keep_going(KeepGoing keep_going) { m_keep_going = keep_going; }
 
-  // Performs `actions` in order and stops at the first failure (see
+  // Checks that every action stays within the roots (else nothing is done and
+  // the refusal lists each one), then performs `actions` in order and stops
+  // at the first failure (see
   // KeepGoing), which is recorded in the journal. Errors name the device,
   // the path and the OS reason; a device whose ids or driver changed since
   // planning is left untouched with ExitCode::refused. Several failures
@@ -75,6 +79,7 @@ class Executor {
   Os& m_os;
   Journal* m_journal;
   DryRun m_dry_run;
+  std::vector<std::string> m_roots;
   Observer m_observer;
   KeepGoing m_keep_going = KeepGoing::no;
   bool m_journal_failed = false;  // set by perform(): nothing may go on unrecorded

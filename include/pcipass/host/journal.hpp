@@ -18,7 +18,9 @@ inline constexpr const char* k_default_state_dir = "/var/lib/pcipass";
 class Journal {
  public:
   // Reads `state_dir`/journal.json; a missing file or folder is an empty
-  // journal. Fails with ExitCode::bad_input when the file is not a journal.
+  // journal. Fails with ExitCode::bad_input when the file is not a journal,
+  // and with ExitCode::refused when the folder or the file is group- or
+  // world-writable or owned by someone other than root or this user.
   static core::Result<Journal> load(Os& os, const std::filesystem::path& state_dir);
 
   [[nodiscard]] core::JournalState& state() { return m_state; }

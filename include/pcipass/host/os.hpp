@@ -15,10 +15,11 @@
 
 namespace pcipass::host {
 
-// The mode bits and group of a file; `group` is "" when its gid has no name.
+// The mode bits, group and owner of a file; `group` is "" when its gid has no name.
 struct FileMode {
   unsigned mode = 0;
   std::string group;
+  unsigned owner = 0;  // uid
 };
 
 class Os {
@@ -37,7 +38,8 @@ class Os {
   // Sets the mode of `path` and, when `group` is not empty, its group.
   [[nodiscard]] virtual core::Status set_permissions(const std::filesystem::path& path, mode_t mode,
                                                      const std::string& group) = 0;
-  // Creates folder `path` and its parents (mode 0755) when missing.
+  // Creates folder `path` and its parents when missing, each with mode 0755
+  // whatever the umask.
   [[nodiscard]] virtual core::Status make_directories(const std::filesystem::path& path) = 0;
   // The mode and group of `path` (following links), or nullopt when it does not exist.
   [[nodiscard]] virtual core::Result<std::optional<FileMode>> file_mode(
@@ -45,6 +47,11 @@ class Os {
   // Removes file `path`; one that does not exist is no error.
   [[nodiscard]] virtual core::Status remove_file(const std::filesystem::path& path) = 0;
 };
+
+// Creates folder `path` and its missing parents with exactly `mode` (the
+// umask does not widen or narrow it); folders already there are left as
+// they are. Fails with ExitCode::host_error naming the folder.
+core::Status make_folders(const std::filesystem::path& path, mode_t mode = 0755);
 
 // Whether RealOs may run modprobe. Loading a module changes the running
 // kernel, so main allows it only when the sysfs root is the real /sys.

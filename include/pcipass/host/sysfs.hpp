@@ -34,6 +34,12 @@ public:
 
   // The path shown to people in messages, e.g. `/sys/bus/pci/drivers_probe`.
   [[nodiscard]] virtual std::string display_path(std::string_view path) const = 0;
+  // For a /dev tree: whether the block device node `path` is held open
+  // exclusively by someone (an O_EXCL open fails with EBUSY: mounted, swap,
+  // a RAID/LVM member, a ZFS vdev). False for anything that is not a block
+  // device node or cannot be opened; trees that hold no device nodes (sysfs,
+  // simulated hosts) keep this default.
+  [[nodiscard]] virtual bool held_exclusively(std::string_view /*path*/) const { return false; }
 };
 
 // The Sysfs of a real directory tree: `/sys`, or a simulated host's.
@@ -56,6 +62,7 @@ public:
   bool exists(std::string_view path) const override;
   core::Status write(std::string_view path, std::string_view bytes) override;
   std::string display_path(std::string_view path) const override;
+  bool held_exclusively(std::string_view path) const override;
 
   [[nodiscard]] const std::filesystem::path& root() const { return m_root; }
 
