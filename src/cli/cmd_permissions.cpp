@@ -70,6 +70,21 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
     }
     request.guest_memory.push_back(*bytes);
   }
+  // A udev rule naming a missing group would go live before the chown that
+  // finds out: the group must exist here (for the chown) and in ETC/group
+  // (for the udev of the host ETC belongs to).
+  if (core::is_valid_account_name(request.group)) {
+    std::string missing;
+    if (context.options.etc_root != "/etc" && !etc_has_group(context, request.group))
+      missing = " in " + context.etc->display_path("group");
+    else if (!context.os->has_group(request.group))
+      missing = " on this machine";
+    if (!missing.empty()) {
+      throw core::Failure("no group " + core::quote_for_message(request.group) + missing +
+                              "; create it (groupadd) or name an existing one with --group",
+                          core::ExitCode::usage);
+    }
+  }
   request.sysfs_root = context.options.sysfs_root;
   request.etc_root = context.options.etc_root;
   request.dev_root = context.options.dev_root;

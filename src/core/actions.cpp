@@ -168,6 +168,9 @@ std::string describe(const Action& action) {
                    (a.group.empty() ? std::string() : " and group " + a.group) + " back on " +
                    a.path;
           },
+          [](const ForgetFile& a) {
+            return "forget " + a.path + ": no earlier mode recorded, the file stays as it is";
+          },
       },
       action);
 }
@@ -224,6 +227,9 @@ nlohmann::json action_to_json(const Action& action) {
                                   {"path", a.path},
                                   {"mode", octal(a.mode)},
                                   {"group", a.group}};
+          },
+          [](const ForgetFile& a) {
+            return nlohmann::json{{"action", "forget-file"}, {"path", a.path}};
           },
       },
       action);
@@ -307,6 +313,11 @@ Result<Action> action_from_json(const nlohmann::json& json) {
     if (!get_string(json, "group", a.group)) return bad_field("revert-permissions", "group");
     return Action{a};
   }
+  if (kind == "forget-file") {
+    ForgetFile a;
+    if (!get_string(json, "path", a.path) || a.path.empty()) return bad_field("forget-file", "path");
+    return Action{a};
+  }
   return fail("journal action: unknown action " + quote_for_message(kind), ExitCode::bad_input);
 }
 
@@ -324,6 +335,7 @@ std::optional<std::string> action_path(const Action& action) {
           [](const SetPermissions& a) { return std::optional<std::string>(a.path); },
           [](const RemoveFile& a) { return std::optional<std::string>(a.path); },
           [](const RevertPermissions& a) { return std::optional<std::string>(a.path); },
+          [](const ForgetFile& a) { return std::optional<std::string>(a.path); },
           [](const auto&) { return std::optional<std::string>(); },
       },
       action);
@@ -331,7 +343,8 @@ std::optional<std::string> action_path(const Action& action) {
 
 bool is_undo_of_file(const Action& action) {
   return std::holds_alternative<RemoveFile>(action) ||
-         std::holds_alternative<RevertPermissions>(action);
+         std::holds_alternative<RevertPermissions>(action) ||
+         std::holds_alternative<ForgetFile>(action);
 }
 
 namespace {
@@ -366,7 +379,8 @@ std::optional<unsigned> mode_set_by(const Action& action) {
 
 Status check_confined(const Action& action, const std::vector<std::string>& roots) {
   const auto path = action_path(action);
-  if (!path) return ok();
+  // Forgetting touches no file: a copied host may drop another tree's entries.
+  if (!path || std::holds_alternative<ForgetFile>(action)) return ok();
   if (!is_clean_absolute(*path)) {
     return fail("refusing to " + describe(action) +
                     ": not a clean absolute path (a journal written by another tool?)",

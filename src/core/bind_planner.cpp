@@ -9,6 +9,14 @@ namespace pcipass::core {
 
 namespace {
 
+// Kernel driver names: letters, digits and _ . + - (nvme, vfio-pci, snd_hda_intel).
+bool is_kernel_driver_name(std::string_view name) {
+  return name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '+' || c == '-';
+         });
+}
+
 Unexpected refusal(const char* verb, const std::vector<std::string>& problems) {
   return fail(std::string("refusing to ") + verb + ":\n  " + join(problems, "\n  "),
               ExitCode::refused);
@@ -65,6 +73,13 @@ Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
     const auto ids = DeviceIds::of(device);
     if (!ids) {
       problems.push_back(label + ": vendor:device unknown, so it cannot be checked before binding");
+      continue;
+    }
+    if (!device.driver.empty() && !is_kernel_driver_name(device.driver)) {
+      // Its unbind file cannot be named safely, and a dry run and a real run
+      // would read the link differently.
+      problems.push_back(label + ": its driver is named " + quote_for_message(device.driver) +
+                         ", which no kernel driver is; not touching it");
       continue;
     }
     if (device.host_may_need()) {
@@ -175,6 +190,7 @@ Plan plan_release_files(const JournalState& journal, const FileStates& files) {
     const auto& perms = std::get<SetPermissions>(entry.action);
     if (!perms.previous_mode) {
       plan.notes.push_back("no earlier mode of " + perms.path + " is recorded: left as it is");
+      plan.actions.push_back(ForgetFile{perms.path});
       continue;
     }
     plan.actions.push_back(

@@ -61,6 +61,28 @@ std::string child_indent(const pugi::xml_node& parent) {
   return "";
 }
 
+// The line break and indentation before `node` ("\n  "), or "" when none.
+std::string line_indent(const pugi::xml_node& node) {
+  const pugi::xml_node before = node.previous_sibling();
+  if (!before || !is_whitespace_text(before)) return "";
+  const std::string text = before.value();
+  const std::size_t newline = text.rfind('\n');
+  return newline == std::string::npos ? "" : text.substr(newline);
+}
+
+// The indentation a first child of `node` gets: its own plus one level of
+// the document's step (what separates the root's children from the root).
+std::string indent_inside(const pugi::xml_node& node) {
+  const std::string own = line_indent(node);
+  if (own.empty()) return "";
+  const pugi::xml_node top = node.root().find_child(
+      [](const pugi::xml_node& n) { return n.type() == pugi::node_element; });
+  const std::string root_children = child_indent(top);
+  const std::size_t newline = root_children.rfind('\n');
+  const std::string step = newline == std::string::npos ? "" : root_children.substr(newline + 1);
+  return own + step;
+}
+
 // Shifts every line break inside `node` by `indent` (the text after the last
 // newline of the whitespace that will precede it).
 void reindent(pugi::xml_node node, const std::string& indent) {
@@ -287,7 +309,11 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
   pugi::xml_node hostdev = snippet.document_element();
 
   pugi::xml_node devices = m_document->document_element().child("devices");
-  const std::string indent = child_indent(devices);
+  std::string indent = child_indent(devices);
+  const bool no_elements = !devices.find_child([](const pugi::xml_node& n) {
+    return n.type() == pugi::node_element;
+  });
+  if (no_elements) indent = indent_inside(devices);
   const std::size_t newline = indent.rfind('\n');
   reindent(hostdev, newline == std::string::npos ? indent : indent.substr(newline + 1));
 
@@ -307,8 +333,18 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
     inserted = devices.insert_copy_after(hostdev, anchor);
     if (!indent.empty())
       devices.insert_child_before(pugi::node_pcdata, inserted).set_value(indent.c_str());
-  } else {
+  } else if (indent.empty()) {
     inserted = devices.append_copy(hostdev);
+  } else {
+    // `<devices>\n  </devices>` or `<devices/>`: the hostdev on a line of its
+    // own, the closing tag where the element's own indentation puts it.
+    pugi::xml_node closing = devices.last_child();
+    if (!closing || !is_whitespace_text(closing)) {
+      closing = devices.append_child(pugi::node_pcdata);
+      closing.set_value(line_indent(devices).c_str());
+    }
+    inserted = devices.insert_copy_before(hostdev, closing);
+    devices.insert_child_before(pugi::node_pcdata, inserted).set_value(indent.c_str());
   }
   if (!inserted) return fail("adding a <hostdev> to the domain failed", ExitCode::failure);
   return HostdevChange::added;
@@ -325,9 +361,15 @@ HostdevChange DomainXml::remove_hostdev(const PciAddress& address) {
     }
     // add_hostdev() puts its indentation between an element and the
     // hostdev; whitespace that opens <devices> belongs to the document.
+    // When it is the only element, add_hostdev() put the whitespace before it
+    // into a <devices> that held none.
     const pugi::xml_node before = h.previous_sibling();
+    const bool only_element = !devices.find_child([&](const pugi::xml_node& n) {
+      return n.type() == pugi::node_element && n != h;
+    });
     if (before && is_whitespace_text(before) &&
-        before.previous_sibling().type() == pugi::node_element) {
+        (before.previous_sibling().type() == pugi::node_element ||
+         (only_element && !before.previous_sibling()))) {
       devices.remove_child(before);
     }
     devices.remove_child(h);

@@ -166,6 +166,13 @@ Result<JournalState> JournalState::parse(std::string_view text) {
   }
   JournalState state;
   state.m_next_id = doc["next_id"].get<std::uint64_t>();
+  // Ids count changes; no real journal comes near 2^53 (also the largest
+  // integer every JSON reader keeps exact), and one at 2^64-1 would wrap.
+  constexpr std::uint64_t k_max_id = 1ull << 53;
+  if (state.m_next_id > k_max_id) {
+    return fail("journal: 'next_id' " + std::to_string(state.m_next_id) + " is out of range",
+                ExitCode::bad_input);
+  }
   for (const nlohmann::json& e : doc["entries"]) {
     if (!e.is_object() || !e.contains("id") || !e["id"].is_number_unsigned() ||
         !e.contains("state") || !e["state"].is_string() || !e.contains("action")) {
@@ -174,6 +181,10 @@ Result<JournalState> JournalState::parse(std::string_view text) {
     }
     JournalEntry entry;
     entry.id = e["id"].get<std::uint64_t>();
+    if (entry.id >= k_max_id) {
+      return fail("journal entry " + std::to_string(entry.id) + ": id out of range",
+                  ExitCode::bad_input);
+    }
     const std::string s = e["state"].get<std::string>();
     if (s == "pending")
       entry.state = EntryState::pending;

@@ -77,6 +77,12 @@ Result<std::vector<Action>> plan_permissions(const PermissionRequest& request) {
   std::uint64_t total = k_memlock_margin;
   std::string sizes;
   for (std::uint64_t bytes : memory) {
+    if (bytes > k_max_memlock_total || total > k_max_memlock_total - bytes) {
+      return fail("the guests' memory adds up to more than 1 EiB (with the 1 GiB margin): no "
+                  "memlock limit that large makes sense; give each guest's real size with "
+                  "--guest-memory",
+                  ExitCode::usage);
+    }
     total += bytes;
     sizes += (sizes.empty() ? "" : " + ") + human_gib(bytes);
   }

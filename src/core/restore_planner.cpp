@@ -127,6 +127,13 @@ void plan_files(const JournalState& journal, const FileStates& files, bool loads
       continue;
     }
     const auto& perms = std::get<SetPermissions>(entry->action);
+    if (!perms.previous_mode) {
+      // The file was missing when pcipass tried: nothing it could give back,
+      // so nothing to apply again.
+      out.plan.notes.push_back(path + ": its mode change never took (the file was missing); " +
+                               "not restored (pcipass release --all forgets it)");
+      continue;
+    }
     if (!now.exists && !(loads_vfio && path.starts_with(vfio_folder)) &&
         !created_by_binds(path, binds)) {
       out.plan.notes.push_back(path + " does not exist now (is its driver loaded?); its mode " +

@@ -199,6 +199,21 @@ core::Status AtomicFile::commit() {
   return core::ok();
 }
 
+void remove_stale_temporaries(const std::filesystem::path& path) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  const std::string prefix = "." + path.filename().string() + ".pcipass-";
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    // mkostemp's six characters, and nothing else: never a user's file.
+    if (name.size() == prefix.size() + 6 && name.starts_with(prefix) &&
+        entry.is_regular_file(ec) && !entry.is_symlink(ec)) {
+      ::unlink(entry.path().c_str());
+    }
+  }
+}
+
 core::Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
                                    mode_t mode, Target target) {
   auto file = AtomicFile::create(path, mode, target);

@@ -117,6 +117,9 @@ core::Result<DomainFileEdit> edit_domain_file(
 
   std::filesystem::path backup = file;
   backup += k_backup_suffix;
+  // The flock keeps other pcipass runs away: leftovers are a killed run's.
+  remove_stale_temporaries(file);
+  remove_stale_temporaries(backup);
   if (auto s = write_like(backup, result.before, st); !s) return fail(s.error());
   if (auto s = write_like(file, result.after, st); !s) return fail(s.error());
   return result;

@@ -216,10 +216,14 @@ core::Status Executor::perform(const Action& action) {
   if (auto* perms = std::get_if<core::SetPermissions>(&journaled)) {
     auto before = m_os.file_mode(perms->path);
     if (!before) return fail(before.error());
-    if (before->has_value()) {
-      perms->previous_mode = (*before)->mode;
-      perms->previous_group = (*before)->group;
+    // Nothing recorded for a file that is not there: an entry without an
+    // earlier mode could never be given back.
+    if (!before->has_value()) {
+      return fail(core::describe(action) + ": " + perms->path + " does not exist",
+                  ExitCode::host_error);
     }
+    perms->previous_mode = (*before)->mode;
+    perms->previous_group = (*before)->group;
   }
 
   core::JournalState& state = m_journal->state();
@@ -279,7 +283,10 @@ core::Status Executor::perform(const Action& action) {
       if (!now->has_value()) return core::ok();
       return m_os.set_permissions(revert->path, revert->mode, revert->group);
     }
-    if (std::holds_alternative<core::ForgetDevice>(action)) return core::ok();  // journal only
+    if (std::holds_alternative<core::ForgetDevice>(action) ||
+        std::holds_alternative<core::ForgetFile>(action)) {
+      return core::ok();  // journal only
+    }
     const auto& perms = std::get<core::SetPermissions>(action);
     return m_os.set_permissions(perms.path, perms.mode, perms.group);
   }();

@@ -71,6 +71,7 @@ core::Result<std::optional<std::string>> RealOs::read_file(
 
 core::Status RealOs::write_file(const std::filesystem::path& path, std::string_view bytes,
                                 mode_t mode) {
+  remove_stale_temporaries(path);  // callers hold the state lock
   return write_file_atomically(path, bytes, mode);
 }
 
@@ -109,6 +110,14 @@ core::Status RealOs::set_permissions(const std::filesystem::path& path, mode_t m
                 ExitCode::host_error);
   }
   return core::ok();
+}
+
+bool Os::has_group(const std::string& name) const {
+  std::vector<char> buffer(16384);
+  struct group entry {};
+  struct group* found = nullptr;
+  return ::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 &&
+         found != nullptr;
 }
 
 core::Status make_folders(const std::filesystem::path& path, mode_t mode) {

@@ -263,6 +263,7 @@ TEST(CliRelease, AllAlsoRemovesTheFilesAndPutsTheModesBack) {
              fs::copy_options::recursive | fs::copy_options::copy_symlinks);
   }
   fs::create_directories(dir.path() / "etc");
+  put_file(dir.path() / "etc/group", group + ":x:" + std::to_string(::getgid()) + ":\n");
   const std::string before = snapshot_tree(dir.path());
   const std::vector<std::string> root{"--sysfs-root", (dir.path() / "sys").string()};
   auto args = [&](std::vector<std::string> rest) {

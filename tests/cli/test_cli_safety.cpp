@@ -302,6 +302,59 @@ TEST(CliSafety, AttributesThatAreLinksOutOfTheTreeAreNeverFollowed) {
   EXPECT_EQ(file_text(outside), "keep\n");
 }
 
+TEST(CliSafety, PermissionsForAMissingGroupWritesNothing) {
+  // It wrote a live udev rule naming the group, then failed at the chown.
+  Host host("btrfs");
+  const std::string before = snapshot_tree(host.root());
+  const auto r = run_pcipass(host.args({"permissions", "--group", "kvmm", "03:00.0"}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(r.err, "pcipass: error: no group 'kvmm' in " + (host.root() / "etc/group").string() +
+                       "; create it (groupadd) or name an existing one with --group\n");
+  EXPECT_TRUE(snapshot_tree(host.root()) == before);
+}
+
+TEST(CliSafety, AModeChangeThatNeverTookIsNotRestoredAndReleaseClearsIt) {
+  // /dev/vfio/7 was gone when permissions ran: no earlier mode recorded, the
+  // entry failed. restore must not apply 0660 to the node a bind re-creates,
+  // and release --all must be able to clear the entry.
+  Host host("btrfs");
+  const fs::path node = host.root() / "dev/vfio/7";
+  put_file(host.journal(),
+           journal_with({{"action", "set-permissions"}, {"path", node.string()}, {"mode", "0660"},
+                         {"group", "kvm"}}));
+  put_file(node, "");
+  fs::permissions(node, fs::perms::owner_read | fs::perms::owner_write);
+  auto r = run_pcipass(host.args({"restore"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(node.string() + ": its mode change never took (the file was missing); not "
+                                       "restored (pcipass release --all forgets it)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(mode_of(node), 0600u);
+  r = run_pcipass(host.args({"release", "--all"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(mode_of(node), 0600u);
+  EXPECT_EQ(nlohmann::json::parse(file_text(host.journal()))["entries"].size(), 0u)
+      << file_text(host.journal());
+}
+
+TEST(CliSafety, TemporariesAKilledRunLeftAreCleanedByTheNextRun) {
+  Host host("btrfs");
+  ASSERT_EQ(run_pcipass(host.args({"permissions", "--group", "kvm", "03:00.0"})).exit_code, 0);
+  const fs::path rules = host.root() / "etc/udev/rules.d";
+  for (const fs::path& leftover : {host.state() / ".journal.json.pcipass-a1B2c3",
+                                   rules / ".90-pcipass-vfio.rules.pcipass-Zz9Yy8"}) {
+    put_file(leftover, "half written");
+  }
+  put_file(rules / ".other.pcipass-keepme", "not ours");  // another file's: stays
+  put_file(rules / "90-pcipass-vfio.rules", "edited\n");  // so restore rewrites it
+  const auto r = run_pcipass(host.args({"restore"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(host.state() / ".journal.json.pcipass-a1B2c3"));
+  EXPECT_FALSE(fs::exists(rules / ".90-pcipass-vfio.rules.pcipass-Zz9Yy8"));
+  EXPECT_TRUE(fs::exists(rules / ".other.pcipass-keepme"));
+}
+
 // --- outputs ------------------------------------------------------------------
 
 TEST(CliSafety, OutputsAreWrittenIntoDevicesAndThroughLinksNeverOverThem) {

@@ -213,6 +213,19 @@ TEST(JournalState, TextRoundTripAndErrors) {
             "not a pcipass journal (no \"format\": \"pcipass-journal\")");
   EXPECT_EQ(JournalState::parse(R"({"format":"pcipass-journal","version":2})").error().message,
             "journal version is not 1 (written by another pcipass version)");
+  // An id at the edge of 64 bits would wrap on the next change.
+  EXPECT_EQ(JournalState::parse(R"({"format":"pcipass-journal","version":1,)"
+                                R"("next_id":18446744073709551615,"entries":[]})")
+                .error()
+                .message,
+            "journal: 'next_id' 18446744073709551615 is out of range");
+  const std::string entry = R"({"id":18446744073709551614,"state":"done","error":"",)"
+                            R"("action":{"action":"load-module","name":"vfio_pci"}})";
+  EXPECT_EQ(JournalState::parse(R"({"format":"pcipass-journal","version":1,"next_id":1,)"
+                                R"("entries":[)" + entry + "]}")
+                .error()
+                .message,
+            "journal entry 18446744073709551614: id out of range");
 }
 
 }  // namespace

@@ -112,6 +112,23 @@ TEST(PlanBind, NoIommuGroupIsRefused) {
             "pcipass groups)");
 }
 
+TEST(PlanBind, ADriverNameNoKernelGivesIsRefused) {
+  // A simulated tree's driver link named "nv\nme" reads as "nv me" once
+  // sanitised: the dry run used to show the cleaned path and the real run
+  // refused with "driver changed since planning". Both refuse now.
+  Inventory inventory = workstation();
+  PciDevice odd = device("0000:03:00.0", 0x1b96, 0x2600, 0x010802, "nv me", 10);
+  inventory.add(odd);
+  inventory.rebuild_groups();
+  auto plan = plan_bind(inventory, request({"0000:03:00.0"}), JournalState{}, VfioModule::loaded);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().message,
+            "refusing to bind:\n  0000:03:00.0: its driver is named 'nv me', which no kernel "
+            "driver is; not touching it");
+  EXPECT_TRUE(plan_bind(workstation(), request({"0000:2d:00.1"}, Force::yes), JournalState{},
+                        VfioModule::loaded));  // snd_hda_intel, amdgpu
+}
+
 TEST(PlanBind, AnInterruptedRunKeepsTheJournaledDriverToRestore) {
   // A crash left the device unbound; the journal still knows it was on nvme.
   Inventory inventory = workstation();

@@ -179,6 +179,34 @@ TEST(DomainXml, WhitespaceOnlyDevicesSurvivesAddThenRemove) {
   EXPECT_EQ(d->to_string(), xml);
 }
 
+TEST(DomainXml, AnEmptyDevicesGetsTheHostdevOnItsOwnIndentedLines) {
+  // It got `<devices>\n  <hostdev ...>` flush left and `</hostdev></devices>`.
+  const std::string xml = "<domain type='kvm'>\n  <name>g</name>\n  <devices>\n  </devices>\n</domain>\n";
+  auto d = DomainXml::parse(xml);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(*d->add_hostdev(addr("0000:02:00.0"), hostdev_template()), HostdevChange::added);
+  EXPECT_EQ(d->to_string(),
+            "<domain type='kvm'>\n  <name>g</name>\n  <devices>\n"
+            "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+            "      <driver name='vfio'/>\n"
+            "      <source>\n"
+            "        <address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>\n"
+            "      </source>\n"
+            "      <alias name='ua-pcipass-0000-02-00-0'/>\n"
+            "    </hostdev>\n"
+            "  </devices>\n</domain>\n");
+  EXPECT_EQ(d->remove_hostdev(addr("0000:02:00.0")), HostdevChange::removed);
+  EXPECT_EQ(d->to_string(), xml);
+  // A self-closing <devices/> gets the same layout.
+  auto compact = DomainXml::parse("<domain type='kvm'>\n  <name>g</name>\n  <devices/>\n</domain>\n");
+  ASSERT_TRUE(compact);
+  ASSERT_TRUE(compact->add_hostdev(addr("0000:02:00.0"), hostdev_template()));
+  EXPECT_NE(compact->to_string().find("  <devices>\n    <hostdev"), std::string::npos)
+      << compact->to_string();
+  EXPECT_NE(compact->to_string().find("    </hostdev>\n  </devices>\n"), std::string::npos)
+      << compact->to_string();
+}
+
 TEST(DomainXml, TextBeforeTheRootIsKeptByteForByte) {
   // pugixml drops the whitespace between top-level nodes; a file that starts
   // with a declaration and a comment must keep its line breaks.

@@ -110,6 +110,23 @@ TEST(PermissionsPlanner, NoDevicesIsAUsageError) {
   EXPECT_EQ(actions.error().message, "no devices given");
 }
 
+TEST(PermissionsPlanner, GuestMemoryThatWouldWrapAroundIsRefused) {
+  // 16384 guests of 1024 TiB add up to 2^64 bytes: the sum wrapped to a tiny limit.
+  auto r = request();
+  r.guest_memory.assign(16384, 1ull << 50);
+  const auto actions = plan_permissions(r);
+  ASSERT_FALSE(actions);
+  EXPECT_EQ(actions.error().code, ExitCode::usage);
+  EXPECT_EQ(actions.error().message,
+            "the guests' memory adds up to more than 1 EiB (with the 1 GiB margin): no memlock "
+            "limit that large makes sense; give each guest's real size with --guest-memory");
+  // Just below the ceiling still plans.
+  r.guest_memory = {k_max_memlock_total - k_memlock_margin};
+  EXPECT_TRUE(plan_permissions(r));
+  r.guest_memory = {k_max_memlock_total - k_memlock_margin + 1};
+  EXPECT_FALSE(plan_permissions(r));
+}
+
 TEST(PermissionsPlanner, RealRootsGiveAbsolutePaths) {
   auto r = request();
   r.sysfs_root = "/sys";

@@ -245,7 +245,9 @@ TEST(PlanReleaseFiles, RemovesFilesAndRevertsModesNewestFirstButKeepsTheService)
   FileStates files = as_written();
   files[k_rule.path].bytes = "edited\n";
   const auto plan = plan_release_files(journal_of({unit, k_rule, k_override, unrecorded}), files);
-  EXPECT_EQ(plan.actions, (std::vector<Action>{RevertPermissions{k_override.path, 0644, "root"},
+  // The unrecorded mode is forgotten (dropped from the journal, file untouched).
+  EXPECT_EQ(plan.actions, (std::vector<Action>{ForgetFile{k_vfio_unbind.path},
+                                               RevertPermissions{k_override.path, 0644, "root"},
                                                RemoveFile{k_rule.path, k_rule.bytes}}));
   EXPECT_EQ(plan.notes,
             (std::vector<std::string>{

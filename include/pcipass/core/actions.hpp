@@ -115,8 +115,16 @@ struct RevertPermissions {
   bool operator==(const RevertPermissions&) const = default;
 };
 
+// Drop the journal's entries for a file without touching the file: a mode
+// change with no earlier mode recorded (the file was missing then) has
+// nothing to give back, and must not stay in the journal for ever.
+struct ForgetFile {
+  std::string path;
+  bool operator==(const ForgetFile&) const = default;
+};
+
 using Action = std::variant<LoadModule, BindToVfio, ReleaseDevice, ForgetDevice, WriteFile,
-                            SetPermissions, RemoveFile, RevertPermissions>;
+                            SetPermissions, RemoveFile, RevertPermissions, ForgetFile>;
 
 // One write to a sysfs attribute, relative to the sysfs root.
 struct SysfsWrite {
@@ -147,7 +155,7 @@ std::optional<PciAddress> action_address(const Action& action);
 std::optional<std::string> action_path(const Action& action);
 
 // True for the actions that undo an earlier one on the same path
-// (RemoveFile, RevertPermissions).
+// (RemoveFile, RevertPermissions, ForgetFile).
 bool is_undo_of_file(const Action& action);
 
 // Whether a file action stays within the folders a run was given (its sysfs,

@@ -27,6 +27,9 @@ enum class LimitSubject { group, user };
 // (libvirt's own rule for vfio guests: guest memory plus 1 GiB).
 inline constexpr std::uint64_t k_default_guest_memory = 8ull << 30;
 inline constexpr std::uint64_t k_memlock_margin = 1ull << 30;
+// The largest memlock limit planned: 1 EiB, far above any machine, far
+// below where the sum of the guests' sizes could wrap around.
+inline constexpr std::uint64_t k_max_memlock_total = 1ull << 60;
 
 struct PermissionRequest {
   std::vector<PermissionDevice> devices;
@@ -47,7 +50,8 @@ bool is_valid_account_name(const std::string& name);
 // group and mode on the nodes that exist now (devices on vfio-pci), the sysfs
 // attributes bind and release write (driver_override, the current driver's
 // unbind, drivers_probe) opened to `group`, and a limits.d file. Fails with
-// ExitCode::usage for an invalid name or an empty device list.
+// ExitCode::usage for an invalid name, an empty device list, or guests whose
+// memory adds up to more than k_max_memlock_total.
 Result<std::vector<Action>> plan_permissions(const PermissionRequest& request);
 
 }  // namespace pcipass::core

@@ -77,6 +77,12 @@ using AtomicFileFaultHook = std::function<int(AtomicFileStep, const std::filesys
 // Replaces the process-wide fault hook; an empty one injects nothing.
 void set_atomic_file_fault_hook(AtomicFileFaultHook hook);
 
+// Removes the temporary files an AtomicFile of `path` leaves when its
+// process is killed (`.NAME.pcipass-XXXXXX` beside it). Only for callers
+// that hold a lock keeping other writers of `path` away (the state lock,
+// a domain file's flock): another run's temporary would vanish mid-write.
+void remove_stale_temporaries(const std::filesystem::path& path);
+
 // Writes `content` to `path` atomically with `mode`, in one call.
 core::Status write_file_atomically(const std::filesystem::path& path, std::string_view content,
                                    mode_t mode = 0644, Target target = Target::plain_only);

@@ -32,7 +32,10 @@ class Os {
   // The whole content of `path`, or nullopt when it does not exist.
   [[nodiscard]] virtual core::Result<std::optional<std::string>> read_file(
       const std::filesystem::path& path) const = 0;
-  // Replaces `path` atomically (AtomicFile: temporary, fsync, rename) with `mode`.
+  // Replaces `path` atomically (AtomicFile: temporary, fsync, rename) with
+  // `mode`, first removing temporaries a killed run left beside it (callers
+  // hold the state lock, so no other run is writing it). A symbolic link or
+  // anything but a regular file at `path` is refused (Target::plain_only).
   [[nodiscard]] virtual core::Status write_file(const std::filesystem::path& path,
                                                 std::string_view bytes, mode_t mode) = 0;
   // Sets the mode of `path` and, when `group` is not empty, its group.
@@ -46,6 +49,9 @@ class Os {
       const std::filesystem::path& path) const = 0;
   // Removes file `path`; one that does not exist is no error.
   [[nodiscard]] virtual core::Status remove_file(const std::filesystem::path& path) = 0;
+  // Whether this machine knows group `name` (getgrnam: /etc/group, LDAP, ...),
+  // so that files can be given to it.
+  [[nodiscard]] virtual bool has_group(const std::string& name) const;
 };
 
 // Creates folder `path` and its missing parents with exactly `mode` (the
