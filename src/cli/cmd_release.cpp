@@ -10,12 +10,17 @@ namespace {
 struct ReleaseOptions {
   std::vector<std::string> devices;
   bool all = false;
+  bool forget = false;
   ChangeOptions change;
 };
 
 int run_release(Context& context, const ReleaseOptions& options) {
   if (options.all == !options.devices.empty()) {
     throw core::Failure("release needs either device addresses or --all", core::ExitCode::usage);
+  }
+  if (options.forget && options.all) {
+    throw core::Failure("release --forget needs the device addresses to forget, not --all",
+                        core::ExitCode::usage);
   }
   core::ReleaseRequest request;
   request.devices = parse_devices(options.devices);
@@ -24,6 +29,11 @@ int run_release(Context& context, const ReleaseOptions& options) {
   const auto lock = lock_state(context, options.change);
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+  if (options.forget) {
+    const core::Plan plan = core::plan_forget(request, journal.state()).value_or_throw();
+    execute_plan(context, plan, journal, options.change, {.command = "forget"});
+    return 0;
+  }
   const core::Inventory inventory = load_inventory_for(context, journal.state());
   core::Plan plan = core::plan_release(inventory, request, journal.state()).value_or_throw();
   if (options.all) {
@@ -34,7 +44,8 @@ int run_release(Context& context, const ReleaseOptions& options) {
     plan.actions.insert(plan.actions.end(), undo.actions.begin(), undo.actions.end());
     plan.notes.insert(plan.notes.end(), undo.notes.begin(), undo.notes.end());
   }
-  execute_plan(context, plan, journal, options.change, {.command = "release"});
+  execute_plan(context, plan, journal, options.change,
+               {.command = "release", .refused = plan.refused});
   return 0;
 }
 
@@ -51,6 +62,9 @@ void register_release(CLI::App& app, Context& context, int& exit_code) {
                 "Undo everything pcipass did: release every device the journal holds, put back "
                 "the sysfs modes pcipass changed and remove the files it wrote (not the boot "
                 "service unit)");
+  cmd->add_flag("--forget", options->forget,
+                "Drop the named devices from the journal without touching them (for an entry "
+                "release refuses, e.g. a different card now at the address, once checked by hand)");
   cmd->add_flag("--dry-run", options->change.dry_run,
                 "Print every write that would be made, and make none");
   cmd->add_flag("--no-wait", options->change.no_wait,

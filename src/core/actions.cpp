@@ -148,8 +148,10 @@ std::string describe(const Action& action) {
                    (a.restore_driver.empty() ? std::string("no driver") : a.restore_driver);
           },
           [](const ForgetDevice& a) {
-            return "forget " + a.address.to_string() + " (" + a.expected.to_string() +
-                   "): no longer on this host, nothing to give back";
+            return "forget " + a.address.to_string() + " (" + a.expected.to_string() + "): " +
+                   (a.presence == Presence::gone
+                        ? "no longer on this host, nothing to give back"
+                        : "dropped from the journal on request, the device left as it is");
           },
           [](const WriteFile& a) {
             return "write " + a.path + " (mode " + octal(a.mode) +
@@ -197,9 +199,11 @@ nlohmann::json action_to_json(const Action& action) {
                                   {"restore_driver", a.restore_driver}};
           },
           [](const ForgetDevice& a) {
-            return nlohmann::json{{"action", "forget-device"},
-                                  {"address", a.address.to_string()},
-                                  {"expected_ids", a.expected.to_string()}};
+            nlohmann::json json{{"action", "forget-device"},
+                                {"address", a.address.to_string()},
+                                {"expected_ids", a.expected.to_string()}};
+            if (a.presence == Presence::may_be_here) json["on_request"] = true;
+            return json;
           },
           [](const WriteFile& a) {
             return nlohmann::json{{"action", "write-file"},
@@ -272,6 +276,10 @@ Result<Action> action_from_json(const nlohmann::json& json) {
     ForgetDevice a;
     if (!get_address(json, a.address)) return bad_field("forget-device", "address");
     if (!get_ids(json, a.expected)) return bad_field("forget-device", "expected_ids");
+    if (json.contains("on_request")) {
+      if (!json["on_request"].is_boolean()) return bad_field("forget-device", "on_request");
+      if (json["on_request"].get<bool>()) a.presence = Presence::may_be_here;
+    }
     return Action{a};
   }
   if (kind == "write-file") {

@@ -163,7 +163,33 @@ Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& requ
     plan.actions.push_back(
         ReleaseDevice{bound.address, bound.expected, device->driver, bound.restore_driver});
   }
-  if (!problems.empty()) return refusal("release", problems);
+  if (problems.empty()) return plan;
+  if (request.scope == ReleaseScope::named) return refusal("release", problems);
+  // Each line starts with the device's address (PciAddress::to_string(), 12 characters).
+  for (std::string& problem : problems) {
+    problem += " (pcipass release --forget " + problem.substr(0, 12) +
+               " drops it from the journal once you have checked it by hand)";
+  }
+  plan.refused = std::move(problems);
+  return plan;
+}
+
+Result<Plan> plan_forget(const ReleaseRequest& request, const JournalState& journal) {
+  Plan plan;
+  std::vector<std::string> problems;
+  std::set<PciAddress> seen;
+  for (const PciAddress& address : request.devices) {
+    if (!seen.insert(address).second) continue;
+    const JournalEntry* entry = journal.bind_entry(address);
+    if (entry == nullptr) {
+      problems.push_back(address.to_string() +
+                         ": not bound by pcipass (the journal has no record of it)");
+      continue;
+    }
+    const auto& bound = std::get<BindToVfio>(entry->action);
+    plan.actions.push_back(ForgetDevice{bound.address, bound.expected, Presence::may_be_here});
+  }
+  if (!problems.empty()) return refusal("forget", problems);
   return plan;
 }
 

@@ -196,7 +196,7 @@ core::Status Executor::perform(const Action& action) {
       return ok;
   } else if (const auto* forget = std::get_if<core::ForgetDevice>(&action)) {
     const std::string dir = "bus/pci/devices/" + forget->address.to_string();
-    if (m_sys.exists(dir)) {
+    if (forget->presence == core::Presence::gone && m_sys.exists(dir)) {
       return fail("forgetting " + forget->address.to_string() + ": " + m_sys.display_path(dir) +
                       " is there again; nothing was changed (run pcipass release again to "
                       "give it back to its driver)",

@@ -355,6 +355,53 @@ TEST(CliSafety, TemporariesAKilledRunLeftAreCleanedByTheNextRun) {
   EXPECT_TRUE(fs::exists(rules / ".other.pcipass-keepme"));
 }
 
+TEST(CliSafety, ReleaseAllGivesBackWhatItCanAndForgetDropsTheRest) {
+  // Two journaled binds; the card at one address is now another model. A
+  // copied tree has no kernel to move drivers, so 03:00.0 stands for a
+  // device a reboot already gave back to nvme (release then only clears its
+  // driver_override), and 04:00.0 sits on vfio-pci.
+  Host host("btrfs");
+  const fs::path nic = host.root() / "sys/bus/pci/devices/0000:04:00.0";
+  fs::remove(nic / "driver");
+  fs::create_symlink("../../../../bus/pci/drivers/vfio-pci", nic / "driver");
+  nlohmann::json entries = nlohmann::json::array();
+  std::uint64_t id = 1;
+  for (const auto& [address, ids, driver, group] :
+       {std::tuple{"0000:03:00.0", "144d:a80a", "nvme", 7},
+        std::tuple{"0000:04:00.0", "8086:15f3", "igc", 8}}) {
+    entries.push_back({{"id", id++}, {"state", "done"}, {"error", ""},
+                       {"action", {{"action", "bind-to-vfio"}, {"address", address},
+                                   {"expected_ids", ids}, {"current_driver", driver},
+                                   {"restore_driver", driver}, {"iommu_group", group}}}});
+  }
+  put_file(host.journal(), nlohmann::json{{"format", "pcipass-journal"}, {"version", 1},
+                                          {"next_id", id}, {"entries", entries}}
+                               .dump(2));
+  auto r = run_pcipass(host.args({"release", "--all"}));
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  // 03:00.0 was released before the refusal.
+  EXPECT_NE(r.out.find("release 0000:03:00.0 (144d:a80a) from nvme back to nvme"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.err.find("refusing to release:\n  0000:04:00.0: is now 8086:125c, but pcipass "
+                       "bound 8086:15f3 there; not touching it (pcipass release --forget "
+                       "0000:04:00.0 drops it"),
+            std::string::npos)
+      << r.err;
+  r = run_pcipass(host.args({"release", "--forget", "04:00.0"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("forget 0000:04:00.0 (8086:15f3): dropped from the journal on request"),
+            std::string::npos)
+      << r.out;
+  const auto journal = nlohmann::json::parse(file_text(host.journal()));
+  for (const auto& entry : journal["entries"]) {
+    EXPECT_NE(entry["action"].value("address", ""), "0000:04:00.0") << journal.dump();
+  }
+  EXPECT_EQ(fs::read_symlink(host.root() / "sys/bus/pci/devices/0000:04:00.0/driver").filename(),
+            "vfio-pci");  // untouched
+  EXPECT_EQ(run_pcipass(host.args({"release", "--forget", "--all"})).exit_code, 2);
+}
+
 // --- outputs ------------------------------------------------------------------
 
 TEST(CliSafety, OutputsAreWrittenIntoDevicesAndThroughLinksNeverOverThem) {

@@ -78,6 +78,8 @@ TEST(Actions, JsonRoundTripsEveryKind) {
       SetPermissions{"/sys/bus/pci/drivers_probe", 0220, "kvm", 0200, "root"},
       RemoveFile{"/etc/udev/rules.d/90-pcipass-vfio.rules", "rule\n"},
       RevertPermissions{"/sys/bus/pci/drivers_probe", 0200, "root"},
+      ForgetDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, Presence::may_be_here},
+      ForgetFile{"/dev/vfio/9"},
   };
   for (const Action& action : all) {
     auto back = action_from_json(action_to_json(action));

@@ -188,6 +188,43 @@ TEST(PlanRelease, ADeviceThatLeftTheHostIsForgotten) {
   }
 }
 
+TEST(PlanRelease, AllGivesBackWhatItCanAndListsTheRest) {
+  // One entry whose device changed ids made release --all refuse everything.
+  Inventory inventory = workstation();
+  inventory.find(addr("0000:02:00.0"))->driver = "vfio-pci";
+  inventory.find(addr("0000:2d:00.1"))->driver = "vfio-pci";
+  JournalState journal;
+  journal.finish(journal.begin(
+      BindToVfio{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x9999}, "nvme", "nvme", 9}));
+  journal.finish(journal.begin(BindToVfio{addr("0000:2d:00.1"), DeviceIds{0x1002, 0xab28},
+                                          "snd_hda_intel", "snd_hda_intel", 15}));
+  ReleaseRequest r;
+  r.scope = ReleaseScope::all;
+  auto plan = plan_release(inventory, r, journal);
+  ASSERT_TRUE(plan) << plan.error().message;
+  EXPECT_EQ(plan->actions, (std::vector<Action>{ReleaseDevice{addr("0000:2d:00.1"),
+                                                              DeviceIds{0x1002, 0xab28},
+                                                              "vfio-pci", "snd_hda_intel"}}));
+  EXPECT_EQ(plan->refused,
+            std::vector<std::string>{
+                "0000:02:00.0: is now 1b96:2600, but pcipass bound 1b96:9999 there; not touching "
+                "it (pcipass release --forget 0000:02:00.0 drops it from the journal once you "
+                "have checked it by hand)"});
+
+  // --forget drops that entry, present or not, and nothing else.
+  ReleaseRequest forget;
+  forget.devices = {addr("0000:02:00.0"), addr("0000:02:00.0")};
+  auto dropped = plan_forget(forget, journal);
+  ASSERT_TRUE(dropped) << dropped.error().message;
+  EXPECT_EQ(dropped->actions,
+            (std::vector<Action>{ForgetDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x9999},
+                                              Presence::may_be_here}}));
+  forget.devices = {addr("0000:06:00.0")};
+  EXPECT_EQ(plan_forget(forget, journal).error().message,
+            "refusing to forget:\n  0000:06:00.0: not bound by pcipass (the journal has no "
+            "record of it)");
+}
+
 TEST(PlanRelease, AllReleasesEveryJournaledDevice) {
   Inventory inventory = workstation();
   inventory.find(addr("0000:02:00.0"))->driver = "vfio-pci";

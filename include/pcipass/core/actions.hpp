@@ -65,12 +65,19 @@ struct ReleaseDevice {
   bool operator==(const ReleaseDevice&) const = default;
 };
 
-// Drop a device pcipass bound from the journal because it has left the host
-// (card removed, SR-IOV functions not created again since a reboot): there
-// is no driver to give it back to. The executor checks it is still gone.
+// Whether a device to forget must be gone from the host.
+enum class Presence {
+  gone,         // release: it left the host; the executor checks it is still gone
+  may_be_here,  // release --forget: the user dropped an entry they checked by hand
+};
+
+// Drop a device pcipass bound from the journal without touching it: it has
+// left the host (card removed, SR-IOV functions not created again since a
+// reboot), so there is no driver to give it back to, or the user asked.
 struct ForgetDevice {
   PciAddress address;
   DeviceIds expected;
+  Presence presence = Presence::gone;
   bool operator==(const ForgetDevice&) const = default;
 };
 

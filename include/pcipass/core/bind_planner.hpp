@@ -40,6 +40,10 @@ struct ReleaseRequest {
 struct Plan {
   std::vector<Action> actions;
   std::vector<std::string> notes;
+  // Things a safety check left alone while the rest goes ahead, one line
+  // each (release --all): the run does the actions, then fails with
+  // ExitCode::refused listing these.
+  std::vector<std::string> refused = {};
 };
 
 // Plans moving `request.devices` (and, by default, the other endpoints of
@@ -52,12 +56,21 @@ struct Plan {
 Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
                        const JournalState& journal, VfioModule vfio);
 
-// Plans giving journaled devices back to the driver they had. Refuses with
+// Plans giving journaled devices back to the driver they had; a device that
+// has left the host is forgotten. For named devices, refuses with
 // ExitCode::refused, one problem per line after "refusing to release:", for
-// devices the journal does not hold, devices that are gone or now carry other
-// ids, and devices that sit on a driver pcipass did not put them on.
+// devices the journal does not hold, devices that now carry other ids, and
+// devices that sit on a driver pcipass did not put them on. With
+// ReleaseScope::all those go to Plan::refused instead and the rest is
+// planned: one changed card must not keep everything else from its driver.
 Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& request,
                           const JournalState& journal);
+
+// Plans dropping the named devices from the journal without touching them
+// (release --forget): for an entry release refuses (the card at the address
+// changed) that the user has checked by hand. Refuses with ExitCode::refused
+// devices the journal does not hold.
+Result<Plan> plan_forget(const ReleaseRequest& request, const JournalState& journal);
 
 // The file name of the boot service `install-service` writes. `release
 // --all` leaves it in place: systemd must disable it before it goes, and
