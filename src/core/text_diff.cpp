@@ -1,6 +1,7 @@
 #include <pcipass/core/text_diff.hpp>
 
 #include <algorithm>
+#include <unordered_map>
 #include <vector>
 
 namespace pcipass::core {
@@ -23,42 +24,138 @@ struct Edit {
   std::string_view line;
 };
 
-// Longest-common-subsequence edit script over the lines between the common
-// prefix and suffix. Domain XML files are small (hundreds of lines), so the
-// quadratic table is fine.
-std::vector<Edit> edit_script(const std::vector<std::string_view>& a,
-                              const std::vector<std::string_view>& b) {
-  std::size_t prefix = 0;
-  while (prefix < a.size() && prefix < b.size() && a[prefix] == b[prefix]) ++prefix;
-  std::size_t suffix = 0;
-  while (suffix < a.size() - prefix && suffix < b.size() - prefix &&
-         a[a.size() - 1 - suffix] == b[b.size() - 1 - suffix]) {
-    ++suffix;
-  }
-  const std::size_t n = a.size() - prefix - suffix;
-  const std::size_t m = b.size() - prefix - suffix;
-  std::vector<std::vector<unsigned>> lcs(n + 1, std::vector<unsigned>(m + 1, 0));
-  for (std::size_t i = n; i-- > 0;) {
-    for (std::size_t j = m; j-- > 0;) {
-      lcs[i][j] = a[prefix + i] == b[prefix + j] ? lcs[i + 1][j + 1] + 1
-                                                 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+using Lines = std::vector<std::string_view>;
+
+// Regions whose LCS table has at most this many cells get an exact diff
+// (4 MiB of table); larger ones are split at lines unique to both sides
+// first, so memory stays linear in the file size whatever changed.
+constexpr std::size_t k_table_cells = 1u << 20;
+
+// The edit script of a[alo, ahi) against b[blo, bhi), appended to `edits`.
+class Differ {
+ public:
+  Differ(const Lines& a, const Lines& b, std::vector<Edit>& edits)
+      : m_a(a), m_b(b), m_edits(edits) {}
+
+  void region(std::size_t alo, std::size_t ahi, std::size_t blo, std::size_t bhi) {
+    std::size_t suffix = 0;
+    while (alo < ahi && blo < bhi && m_a[alo] == m_b[blo]) {
+      m_edits.push_back({Op::keep, m_a[alo]});
+      ++alo;
+      ++blo;
     }
-  }
-  std::vector<Edit> edits;
-  for (std::size_t k = 0; k < prefix; ++k) edits.push_back({Op::keep, a[k]});
-  std::size_t i = 0, j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[prefix + i] == b[prefix + j]) {
-      edits.push_back({Op::keep, a[prefix + i]});
-      ++i;
-      ++j;
-    } else if (i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1])) {
-      edits.push_back({Op::remove, a[prefix + i++]});  // removals first, as diff -u prints them
+    while (alo < ahi - suffix && blo < bhi - suffix &&
+           m_a[ahi - 1 - suffix] == m_b[bhi - 1 - suffix]) {
+      ++suffix;
+    }
+    ahi -= suffix;
+    bhi -= suffix;
+    const std::size_t n = ahi - alo;
+    const std::size_t m = bhi - blo;
+    if (n == 0 || m == 0 || n * m <= k_table_cells) {
+      exact(alo, ahi, blo, bhi);
     } else {
-      edits.push_back({Op::add, b[prefix + j++]});
+      split(alo, ahi, blo, bhi);
+    }
+    for (std::size_t k = 0; k < suffix; ++k) m_edits.push_back({Op::keep, m_a[ahi + k]});
+  }
+
+ private:
+  // Longest common subsequence, removals before additions as diff -u prints them.
+  void exact(std::size_t alo, std::size_t ahi, std::size_t blo, std::size_t bhi) {
+    const std::size_t n = ahi - alo;
+    const std::size_t m = bhi - blo;
+    std::vector<unsigned> lcs((n + 1) * (m + 1), 0);
+    auto at = [&](std::size_t i, std::size_t j) -> unsigned& { return lcs[i * (m + 1) + j]; };
+    for (std::size_t i = n; i-- > 0;) {
+      for (std::size_t j = m; j-- > 0;) {
+        at(i, j) = m_a[alo + i] == m_b[blo + j] ? at(i + 1, j + 1) + 1
+                                                : std::max(at(i + 1, j), at(i, j + 1));
+      }
+    }
+    std::size_t i = 0, j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && m_a[alo + i] == m_b[blo + j]) {
+        m_edits.push_back({Op::keep, m_a[alo + i]});
+        ++i;
+        ++j;
+      } else if (i < n && (j == m || at(i + 1, j) >= at(i, j + 1))) {
+        m_edits.push_back({Op::remove, m_a[alo + i++]});
+      } else {
+        m_edits.push_back({Op::add, m_b[blo + j++]});
+      }
     }
   }
-  for (std::size_t k = a.size() - suffix; k < a.size(); ++k) edits.push_back({Op::keep, a[k]});
+
+  // Patience-style: lines that occur once on each side, kept in an order
+  // both sides agree on (longest increasing run), anchor the regions
+  // between them. Without such lines the region is replaced whole: a
+  // correct diff, if not the shortest.
+  void split(std::size_t alo, std::size_t ahi, std::size_t blo, std::size_t bhi) {
+    struct Count {
+      unsigned in_a = 0, in_b = 0;
+      std::size_t at_a = 0, at_b = 0;
+    };
+    std::unordered_map<std::string_view, Count> counts;
+    counts.reserve(ahi - alo + bhi - blo);
+    for (std::size_t i = alo; i < ahi; ++i) {
+      Count& c = counts[m_a[i]];
+      ++c.in_a;
+      c.at_a = i;
+    }
+    for (std::size_t j = blo; j < bhi; ++j) {
+      Count& c = counts[m_b[j]];
+      ++c.in_b;
+      c.at_b = j;
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> unique;  // (a, b), by a
+    for (std::size_t i = alo; i < ahi; ++i) {
+      const Count& c = counts[m_a[i]];
+      if (c.in_a == 1 && c.in_b == 1) unique.emplace_back(i, c.at_b);
+    }
+    // Longest increasing run of b positions (patience sorting).
+    std::vector<std::size_t> tails, previous(unique.size());
+    for (std::size_t k = 0; k < unique.size(); ++k) {
+      const auto pos =
+          std::lower_bound(tails.begin(), tails.end(), unique[k].second,
+                           [&](std::size_t t, std::size_t b) { return unique[t].second < b; });
+      previous[k] = pos == tails.begin() ? k : *(pos - 1);
+      if (pos == tails.end()) {
+        tails.push_back(k);
+      } else {
+        *pos = k;
+      }
+    }
+    if (tails.empty()) {
+      for (std::size_t i = alo; i < ahi; ++i) m_edits.push_back({Op::remove, m_a[i]});
+      for (std::size_t j = blo; j < bhi; ++j) m_edits.push_back({Op::add, m_b[j]});
+      return;
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> anchors;
+    for (std::size_t k = tails.back();; k = previous[k]) {
+      anchors.push_back(unique[k]);
+      if (previous[k] == k) break;
+    }
+    std::reverse(anchors.begin(), anchors.end());
+    std::size_t a_from = alo, b_from = blo;
+    for (const auto& [i, j] : anchors) {
+      region(a_from, i, b_from, j);
+      m_edits.push_back({Op::keep, m_a[i]});
+      a_from = i + 1;
+      b_from = j + 1;
+    }
+    region(a_from, ahi, b_from, bhi);
+  }
+
+  const Lines& m_a;
+  const Lines& m_b;
+  std::vector<Edit>& m_edits;
+};
+
+std::vector<Edit> edit_script(const Lines& a, const Lines& b) {
+  std::vector<Edit> edits;
+  edits.reserve(a.size() + b.size());
+  Differ(a, b, edits).region(0, a.size(), 0, b.size());
   return edits;
 }
 
@@ -70,7 +167,8 @@ void append_line(std::string& out, char mark, std::string_view line) {
 
 }  // namespace
 
-std::string unified_diff(std::string_view before, std::string_view after, const std::string& label) {
+std::string unified_diff(std::string_view before, std::string_view after,
+                         const std::string& label) {
   if (before == after) return {};
   const auto a = lines_of(before);
   const auto b = lines_of(after);
@@ -104,9 +202,19 @@ std::string unified_diff(std::string_view before, std::string_view after, const 
     std::string body;
     for (std::size_t k = start; k < end; ++k) {
       switch (edits[k].op) {
-        case Op::keep: append_line(body, ' ', edits[k].line); ++old_count; ++new_count; break;
-        case Op::remove: append_line(body, '-', edits[k].line); ++old_count; break;
-        case Op::add: append_line(body, '+', edits[k].line); ++new_count; break;
+        case Op::keep:
+          append_line(body, ' ', edits[k].line);
+          ++old_count;
+          ++new_count;
+          break;
+        case Op::remove:
+          append_line(body, '-', edits[k].line);
+          ++old_count;
+          break;
+        case Op::add:
+          append_line(body, '+', edits[k].line);
+          ++new_count;
+          break;
       }
     }
     out += "@@ -" + std::to_string(old_count ? old_line : old_line - 1) + "," +
