@@ -243,6 +243,44 @@ DoctorCheck check_reset(Context& context, const core::PciAddress& address) {
       Verdict::ok, name, "reset method " + core::sanitize_untrusted(methods) + "; " + flr_note, {}};
 }
 
+// Whether pcipass knows which devices hold the host's own storage: when /
+// cannot be traced, every storage controller is host-usage-unknown.
+DoctorCheck check_host_disks(Context& context) {
+  const char* name = "host-disks";
+  // This machine's (or the simulated host's) sysfs, whatever -c says: host
+  // usage is only ever known for the tree pcipass would change.
+  core::Inventory inventory;
+  const std::string source = context.options.source;
+  context.options.source = "sysfs";
+  try {
+    inventory = load_inventory(context).inventory;
+  } catch (const core::Failure& failure) {
+    context.options.source = source;
+    return {Verdict::fail, name, "cannot read the devices: " + failure.error().message, {}};
+  }
+  context.options.source = source;
+  std::vector<std::string> unknown, root;
+  std::string why;
+  for (const auto& [address, device] : inventory.devices()) {
+    if (!device.host_usage_unknown.empty()) {
+      unknown.push_back(address.to_string());
+      why = device.host_usage_unknown;
+    }
+    for (const std::string& use : device.host_uses) {
+      if (use.starts_with("backs / (")) root.push_back(address.to_string());
+    }
+  }
+  if (!unknown.empty()) {
+    return {Verdict::warn, name,
+            why + ": no storage controller is called free (" + core::join(unknown, ", ") + ")",
+            "pcipass follows / through partitions, LVM, md, every btrfs member and ZFS pools "
+            "(through udev's database in /run/udev/data: is udev running?); bind or assign a "
+            "disk you know the host does not need with --force"};
+  }
+  if (root.empty()) return {Verdict::ok, name, "/ needs no local disk (in memory or on the network)", {}};
+  return {Verdict::ok, name, "/ is on " + core::join(root, ", ") + " (host-in-use)", {}};
+}
+
 int run_doctor(Context& context, const DoctorOptions& options) {
   const std::vector<core::PciAddress> devices = parse_devices(options.devices);
   std::vector<DoctorCheck> checks;
@@ -253,6 +291,7 @@ int run_doctor(Context& context, const DoctorOptions& options) {
   checks.push_back(check_libvirt(context));
   checks.push_back(check_qemu_user(context));
   checks.push_back(check_memlock(context));
+  checks.push_back(check_host_disks(context));
   for (const core::PciAddress& address : devices) checks.push_back(check_reset(context, address));
 
   if (context.options.json) {

@@ -54,6 +54,12 @@ std::string unit_text(const Context& context) {
     exec += " --sysfs-root " + plain_path_or_throw(context.options.sysfs_root, "--sysfs-root");
   if (context.options.state_dir != host::k_default_state_dir)
     exec += " --state-dir " + plain_path_or_throw(context.options.state_dir, "--state-dir");
+  // Roots given by hand: the journal names files under them, and restore
+  // refuses files outside the roots it runs with.
+  if (context.options.dev_root_given)
+    exec += " --dev-root " + plain_path_or_throw(context.options.dev_root, "--dev-root");
+  if (context.options.etc_root_given)
+    exec += " --etc-root " + plain_path_or_throw(context.options.etc_root, "--etc-root");
   const std::size_t start = shipped.find("\nExecStart=");
   const std::size_t end = shipped.find('\n', start + 1);
   if (start == std::string::npos || end == std::string::npos) {
@@ -64,9 +70,8 @@ std::string unit_text(const Context& context) {
 }
 
 int run_install_service(Context& context, const InstallServiceOptions& options) {
-  std::string dir =
-      options.unit_dir.empty() ? context.options.etc_root + "/systemd/system" : options.unit_dir;
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const std::string dir = options.unit_dir.empty() ? context.options.etc_root + "/systemd/system"
+                                                   : absolute_path(options.unit_dir);
   const core::WriteFile unit{dir + "/" + core::k_restore_unit_name, unit_text(context), 0644, {}};
 
   const auto lock = lock_state(context, options.change);
@@ -82,7 +87,9 @@ int run_install_service(Context& context, const InstallServiceOptions& options) 
   plan.notes.push_back(
       std::string("to run it at boot: systemctl daemon-reload && systemctl enable ") +
       core::k_restore_unit_name);
-  execute_plan(context, plan, journal, options.change, {.command = "install-service"});
+  // --unit-dir is a folder the user named for this run: the unit may go there.
+  execute_plan(context, plan, journal, options.change,
+               {.command = "install-service", .extra_roots = {dir}});
   return 0;
 }
 

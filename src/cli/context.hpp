@@ -31,8 +31,14 @@ struct GlobalOptions {
   std::string state_dir;  // empty: /var/lib/pcipass, or var/lib/pcipass beside a simulated host's sys/
   std::string etc_root;   // empty: /etc for the real /sys, else etc beside the simulated host's sys/
   std::string run_root;   // empty: the sibling `run` of sysfs_root (/run for /sys): udev's database
+  bool dev_root_given = false;  // --dev-root / --etc-root on the command line, not derived:
+  bool etc_root_given = false;  // the boot unit must pass them on to restore
   bool json = false;
 };
+
+// `path` made absolute against the working folder and cleaned of `.`, `..`
+// and doubled slashes; "" stays "" (an option not given).
+std::string absolute_path(const std::string& path);
 
 struct Context {
   GlobalOptions options;
@@ -84,5 +90,9 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope = Devi
 
 // Prints `pcipass: warning: <text>` on the error stream.
 void warn(Context& context, const std::string& text);
+
+// Warns once when host usage is unknown for some devices (/ traced to no
+// device), naming why: list and groups say it loudly, not only per row.
+void warn_unknown_host_usage(Context& context, const core::Inventory& inventory);
 
 }  // namespace pcipass::cli

@@ -63,10 +63,11 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
     for (const std::string& note : plan.notes) out << "note: " << note << "\n";
   }
   const GlobalOptions& o = context.options;
+  std::vector<std::string> roots{o.sysfs_root, o.dev_root, o.etc_root};
+  roots.insert(roots.end(), run.extra_roots.begin(), run.extra_roots.end());
   host::Executor executor(*context.sysfs, *context.dev, *context.os,
                           options.dry_run ? nullptr : &journal,
-                          options.dry_run ? host::DryRun::yes : host::DryRun::no,
-                          {o.sysfs_root, o.dev_root, o.etc_root});
+                          options.dry_run ? host::DryRun::yes : host::DryRun::no, roots);
   executor.set_keep_going(run.keep_going);
   executor.set_observer([&](const core::Action& action, const std::vector<host::Operation>& ops) {
     if (json) {

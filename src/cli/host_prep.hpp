@@ -55,6 +55,9 @@ struct PlanRun {
   // With --json, the document goes here instead of to the output (for a
   // command that nests it in its own), also when the run fails.
   nlohmann::json* document = nullptr;
+  // Folders beside the sysfs, /dev and /etc roots that this run's file
+  // actions may name (install-service --unit-dir).
+  std::vector<std::string> extra_roots = {};
 };
 
 // Runs `plan` (or only shows it) within the run's sysfs, /dev and /etc

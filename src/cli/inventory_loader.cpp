@@ -5,6 +5,7 @@
 #include <pcipass/host/libvirt_source.hpp>
 #include <pcipass/host/sysfs_source.hpp>
 
+#include <filesystem>
 #include <ostream>
 
 namespace pcipass::cli {
@@ -36,8 +37,32 @@ bool is_remote_uri(const std::string& uri) {
 
 }  // namespace
 
+std::string absolute_path(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  std::filesystem::path full = std::filesystem::absolute(path, ec);
+  if (ec) full = path;
+  std::string text = full.lexically_normal().string();
+  while (text.size() > 1 && text.back() == '/') text.pop_back();
+  return text;
+}
+
 void warn(Context& context, const std::string& text) {
   *context.err << "pcipass: warning: " << text << "\n";
+}
+
+void warn_unknown_host_usage(Context& context, const core::Inventory& inventory) {
+  std::size_t count = 0;
+  std::string why;
+  for (const auto& [address, device] : inventory.devices()) {
+    if (device.host_usage_unknown.empty()) continue;
+    ++count;
+    why = device.host_usage_unknown;
+  }
+  if (count == 0) return;
+  warn(context, why + ": host usage unknown for " + std::to_string(count) +
+                    (count == 1 ? " device" : " devices") +
+                    ", which need --force like the host's own (pcipass doctor says more)");
 }
 
 LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {

@@ -66,18 +66,6 @@ std::string sibling_of_sysfs(const std::string& sysfs_root, const std::string& n
   return proc.substr(0, proc.size() - 4) + name;
 }
 
-// `path` made absolute against the working folder and cleaned of `.`, `..`
-// and doubled slashes; "" stays "" (an option not given).
-std::string absolute_path(const std::string& path) {
-  if (path.empty()) return path;
-  std::error_code ec;
-  std::filesystem::path full = std::filesystem::absolute(path, ec);
-  if (ec) full = path;
-  std::string text = full.lexically_normal().string();
-  while (text.size() > 1 && text.back() == '/') text.pop_back();
-  return text;
-}
-
 bool is_real_sysfs(const std::string& sysfs_root) {
   std::error_code ec;
   return std::filesystem::weakly_canonical(sysfs_root, ec) == "/sys";
@@ -149,8 +137,10 @@ int main(int argc, char** argv) {
     // restore at boot from another must name the same files.
     for (std::string* root : {&o.sysfs_root, &o.proc_root, &o.dev_root, &o.etc_root, &o.run_root,
                               &o.state_dir}) {
-      *root = absolute_path(*root);
+      *root = cli::absolute_path(*root);
     }
+    o.dev_root_given = !o.dev_root.empty();
+    o.etc_root_given = !o.etc_root.empty();
     sysfs = std::make_unique<host::RealSysfs>(o.sysfs_root);
     proc = std::make_unique<host::RealSysfs>(o.proc_root.empty() ? default_proc_root(o.sysfs_root)
                                                                  : o.proc_root);

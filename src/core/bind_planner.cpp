@@ -151,7 +151,11 @@ Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& requ
     if (ids != bound.expected) {
       problems.push_back(label + ": is now " + (ids ? ids->to_string() : std::string("unknown")) +
                          ", but pcipass bound " + bound.expected.to_string() +
-                         " there; not touching it");
+                         " there; not touching it" +
+                         (request.scope == ReleaseScope::all
+                              ? " (pcipass release --forget " + label +
+                                    " drops it from the journal once you have checked it by hand)"
+                              : std::string()));
       continue;
     }
     if (!device->driver.empty() && !device->on_vfio() && device->driver != bound.restore_driver) {
@@ -165,11 +169,6 @@ Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& requ
   }
   if (problems.empty()) return plan;
   if (request.scope == ReleaseScope::named) return refusal("release", problems);
-  // Each line starts with the device's address (PciAddress::to_string(), 12 characters).
-  for (std::string& problem : problems) {
-    problem += " (pcipass release --forget " + problem.substr(0, 12) +
-               " drops it from the journal once you have checked it by hand)";
-  }
   plan.refused = std::move(problems);
   return plan;
 }
@@ -219,8 +218,15 @@ Plan plan_release_files(const JournalState& journal, const FileStates& files) {
       plan.actions.push_back(ForgetFile{perms.path});
       continue;
     }
-    plan.actions.push_back(
-        RevertPermissions{perms.path, *perms.previous_mode, perms.previous_group});
+    // pcipass never sets a set-uid, set-gid, sticky or world-writable mode,
+    // not even back: such bits of the earlier mode are dropped, with a note.
+    const unsigned mode = *perms.previous_mode & ~07002u;
+    if (mode != *perms.previous_mode) {
+      plan.notes.push_back(perms.path + " had mode " + octal(*perms.previous_mode) +
+                           " before pcipass; it gets " + octal(mode) +
+                           " back (never set-uid, set-gid, sticky or world-writable)");
+    }
+    plan.actions.push_back(RevertPermissions{perms.path, mode, perms.previous_group});
   }
   return plan;
 }

@@ -169,7 +169,7 @@ Result<JournalState> JournalState::parse(std::string_view text) {
   // Ids count changes; no real journal comes near 2^53 (also the largest
   // integer every JSON reader keeps exact), and one at 2^64-1 would wrap.
   constexpr std::uint64_t k_max_id = 1ull << 53;
-  if (state.m_next_id > k_max_id) {
+  if (state.m_next_id >= k_max_id) {
     return fail("journal: 'next_id' " + std::to_string(state.m_next_id) + " is out of range",
                 ExitCode::bad_input);
   }

@@ -164,6 +164,7 @@ std::string class_text(const PciDevice& d) {
 }
 
 std::string host_uses_text(const PciDevice& d) {
+  if (!d.host_in_use()) return kconfig_safe_text("host usage unknown: " + d.host_usage_unknown);
   std::vector<std::string> uses;
   for (const std::string& use : d.host_uses) uses.push_back(kconfig_safe_text(use));
   return join(uses, "; ");
@@ -213,7 +214,7 @@ class Writer {
 
   void pick_candidates() {
     for (const auto& [address, d] : m_inventory.devices()) {
-      if (d.host_in_use() && d.iommu_group) m_host_groups[*d.iommu_group].push_back(&d);
+      if (d.host_may_need() && d.iommu_group) m_host_groups[*d.iommu_group].push_back(&d);
     }
     for (const auto& [address, d] : m_inventory.devices()) {
       if (d.stays_with_platform() || !d.iommu_group) continue;

@@ -80,20 +80,27 @@ Executor::Executor(Sysfs& sys, const Sysfs& dev, Os& os, Journal* journal, DryRu
 
 core::Status Executor::run(const std::vector<Action>& actions) {
   m_journal_failed = false;
+  std::vector<core::Error> failures;
+  std::vector<bool> confined(actions.size(), true);
   std::vector<std::string> outside;
-  for (const Action& action : actions) {
-    if (auto confined = core::check_confined(action, m_roots); !confined)
-      outside.push_back(confined.error().message);
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    if (auto checked = core::check_confined(actions[i], m_roots); !checked) {
+      confined[i] = false;
+      outside.push_back(checked.error().message);
+    }
   }
-  if (outside.size() == 1) return fail(outside.front(), ExitCode::refused);
-  if (!outside.empty()) {
+  if (!outside.empty() && m_keep_going == KeepGoing::no) {
+    if (outside.size() == 1) return fail(outside.front(), ExitCode::refused);
     return fail(std::to_string(outside.size()) + " steps refused, nothing was changed:\n  " +
                     core::join(outside, "\n  "),
                 ExitCode::refused);
   }
-  std::vector<core::Error> failures;
+  // Restore at boot: the steps that stay within the roots go ahead.
+  for (const std::string& line : outside) failures.push_back(core::Error{line, ExitCode::refused});
   std::vector<std::pair<unsigned, std::string>> failed_groups;  // group, device
-  for (const Action& action : actions) {
+  for (std::size_t i = 0; i < actions.size(); ++i) {
+    const Action& action = actions[i];
+    if (!confined[i]) continue;
     if (const auto* perms = std::get_if<core::SetPermissions>(&action)) {
       const auto needs =
           std::find_if(failed_groups.begin(), failed_groups.end(), [&](const auto& group) {

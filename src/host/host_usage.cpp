@@ -197,7 +197,15 @@ void probe_mounts(const Sysfs& sys, const LocalHost& host, Usage& usage,
     for (const PciAddress& a : controllers) usage.add(a, reason);
     if (m.mount_point != "/") continue;
     // The last mount of / is the one in use (a later mount hides earlier ones).
-    root.traced = !controllers.empty() || is_diskless(m.fstype);
+    // A block device on no PCI controller (platform eMMC, virtio-mmio) is a
+    // trace too: no PCI device holds /. One under devices/virtual that led
+    // to no controller (a loop device, a dm table over one) is not.
+    const bool off_pci = !blocks.empty() && std::none_of(blocks.begin(), blocks.end(),
+                                                         [](const std::string& b) {
+                                                           return b.empty() ||
+                                                                  b.starts_with("devices/virtual/");
+                                                         });
+    root.traced = !controllers.empty() || is_diskless(m.fstype) || off_pci;
     root.why_not = "/ (" + core::sanitize_untrusted(m.fstype) + " on " +
                    core::sanitize_untrusted(m.source) + ") is traced to no device";
   }
@@ -343,9 +351,20 @@ void mark_host_usage(core::Inventory& inventory, const LocalHost& host) {
     if (core::PciDevice* dev = inventory.find(address)) dev->host_uses = std::move(reasons);
   }
   if (root.traced) return;
+  // Any function that may hold / : storage controllers, and whatever has
+  // block devices beneath it (a USB or SD host). One on vfio-pci or with no
+  // driver holds no block device now.
+  std::set<PciAddress> with_disks;
+  if (auto blocks = host.sys.list("class/block")) {
+    for (const std::string& b : *blocks) {
+      if (auto pci = pci_ancestor(block_path_by_name(host.sys, b))) with_disks.insert(*pci);
+    }
+  }
   for (auto& [address, device] : inventory.devices()) {
     const bool storage = device.class_code && (*device.class_code >> 16) == 0x01;
-    if (storage && !device.host_in_use()) device.host_usage_unknown = root.why_not;
+    if (!storage && !with_disks.contains(address)) continue;
+    if (device.host_in_use() || device.on_vfio() || device.driver.empty()) continue;
+    device.host_usage_unknown = root.why_not;
   }
 }
 

@@ -130,10 +130,12 @@ core::Status make_folders(const std::filesystem::path& path, mode_t mode) {
   if (path.has_parent_path() && path.parent_path() != path) {
     if (auto parent = make_folders(path.parent_path(), mode); !parent) return parent;
   }
-  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+  if (::mkdir(path.c_str(), mode) != 0) {
+    if (errno == EEXIST) return core::ok();  // made meanwhile by someone else: theirs
     return fail("creating " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
+  }
   // mkdir() applies the umask: 0 would leave a world-writable folder, 077 one
-  // the group set up by `permissions` cannot enter.
+  // the group set up by `permissions` cannot enter. Only the folder made here.
   if (::chmod(path.c_str(), mode) != 0)
     return fail("creating " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
   return core::ok();

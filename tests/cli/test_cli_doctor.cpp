@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 struct DoctorHost {
   explicit DoctorHost(const std::string& name) {
-    for (const char* part : {"sys", "proc", "dev"}) {
+    for (const char* part : {"sys", "proc", "dev", "run"}) {
       if (fs::exists(sim_host(name) / part)) {
         fs::copy(sim_host(name) / part, dir.path() / part,
                  fs::copy_options::recursive | fs::copy_options::copy_symlinks);
@@ -93,7 +93,8 @@ TEST(CliDoctor, NoIommuIsTheFirstFailInOneLine) {
           "/etc/security/limits.d or limits.conf\n"
           "      fix: qemu:///system raises the limit itself; for qemu:///session guests add '@kvm "
           "hard memlock unlimited' and '@kvm soft memlock unlimited' (or the guest's memory plus "
-          "a margin, in KiB) to /etc/security/limits.d/90-vfio-memlock.conf and log in again\n");
+          "a margin, in KiB) to /etc/security/limits.d/90-vfio-memlock.conf and log in again\n"
+          "OK    host-disks: / is on 0000:00:02.0 (host-in-use)\n");
 }
 
 TEST(CliDoctor, ReadyWorkstationIsAllOkAndExitsZero) {
@@ -119,6 +120,7 @@ TEST(CliDoctor, ReadyWorkstationIsAllOkAndExitsZero) {
           "unlimited (" +
           h +
           "/etc/security/limits.d/90-vfio.conf)\n"
+          "OK    host-disks: / is on 0000:01:00.0 (host-in-use)\n"
           "OK    reset 0000:2d:00.0: reset method flr bus; no FLR in its PCI Express capability\n");
   EXPECT_EQ(snapshot_tree(host.dir.path()), before);  // read-only
 }
@@ -132,7 +134,7 @@ TEST(CliDoctor, ClearedEcapFailsAndResetlessDeviceWarns) {
   const auto doc = nlohmann::json::parse(r.out);
   EXPECT_EQ(doc["schema"], 1);
   EXPECT_EQ(doc["result"], "FAIL");
-  ASSERT_EQ(doc["checks"].size(), 9u);
+  ASSERT_EQ(doc["checks"].size(), 10u);
   EXPECT_EQ(doc["checks"][1],
             nlohmann::json({{"verdict", "FAIL"},
                             {"name", "interrupt-remapping"},
@@ -142,6 +144,11 @@ TEST(CliDoctor, ClearedEcapFailsAndResetlessDeviceWarns) {
                              "vfio_iommu_type1 allow_unsafe_interrupts=1; check the firmware's "
                              "IOMMU and x2APIC settings"}}));
   EXPECT_EQ(doc["checks"][7],
+            nlohmann::json({{"verdict", "OK"},
+                            {"name", "host-disks"},
+                            {"detail", "/ is on 0000:01:00.0 (host-in-use)"},
+                            {"fix", ""}}));
+  EXPECT_EQ(doc["checks"][8],
             nlohmann::json({{"verdict", "WARN"},
                             {"name", "reset 0000:00:14.3"},
                             {"detail",
@@ -151,13 +158,31 @@ TEST(CliDoctor, ClearedEcapFailsAndResetlessDeviceWarns) {
                              "the device may keep state between guests or need a host reboot "
                              "after one; pass the whole card (all functions) so a bus reset is "
                              "possible, or avoid reusing it without a reboot"}}));
-  EXPECT_EQ(doc["checks"][8]["verdict"], "FAIL");
-  EXPECT_EQ(doc["checks"][8]["detail"],
+  EXPECT_EQ(doc["checks"][9]["verdict"], "FAIL");
+  EXPECT_EQ(doc["checks"][9]["detail"],
             "no such device: " + host.root() + "/sys/bus/pci/devices/0000:2c:00.0 is missing");
 
   host.write("sys/class/iommu/dmar0/intel-iommu/ecap", "f0050aff7ef\n");
   const auto warned = run_pcipass(host.args({"doctor", "00:14.3"}));
   EXPECT_EQ(warned.exit_code, 7) << warned.out;
+}
+
+TEST(CliDoctor, AnUntracedRootWarnsThatNoStorageControllerIsFree) {
+  DoctorHost host("zfs");
+  host.make_ready();
+  auto r = run_pcipass(host.args({"--json", "doctor"}));
+  auto doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["checks"][7], nlohmann::json({{"verdict", "OK"},
+                                              {"name", "host-disks"},
+                                              {"detail", "/ is on 0000:01:00.0 (host-in-use)"},
+                                              {"fix", ""}}));
+  r = run_pcipass(host.args({"--run-root", host.root() + "/nowhere", "--json", "doctor"}));
+  EXPECT_EQ(r.exit_code, 7) << r.out;
+  doc = nlohmann::json::parse(r.out);
+  EXPECT_EQ(doc["checks"][7]["verdict"], "WARN");
+  EXPECT_EQ(doc["checks"][7]["detail"],
+            "/ (zfs on rpool/ROOT/pve-1) is traced to no device: no storage controller is called "
+            "free (0000:01:00.0, 0000:02:00.0)");
 }
 
 TEST(CliDoctor, UnreachableLibvirtFailsWithTheFix) {

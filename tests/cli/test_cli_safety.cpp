@@ -100,7 +100,8 @@ TEST(CliSafety, AZfsRootIsTheHostsAndAnUntracedRootLeavesNoDiskFree) {
       << r.out;
   r = run_pcipass(host.args({"--run-root", hidden, "--json", "list"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const auto& d : nlohmann::json::parse(r.out)["devices"]) {
+  const auto listed = nlohmann::json::parse(r.out);
+  for (const auto& d : listed["devices"]) {
     const bool nvme = d["class"] == "0x010802";
     EXPECT_EQ(d["status"], nvme ? "host-usage-unknown" : d["status"]) << d.dump();
     if (nvme) {
@@ -109,6 +110,10 @@ TEST(CliSafety, AZfsRootIsTheHostsAndAnUntracedRootLeavesNoDiskFree) {
       EXPECT_TRUE(d["host_usage_unknown"].is_null()) << d.dump();
     }
   }
+  EXPECT_EQ(r.err,
+            "pcipass: warning: / (zfs on rpool/ROOT/pve-1) is traced to no device: host usage "
+            "unknown for 2 devices, which need --force like the host's own (pcipass doctor says "
+            "more)\n");
   r = run_pcipass(host.args({"--run-root", hidden, "groups"}));
   EXPECT_NE(r.out.find("IOMMU group 5: blocked\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  why: 0000:02:00.0: host usage unknown: / (zfs on rpool/ROOT/pve-1) is "
@@ -204,6 +209,40 @@ TEST(CliSafety, AJournalNamingFilesOutsideTheRunsRootsIsRefused) {
     EXPECT_EQ(mode_of(victim), 0600u);
     EXPECT_FALSE(fs::exists(planted));
   }
+}
+
+TEST(CliSafety, RestoreDoesWhatStaysInsideItsRootsAndListsTheRest) {
+  // One entry outside the roots must not keep the others from the boot.
+  Host host("btrfs");
+  ASSERT_EQ(run_pcipass(host.args({"permissions", "--group", "kvm", "03:00.0"})).exit_code, 0);
+  auto journal = nlohmann::json::parse(file_text(host.journal()));
+  const fs::path elsewhere = host.dir.path() / "elsewhere.rules";
+  journal["entries"].push_back(
+      {{"id", 99}, {"state", "done"}, {"error", ""},
+       {"action", {{"action", "write-file"}, {"path", elsewhere.string()}, {"bytes", "x"},
+                   {"mode", "0644"}, {"group", ""}}}});
+  journal["next_id"] = 100;
+  put_file(host.journal(), journal.dump(2));
+  fs::remove(host.root() / "etc/udev/rules.d/90-pcipass-vfio.rules");  // lost in a reboot
+  const auto r = run_pcipass(host.args({"restore"}));
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("refusing to write " + elsewhere.string()), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(host.root() / "etc/udev/rules.d/90-pcipass-vfio.rules"));
+  EXPECT_FALSE(fs::exists(elsewhere));
+}
+
+TEST(CliSafety, InstallServiceIntoAFolderOfItsOwnAndTheRootsItNeeds) {
+  Host host("btrfs");
+  const fs::path units = host.dir.path() / "units";
+  fs::create_directories(units);
+  const std::string dev = (host.root() / "dev").string();
+  auto r = run_in_shell("cd " + quoted(host.dir.path()) + " && exec " + PCIPASS_EXE +
+                        " --sysfs-root " + quoted(host.root() / "sys") + " --dev-root " +
+                        quoted(fs::path(dev)) + " install-service --unit-dir units");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string unit = file_text(units / "pcipass-restore.service");
+  EXPECT_NE(unit.find(" --dev-root " + dev + " restore\n"), std::string::npos) << unit;
+  EXPECT_EQ(unit.find("--etc-root"), std::string::npos) << unit;  // not given: derived again
 }
 
 TEST(CliSafety, ACopiedHostNeverUndoesTheOriginal) {

@@ -221,6 +221,11 @@ TEST(JournalState, TextRoundTripAndErrors) {
                 .error()
                 .message,
             "journal: 'next_id' 18446744073709551615 is out of range");
+  // At 2^53 exactly the next id could be written but not read back.
+  EXPECT_FALSE(JournalState::parse(R"({"format":"pcipass-journal","version":1,)"
+                                   R"("next_id":9007199254740992,"entries":[]})"));
+  EXPECT_TRUE(JournalState::parse(R"({"format":"pcipass-journal","version":1,)"
+                                  R"("next_id":9007199254740991,"entries":[]})"));
   const std::string entry = R"({"id":18446744073709551614,"state":"done","error":"",)"
                             R"("action":{"action":"load-module","name":"vfio_pci"}})";
   EXPECT_EQ(JournalState::parse(R"({"format":"pcipass-journal","version":1,"next_id":1,)"

@@ -238,6 +238,17 @@ TEST(PlanRestore, AnInterruptedReleaseAllLeavesTheFileAlone) {
                                 "it)"});
 }
 
+TEST(PlanReleaseFiles, AWorldWritableEarlierModeComesBackWithoutThoseBits) {
+  // /dev/vfio/N made 0666 by hand before pcipass: giving that back would be
+  // refused as world-writable and block release --all whole.
+  SetPermissions node{"/dev/vfio/9", 0660, "kvm", 0666, "root"};
+  const auto plan = plan_release_files(journal_of({node}), as_written());
+  EXPECT_EQ(plan.actions, (std::vector<Action>{RevertPermissions{"/dev/vfio/9", 0664, "root"}}));
+  EXPECT_EQ(plan.notes, std::vector<std::string>{
+                            "/dev/vfio/9 had mode 0666 before pcipass; it gets 0664 back (never "
+                            "set-uid, set-gid, sticky or world-writable)"});
+}
+
 TEST(PlanReleaseFiles, RemovesFilesAndRevertsModesNewestFirstButKeepsTheService) {
   const WriteFile unit{"/etc/systemd/system/pcipass-restore.service", "[Unit]\n", 0644, ""};
   SetPermissions unrecorded = k_vfio_unbind;

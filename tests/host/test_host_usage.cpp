@@ -342,3 +342,79 @@ TEST(RealSysfsDev, AnExclusiveOpenOfABlockDeviceIsSeen) {
 
 }  // namespace
 }  // namespace pcipass::host
+
+namespace pcipass::host {
+namespace {
+
+constexpr const char* k_usb_disk_host = R"(
+name: usb-root
+iommu: true
+devices:
+  - {address: "0000:00:00.0", vendor: 0x8086, device: 0x4660, class: 0x060000, iommu_group: 0}
+  - address: "0000:00:14.0"
+    vendor: 0x8086
+    device: 0x7ae0
+    class: 0x0c0330
+    driver: xhci_hcd
+    iommu_group: 1
+    block:
+      - {name: sda, size_sectors: 1000, subdir: "usb1/1-1/1-1:1.0/host0/target0:0:0/0:0:0:0"}
+  - address: "0000:01:00.0"
+    vendor: 0x144d
+    device: 0xa80a
+    class: 0x010802
+    driver: vfio-pci
+    iommu_group: 2
+  - address: "0000:02:00.0"
+    vendor: 0x144d
+    device: 0xa80a
+    class: 0x010802
+    driver: nvme
+    iommu_group: 3
+    nvme:
+      - controller: nvme0
+        model: M
+        firmware: "1"
+        namespaces: [{name: nvme0n1, size_sectors: 1000}]
+  - {address: "0000:03:00.0", vendor: 0x8086, device: 0x125c, class: 0x020000, driver: igc,
+     iommu_group: 4}
+mounts:
+  - {source: overlay, target: /, fstype: overlay}
+)";
+
+TEST(HostUsage, AnUntracedRootMarksWhatCouldHoldItAndNothingElse) {
+  // / on an overlay pcipass cannot follow. The NVMe on a driver and the USB
+  // controller with a disk beneath it could hold it; the NVMe already on
+  // vfio-pci and the NIC could not.
+  test::TempDir dir;
+  test::put_file(dir.path() / "host.yaml", k_usb_disk_host);
+  const auto gen = test::run_command(
+      {PCIPASS_SIMHOST_EXE, (dir.path() / "host.yaml").string(), (dir.path() / "host").string()});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  RealSysfs sys(dir.path() / "host/sys");
+  RealSysfs proc(dir.path() / "host/proc");
+  auto inv = read_sysfs_inventory(sys).value_or_throw();
+  mark_host_usage(inv, LocalHost{sys, proc});
+  const std::string why = "/ (overlay on overlay) is traced to no device";
+  EXPECT_EQ(inv.find(*core::PciAddress::parse("0000:02:00.0"))->host_usage_unknown, why);
+  EXPECT_EQ(inv.find(*core::PciAddress::parse("0000:00:14.0"))->host_usage_unknown, why);
+  EXPECT_EQ(inv.find(*core::PciAddress::parse("0000:01:00.0"))->host_usage_unknown, "");
+  EXPECT_EQ(inv.find(*core::PciAddress::parse("0000:03:00.0"))->host_usage_unknown, "");
+
+  // / on a block device that sits on no PCI controller (platform eMMC): traced.
+  test::TempDir other;
+  test::put_file(other.path() / "self/mountinfo",
+                 "1 0 179:2 / / rw - ext4 /dev/mmcblk0p2 rw\n");
+  // Only the link is needed: sys/dev/block/179:2 -> a platform device.
+  const auto platform = dir.path() / "host/sys/devices/platform/mmc0/mmcblk0/mmcblk0p2";
+  std::filesystem::create_directories(platform);
+  std::filesystem::create_symlink("../../devices/platform/mmc0/mmcblk0/mmcblk0p2",
+                                  dir.path() / "host/sys/dev/block/179:2");
+  RealSysfs emmc_proc(other.path());
+  auto traced = read_sysfs_inventory(sys).value_or_throw();
+  mark_host_usage(traced, LocalHost{sys, emmc_proc});
+  EXPECT_EQ(traced.find(*core::PciAddress::parse("0000:02:00.0"))->host_usage_unknown, "");
+}
+
+}  // namespace
+}  // namespace pcipass::host
