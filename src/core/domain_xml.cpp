@@ -361,15 +361,18 @@ HostdevChange DomainXml::remove_hostdev(const PciAddress& address) {
     }
     // add_hostdev() puts its indentation between an element and the
     // hostdev; whitespace that opens <devices> belongs to the document.
-    // When it is the only element, add_hostdev() put the whitespace before it
-    // into a <devices> that held none.
+    // When it is the only element with whitespace on both sides, add_hostdev()
+    // put the whitespace before it into a <devices> that held no element
+    // (the whitespace after it closes <devices>). Whitespace alone before it
+    // belongs to the document.
     const pugi::xml_node before = h.previous_sibling();
     const bool only_element = !devices.find_child([&](const pugi::xml_node& n) {
       return n.type() == pugi::node_element && n != h;
     });
+    const bool closed_after = h.next_sibling() && is_whitespace_text(h.next_sibling());
     if (before && is_whitespace_text(before) &&
         (before.previous_sibling().type() == pugi::node_element ||
-         (only_element && !before.previous_sibling()))) {
+         (only_element && closed_after))) {
       devices.remove_child(before);
     }
     devices.remove_child(h);
