@@ -313,7 +313,13 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
   const bool no_elements = !devices.find_child([](const pugi::xml_node& n) {
     return n.type() == pugi::node_element;
   });
-  if (no_elements) indent = indent_inside(devices);
+  // Only a <devices> holding nothing but whitespace gets the indented layout;
+  // one with text or comments in it gets the hostdev appended as it is, so
+  // that removing it gives the document back byte for byte.
+  const bool blank = !devices.find_child([](const pugi::xml_node& n) {
+    return !is_whitespace_text(n);
+  });
+  if (no_elements) indent = blank ? indent_inside(devices) : std::string();
   const std::size_t newline = indent.rfind('\n');
   reindent(hostdev, newline == std::string::npos ? indent : indent.substr(newline + 1));
 
