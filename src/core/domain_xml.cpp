@@ -313,10 +313,12 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
   const bool no_elements = !devices.find_child([](const pugi::xml_node& n) {
     return n.type() == pugi::node_element;
   });
-  // Only a <devices> holding nothing but whitespace gets the indented layout;
-  // one with text or comments in it gets the hostdev appended as it is, so
-  // that removing it gives the document back byte for byte.
-  const bool blank = !devices.find_child([](const pugi::xml_node& n) {
+  // Only a <devices> holding nothing but whitespace (`<devices>\n  </devices>`)
+  // gets the indented layout, its whitespace closing it after the hostdev.
+  // An empty one, or one with text or comments in it, gets the hostdev
+  // appended as it is: removing it must give the document back byte for
+  // byte, and whitespace added there could not be told from the user's.
+  const bool blank = devices.first_child() && !devices.find_child([](const pugi::xml_node& n) {
     return !is_whitespace_text(n);
   });
   if (no_elements) indent = blank ? indent_inside(devices) : std::string();
@@ -342,13 +344,9 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
   } else if (indent.empty()) {
     inserted = devices.append_copy(hostdev);
   } else {
-    // `<devices>\n  </devices>` or `<devices/>`: the hostdev on a line of its
-    // own, the closing tag where the element's own indentation puts it.
-    pugi::xml_node closing = devices.last_child();
-    if (!closing || !is_whitespace_text(closing)) {
-      closing = devices.append_child(pugi::node_pcdata);
-      closing.set_value(line_indent(devices).c_str());
-    }
+    // `<devices>\n  </devices>`: the hostdev on a line of its own, before the
+    // whitespace that puts the closing tag where it was.
+    const pugi::xml_node closing = devices.last_child();
     inserted = devices.insert_copy_before(hostdev, closing);
     devices.insert_child_before(pugi::node_pcdata, inserted).set_value(indent.c_str());
   }

@@ -197,14 +197,16 @@ TEST(DomainXml, AnEmptyDevicesGetsTheHostdevOnItsOwnIndentedLines) {
             "  </devices>\n</domain>\n");
   EXPECT_EQ(d->remove_hostdev(addr("0000:02:00.0")), HostdevChange::removed);
   EXPECT_EQ(d->to_string(), xml);
-  // A self-closing <devices/> gets the same layout.
-  auto compact = DomainXml::parse("<domain type='kvm'>\n  <name>g</name>\n  <devices/>\n</domain>\n");
+  // An empty <devices/> gets it appended as it is: whitespace added there
+  // could not be told from a user's when the hostdev is removed again.
+  const std::string empty = "<domain type='kvm'>\n  <name>g</name>\n  <devices/>\n</domain>\n";
+  auto compact = DomainXml::parse(empty);
   ASSERT_TRUE(compact);
   ASSERT_TRUE(compact->add_hostdev(addr("0000:02:00.0"), hostdev_template()));
-  EXPECT_NE(compact->to_string().find("  <devices>\n    <hostdev"), std::string::npos)
+  EXPECT_NE(compact->to_string().find("  <devices><hostdev"), std::string::npos)
       << compact->to_string();
-  EXPECT_NE(compact->to_string().find("    </hostdev>\n  </devices>\n"), std::string::npos)
-      << compact->to_string();
+  EXPECT_EQ(compact->remove_hostdev(addr("0000:02:00.0")), HostdevChange::removed);
+  EXPECT_EQ(compact->to_string(), empty);
 }
 
 TEST(DomainXml, TextBeforeTheRootIsKeptByteForByte) {
