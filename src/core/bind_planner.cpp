@@ -17,6 +17,25 @@ bool is_kernel_driver_name(std::string_view name) {
          });
 }
 
+// The journal's bind entries of `devices`, each once; a device the journal
+// does not hold adds a line to `problems`.
+std::vector<const JournalEntry*> named_bind_entries(const std::vector<PciAddress>& devices,
+                                                    const JournalState& journal,
+                                                    std::vector<std::string>& problems) {
+  std::vector<const JournalEntry*> entries;
+  std::set<PciAddress> seen;
+  for (const PciAddress& address : devices) {
+    if (!seen.insert(address).second) continue;
+    if (const JournalEntry* entry = journal.bind_entry(address)) {
+      entries.push_back(entry);
+    } else {
+      problems.push_back(address.to_string() +
+                         ": not bound by pcipass (the journal has no record of it)");
+    }
+  }
+  return entries;
+}
+
 Unexpected refusal(const char* verb, const std::vector<std::string>& problems) {
   return fail(std::string("refusing to ") + verb + ":\n  " + join(problems, "\n  "),
               ExitCode::refused);
@@ -127,17 +146,7 @@ Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& requ
     entries = journal.bind_entries();
     if (entries.empty()) plan.notes.push_back("nothing to release: pcipass has bound no device");
   } else {
-    std::set<PciAddress> seen;
-    for (const PciAddress& address : request.devices) {
-      if (!seen.insert(address).second) continue;
-      const JournalEntry* entry = journal.bind_entry(address);
-      if (entry == nullptr) {
-        problems.push_back(address.to_string() +
-                           ": not bound by pcipass (the journal has no record of it)");
-        continue;
-      }
-      entries.push_back(entry);
-    }
+    entries = named_bind_entries(request.devices, journal, problems);
   }
   for (const JournalEntry* entry : entries) {
     const auto& bound = std::get<BindToVfio>(entry->action);
@@ -176,15 +185,7 @@ Result<Plan> plan_release(const Inventory& inventory, const ReleaseRequest& requ
 Result<Plan> plan_forget(const ReleaseRequest& request, const JournalState& journal) {
   Plan plan;
   std::vector<std::string> problems;
-  std::set<PciAddress> seen;
-  for (const PciAddress& address : request.devices) {
-    if (!seen.insert(address).second) continue;
-    const JournalEntry* entry = journal.bind_entry(address);
-    if (entry == nullptr) {
-      problems.push_back(address.to_string() +
-                         ": not bound by pcipass (the journal has no record of it)");
-      continue;
-    }
+  for (const JournalEntry* entry : named_bind_entries(request.devices, journal, problems)) {
     const auto& bound = std::get<BindToVfio>(entry->action);
     plan.actions.push_back(ForgetDevice{bound.address, bound.expected, Presence::may_be_here});
   }
