@@ -42,14 +42,16 @@ pcipass=$(cd "$build" && pwd)/pcipass
 # --- the kernel and busybox, from Debian's archive (cached in BUILD/e2e/debs)
 debs=$work/debs
 mkdir -p "$debs"
-kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+# No early exit in a reader of a pipe: under pipefail the writer's SIGPIPE
+# (exit 141) would end the script.
+kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '!found && /Depends: linux-image-[0-9]/ {print $2; found = 1}')
 [[ -n $kernel_pkg ]] || skip "apt knows no linux-image-amd64 package"
 fetch() {  # fetch PACKAGE: the .deb in $debs (downloaded once)
   local deb
-  deb=$(ls "$debs/$1"_*.deb 2>/dev/null | head -1 || true)
+  deb=$(compgen -G "$debs/$1_*.deb" | sort | sed -n 1p || true)
   if [[ -z $deb ]]; then
     (cd "$debs" && apt-get download "$1" >/dev/null 2>&1) || return 1
-    deb=$(ls "$debs/$1"_*.deb | head -1)
+    deb=$(compgen -G "$debs/$1_*.deb" | sort | sed -n 1p)
   fi
   echo "$deb"
 }
@@ -90,7 +92,7 @@ strip --strip-debug "$rootfs/usr/sbin/pcipass"
 copy_libs "$pcipass"
 # libvirt is loaded only by the commands that talk to it (dlopen): ldd does
 # not see it.
-libvirt_so=$(ldconfig -p | awk '/libvirt\.so\.0 .*x86-64/ {print $NF; exit}')
+libvirt_so=$(ldconfig -p | awk '!found && /libvirt\.so\.0 .*x86-64/ {print $NF; found = 1}')
 if [[ -n $libvirt_so ]]; then
   mkdir -p "$rootfs$(dirname "$libvirt_so")"
   cp -L "$libvirt_so" "$rootfs$libvirt_so"
@@ -152,7 +154,7 @@ done
 saved_rootfs=$rootfs
 rootfs=$nested
 for f in "${nested_files[@]}"; do
-  if file -bL "$f" | grep -q ELF; then copy_libs "$f"; fi
+  if [[ $(file -bL "$f") == *ELF* ]]; then copy_libs "$f"; fi
 done
 rootfs=$saved_rootfs
 # Files the first archive has already need not be repeated.
