@@ -28,8 +28,9 @@ pcipass list --class 0108 --json
 generated=build/demo/Kconfig.passthrough_libvirt.generated
 step kconfig -o "$generated"
 pcipass kconfig -o "$generated"
-echo "(entry 0002 of $(grep -c '^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_[0-9]*$' "$generated"); the free ZNS drive)"
-sed -n '/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002$/,/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002_TARGET_GUEST$/p' "$generated" | sed '$d'
+echo "(entry 0007: the free ZNS drive, with the number kdevops' own generator gives it;"
+echo " numbers are kept from this file on every later run, so a .config never changes meaning)"
+sed -n '/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0007$/,/^config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0007_TARGET_GUEST$/p' "$generated" | sed '$d'
 
 # make bringup: plan which device goes to which guest, look at every change
 # first, then put the devices into two sample guests (XML files made from

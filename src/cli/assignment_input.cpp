@@ -1,8 +1,13 @@
 #include "assignment_input.hpp"
 
 #include <pcipass/core/dot_config.hpp>
+#include <pcipass/core/kconfig_numbers.hpp>
+#include <pcipass/core/kconfig_writer.hpp>
 #include <pcipass/core/nodes_yaml.hpp>
 #include <pcipass/core/text.hpp>
+
+#include <filesystem>
+#include <optional>
 
 namespace pcipass::cli {
 
@@ -74,12 +79,49 @@ core::AssignmentRequest request_from_command_line(const AssignmentOptions& optio
   return request;
 }
 
+// Refuses a .config that selects a number the generated file beside it
+// (or --generated FILE) no longer gives the same device: the devices moved,
+// went or changed since the .config was made, and make olddefconfig would
+// re-point or drop the selection without a word.
+void check_numbers(Context& context, const AssignmentOptions& options,
+                   const core::PassthroughChoices& choices) {
+  std::string path = options.generated;
+  if (path.empty()) {
+    if (options.config == "-") return;
+    path = (std::filesystem::path(options.config).parent_path() / core::k_generated_kconfig_name)
+               .string();
+  }
+  std::optional<std::string> text;
+  if (path == "-") {
+    text = context.read_input(path).value_or_throw();
+  } else {
+    text = context.os->read_file(path).value_or_throw();
+  }
+  if (!text) {
+    if (options.generated.empty()) return;
+    throw Failure(path + ": no such file", ExitCode::bad_input);
+  }
+  const core::NumberLedger ledger = core::read_number_ledger(*text, path).value_or_throw();
+  if (ledger.empty()) return;  // kdevops' empty placeholder: nothing to hold against
+  const auto stale = core::stale_selections(choices, ledger, path);
+  if (stale.empty()) return;
+  std::string message = options.config + ": " + stale.front().message;
+  if (stale.size() > 1) message += " (and " + std::to_string(stale.size() - 1) + " more)";
+  throw Failure(message + "; run make menuconfig (or pcipass kconfig) and choose again",
+                ExitCode::bad_input);
+}
+
 }  // namespace
 
 void add_assignment_options(CLI::App* cmd, AssignmentOptions& options) {
   CLI::Option* config = cmd->add_option(
       "--config", options.config,
       "Devices, technique and guests chosen in a kdevops .config FILE ('-': stdin)");
+  CLI::Option* generated = cmd->add_option(
+      "--generated", options.generated,
+      "The generated Kconfig FILE the --config was made with: a .config whose numbers it no "
+      "longer gives the same devices is refused (default: " +
+          std::string(core::k_generated_kconfig_name) + " beside the .config, when there is one)");
   CLI::Option* nodes = cmd->add_option(
       "--nodes", options.nodes,
       "The guests of a kdevops nodes FILE (kdevops_nodes.yaml); without --config and DEV, also "
@@ -100,6 +142,7 @@ void add_assignment_options(CLI::App* cmd, AssignmentOptions& options) {
   cmd->add_flag("--force", options.force,
                 "Also assign devices the host uses (its root disk, its network, ...)");
   config->type_name("FILE")->excludes(devices)->excludes(technique)->excludes(guest);
+  generated->type_name("FILE")->needs(config);
   nodes->type_name("FILE")->excludes(guests);
   guests->type_name("NAME,...");
   technique->type_name("NAME");
@@ -126,6 +169,7 @@ AssignmentInput read_assignment_input(Context& context, const AssignmentOptions&
     const core::DotConfig config = core::DotConfig::parse(text, options.config).value_or_throw();
     const core::PassthroughChoices choices =
         core::read_passthrough_choices(config).value_or_throw();
+    check_numbers(context, options, choices);
     input.enabled = choices.enabled;
     request = core::request_from_config(choices);
   } else if (!options.devices.empty()) {

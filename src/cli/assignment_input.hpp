@@ -19,6 +19,7 @@ namespace pcipass::cli {
 
 struct AssignmentOptions {
   std::string config;                // a kdevops .config
+  std::string generated;             // the generated Kconfig the .config was made with
   std::string nodes;                 // kdevops_nodes.yaml
   std::string guests;                // --guests a,b,c
   std::vector<std::string> devices;  // DEV or DEV=GUEST

@@ -18,7 +18,7 @@ int run_groups(Context& context, bool show_all) {
   auto loaded = load_inventory(context);
   const core::Inventory& inventory = loaded.inventory;
   if (!inventory.has_iommu_groups()) throw Failure(k_no_iommu_message, ExitCode::host_error);
-  warn_unknown_host_usage(context, inventory);
+  warn_unknown_host_usage(context, loaded);
 
   if (context.options.json) {
     *context.out << core::dump_json(core::groups_to_json(inventory, loaded.source_label));

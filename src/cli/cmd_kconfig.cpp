@@ -11,7 +11,9 @@
 #include <pcipass/core/text.hpp>
 #include <pcipass/host/atomic_file.hpp>
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <ostream>
 
 namespace pcipass::cli {
@@ -22,8 +24,10 @@ using core::Failure;
 namespace {
 
 struct KconfigCommandOptions {
-  std::string output;  // empty: standard output
-  std::string read;    // a .config to show
+  std::string output;    // empty: standard output
+  std::string previous;  // the file whose numbers to keep; empty: the output file
+  std::string config;    // the .config to check; empty: .config beside the output file
+  std::string read;      // a .config to show
   bool menu = false;
   bool include_host_devices = false;
 };
@@ -45,12 +49,98 @@ std::string plural(std::size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
+// The file at `path`, nullopt when there is none; `required` makes a missing
+// file bad input.
+std::optional<std::string> read_if_there(Context& context, const std::string& path,
+                                         bool required) {
+  std::optional<std::string> text;
+  if (path == "-") {
+    text = context.read_input(path).value_or_throw();
+  } else {
+    text = context.os->read_file(path).value_or_throw();
+  }
+  if (!text && required) throw Failure(path + ": no such file", ExitCode::bad_input);
+  return text;
+}
+
+// The .config a run checks: --config FILE, else `.config` beside -o FILE.
+struct CheckedConfig {
+  std::string path;
+  std::optional<core::DotConfig> config;
+};
+
+CheckedConfig read_checked_config(Context& context, const KconfigCommandOptions& options) {
+  CheckedConfig out;
+  const bool given = !options.config.empty();
+  out.path = given ? options.config
+                   : (std::filesystem::path(options.output).parent_path() / ".config").string();
+  if (!given && options.output.empty()) return out;
+  const std::optional<std::string> text = read_if_there(context, out.path, given);
+  if (!text) return out;
+  out.config = core::DotConfig::parse(*text, out.path).value_or_throw();
+  return out;
+}
+
+// The numbers to keep: --previous FILE, else the output file as it is, else
+// the entries a .config recorded (a .config holds every entry's _PCI_ID).
+core::NumberLedger previous_numbers(Context& context, const KconfigCommandOptions& options,
+                                    const CheckedConfig& config, std::string& origin) {
+  std::string path = options.previous;
+  if (path.empty()) {
+    // The output as it is: only a regular file can hold numbers (-o may
+    // name /dev/stdout or a FIFO, never to be read).
+    std::error_code ec;
+    if (!options.output.empty() && std::filesystem::is_regular_file(options.output, ec)) {
+      path = options.output;
+    }
+  }
+  if (!path.empty()) {
+    if (auto text = read_if_there(context, path, !options.previous.empty())) {
+      core::NumberLedger ledger = core::read_number_ledger(*text, path).value_or_throw();
+      if (!ledger.empty()) {
+        origin = path;
+        return ledger;
+      }
+    }
+  }
+  if (config.config) {
+    core::NumberLedger ledger = core::number_ledger_from_config(*config.config).value_or_throw();
+    if (!ledger.empty()) origin = config.path;
+    return ledger;
+  }
+  return {};
+}
+
 int run_generate(Context& context, const KconfigCommandOptions& options) {
+  // Everything is read and checked before anything is written.
+  const CheckedConfig config = read_checked_config(context, options);
+  std::optional<core::PassthroughChoices> choices;
+  if (config.config) {
+    choices = core::read_passthrough_choices(*config.config).value_or_throw();
+  }
+  std::string numbers_origin;
+  const core::NumberLedger previous = previous_numbers(context, options, config, numbers_origin);
   auto loaded = load_inventory(context);
   core::KconfigOptions writer_options;
   writer_options.source_label = loaded.source_label;
+  writer_options.previous = &previous;
   writer_options.host_devices =
       options.include_host_devices ? core::HostDevices::include : core::HostDevices::leave_out;
+  // A selection whose number would come to mean another device stops the
+  // run before the file is replaced: the next olddefconfig would silently
+  // hand that device to the guest.
+  if (choices) {
+    const core::NumberLedger numbers = core::passthrough_numbers(loaded.inventory, writer_options);
+    for (const core::StaleSelection& stale :
+         core::stale_selections(*choices, numbers, "the new numbering")) {
+      if (stale.repointed) {
+        throw Failure(config.path + ": " + stale.message +
+                          "; nothing written (restore the generated file this .config was made "
+                          "with, or move the .config away and choose again)",
+                      ExitCode::bad_input);
+      }
+    }
+  }
   core::GeneratedKconfig generated;
   if (options.output.empty()) {
     generated = core::generate_passthrough_kconfig(loaded.inventory, writer_options);
@@ -68,20 +158,40 @@ int run_generate(Context& context, const KconfigCommandOptions& options) {
     file.commit().value_or_throw();
   }
 
+  if (choices) {
+    for (const core::StaleSelection& stale :
+         core::stale_selections(*choices, generated.ledger, "the new numbering")) {
+      warn(context, config.path + ": " + stale.message +
+                        "; make olddefconfig drops this selection: choose again");
+    }
+  }
   if (!generated.has_iommu_groups) {
     warn(context, std::string(k_no_iommu_message) + "; the generated Kconfig offers no devices");
   } else if (generated.candidates == 0) {
-    warn(context, generated.left_out == 0
-                      ? std::string("no passthrough candidates: no endpoints in IOMMU groups")
-                      : "no passthrough candidates: the host uses all " +
-                            plural(generated.left_out, "endpoint", "endpoints") +
-                            " or a device in their IOMMU group (--include-host-devices offers "
-                            "them anyway)");
+    if (generated.left_out == 0) {
+      warn(context, "no passthrough candidates: no endpoints in IOMMU groups");
+    } else if (generated.left_out_unknown == generated.left_out) {
+      warn(context, "no passthrough candidates: host usage is unknown for all " +
+                        plural(generated.left_out, "endpoint", "endpoints") +
+                        " (--include-host-devices offers them anyway, with a warning)");
+    } else {
+      warn(context, std::string("no passthrough candidates: the host ") +
+                        (generated.left_out_unknown == 0 ? "uses all " : "uses or may use all ") +
+                        plural(generated.left_out, "endpoint", "endpoints") +
+                        " or a device in their IOMMU group (--include-host-devices offers "
+                        "them anyway)");
+    }
   }
-  if (generated.host_used_offered > 0) {
-    warn(context, "offering " + plural(generated.host_used_offered, "device", "devices") +
+  if (generated.host_used_offered > generated.host_unknown_offered) {
+    warn(context, "offering " +
+                      plural(generated.host_used_offered - generated.host_unknown_offered,
+                             "device", "devices") +
                       " that the host uses itself or through their IOMMU group; their prompts "
                       "say so");
+  }
+  if (generated.host_unknown_offered > 0 && loaded.foreign.empty()) {
+    warn(context, "offering " + plural(generated.host_unknown_offered, "device", "devices") +
+                      " whose use by the host is unknown; their prompts say so");
   }
   if (options.output.empty()) {
     *context.out << generated.text;
@@ -198,8 +308,18 @@ void register_kconfig(CLI::App& app, Context& context, int& exit_code) {
       "--read", options->read,
       "Show the passthrough choices of a .config FILE ('-': stdin): technique, devices, guests "
       "(--json for programs)");
+  CLI::Option* previous = cmd->add_option(
+      "--previous", options->previous,
+      "Keep the device numbers of this generated FILE (default: the -o FILE as it is, else "
+      "the entries the .config recorded)");
+  CLI::Option* config = cmd->add_option(
+      "--config", options->config,
+      "Check what this kdevops .config FILE selects against the new numbers (default: "
+      ".config beside the -o FILE, when there is one)");
   output->type_name("FILE");
-  read->type_name("FILE")->excludes(output)->excludes(menu)->excludes(include);
+  previous->type_name("FILE")->excludes(menu);
+  config->type_name("FILE")->excludes(menu);
+  read->type_name("FILE")->excludes(output)->excludes(menu)->excludes(include)->excludes(previous)->excludes(config);
   menu->excludes(include);
   cmd->callback([&context, &exit_code, options] { exit_code = run_kconfig(context, *options); });
 }

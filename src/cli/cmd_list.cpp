@@ -70,7 +70,7 @@ int run_list(Context& context, const ListFilters& filters) {
   auto loaded = load_inventory(context);
   core::Inventory& inventory = loaded.inventory;
   if (!inventory.has_iommu_groups()) warn(context, k_no_iommu_message);
-  warn_unknown_host_usage(context, inventory);
+  warn_unknown_host_usage(context, loaded);
 
   std::vector<const core::PciDevice*> shown;
   for (const auto& [address, d] : inventory.devices()) {

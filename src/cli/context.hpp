@@ -67,6 +67,9 @@ struct Context {
 struct LoadedInventory {
   core::Inventory inventory;
   std::string source_label;
+  // Why the devices are not this machine's ("lspci text, not this machine's
+  // /sys"), or "" when they are: then host usage was read from this machine.
+  std::string foreign;
 };
 
 // Which devices a command needs: all of them (list, groups, kconfig), or the
@@ -93,6 +96,6 @@ void warn(Context& context, const std::string& text);
 
 // Warns once when host usage is unknown for some devices (/ traced to no
 // device), naming why: list and groups say it loudly, not only per row.
-void warn_unknown_host_usage(Context& context, const core::Inventory& inventory);
+void warn_unknown_host_usage(Context& context, const LoadedInventory& loaded);
 
 }  // namespace pcipass::cli

@@ -1,6 +1,7 @@
 #include "context.hpp"
 
 #include <pcipass/core/lspci_parser.hpp>
+#include <pcipass/core/text.hpp>
 #include <pcipass/host/complete_inventory.hpp>
 #include <pcipass/host/libvirt_source.hpp>
 #include <pcipass/host/sysfs_source.hpp>
@@ -24,15 +25,27 @@ SourceKind select_source(const GlobalOptions& o) {
   return SourceKind::sysfs;
 }
 
-// True for URIs that name another machine (qemu+ssh://host/system): the
-// local sysfs and /proc say nothing about its devices.
-bool is_remote_uri(const std::string& uri) {
-  const std::size_t scheme_end = uri.find("://");
-  if (scheme_end == std::string::npos) return false;
-  const std::size_t host_start = scheme_end + 3;
-  const std::size_t host_end = uri.find_first_of("/?", host_start);
-  const std::string host = uri.substr(host_start, host_end - host_start);
-  return !host.empty() && host != "localhost";
+// Why the devices behind libvirt URI `uri` are not this machine's, or ""
+// when they are: a hypervisor driver with no host part (qemu:///system,
+// qemu+unix:///session) is this machine; another host (qemu+ssh://h/system)
+// or the test driver (test:///default, whose devices are made up) is not, so
+// this machine's sysfs and /proc say nothing about what that host needs.
+std::string foreign_libvirt(const std::string& uri) {
+  const std::size_t scheme_end = uri.find(':');
+  const std::string scheme = uri.substr(0, scheme_end);
+  const std::string driver = scheme.substr(0, scheme.find('+'));
+  std::string host;
+  if (scheme_end != std::string::npos && uri.compare(scheme_end, 3, "://") == 0) {
+    const std::size_t host_start = scheme_end + 3;
+    const std::size_t host_end = uri.find_first_of("/?", host_start);
+    host = uri.substr(host_start, host_end == std::string::npos ? std::string::npos
+                                                               : host_end - host_start);
+    if (const std::size_t at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
+  }
+  const std::string shown = core::sanitize_untrusted(uri);
+  if (driver == "test") return "libvirt's test driver (" + shown + "), not this machine";
+  if (!host.empty() && host != "localhost") return "another host (" + shown + ")";
+  return "";
 }
 
 }  // namespace
@@ -51,7 +64,9 @@ void warn(Context& context, const std::string& text) {
   *context.err << "pcipass: warning: " << text << "\n";
 }
 
-void warn_unknown_host_usage(Context& context, const core::Inventory& inventory) {
+void warn_unknown_host_usage(Context& context, const LoadedInventory& loaded) {
+  if (!loaded.foreign.empty()) return;  // load_inventory() said why already
+  const core::Inventory& inventory = loaded.inventory;
   std::size_t count = 0;
   std::string why;
   for (const auto& [address, device] : inventory.devices()) {
@@ -68,7 +83,6 @@ void warn_unknown_host_usage(Context& context, const core::Inventory& inventory)
 LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {
   const GlobalOptions& o = context.options;
   LoadedInventory loaded;
-  bool local_host = true;
   host::HaveDetails details = host::HaveDetails::no;
   switch (select_source(o)) {
     case SourceKind::sysfs: {
@@ -84,11 +98,7 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {
       auto conn = context.open_libvirt(o.connect).value_or_throw();
       loaded.inventory = host::read_libvirt_inventory(conn).value_or_throw();
       loaded.source_label = "libvirt:" + conn.uri();
-      if (is_remote_uri(conn.uri())) {
-        local_host = false;
-        warn(context, "host usage not checked: " + conn.uri() +
-                          " is a remote host; devices it needs are not marked");
-      }
+      loaded.foreign = foreign_libvirt(conn.uri());
       break;
     }
     case SourceKind::lspci: {
@@ -106,11 +116,18 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {
                       ExitCode::bad_input);
       }
       loaded.source_label = "lspci:" + o.lspci_file;
+      loaded.foreign = "lspci text, not this machine's /sys";
       break;
     }
   }
   const host::LocalHost local{*context.sysfs, *context.proc, context.dev, context.run};
-  host::complete_inventory(loaded.inventory, *context.names, local_host ? &local : nullptr, details);
+  const bool local_host = loaded.foreign.empty();
+  host::complete_inventory(loaded.inventory, *context.names, local_host ? &local : nullptr, details,
+                           loaded.foreign);
+  if (!local_host) {
+    warn(context, "host usage unknown: the devices come from " + loaded.foreign +
+                      "; none is called free, acting on one needs --force");
+  }
   return loaded;
 }
 

@@ -2,6 +2,7 @@
 
 #include <pcipass/core/text.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -175,6 +176,11 @@ class Writer {
   Writer(const Inventory& inventory, const KconfigOptions& options, const KconfigSink* sink)
       : m_inventory(inventory), m_options(options), m_sink(sink) {}
 
+  NumberLedger numbers_only() {
+    pick_candidates();
+    return std::move(m_result.ledger);
+  }
+
   GeneratedKconfig run() {
     m_result.has_iommu_groups = m_inventory.has_iommu_groups();
     pick_candidates();
@@ -187,14 +193,15 @@ class Writer {
       m_out += "comment \"No PCI-E passthrough candidates: " + no_candidates_reason() + "\"\n\n";
     } else {
       m_out += "if " + std::string(k_enable_symbol) + "\n\n";
-      for (std::size_t i = 0; i < m_candidates.size(); ++i) {
-        write_entry(i + 1, *m_candidates[i]);
+      for (const PciDevice* d : m_candidates) {
+        write_entry(m_numbering.numbers.at(d->address), *d);
         if (m_out.size() >= k_sink_chunk) flush();
       }
       m_out += "endif # " + std::string(k_enable_symbol) + "\n\n";
     }
+    write_kept_numbers();
     add_string_symbol(m_out, k_passthrough_prefix, "_NUM_DEVICES",
-                      std::to_string(m_candidates.size()));
+                      std::to_string(m_highest_offered));
     m_result.candidates = m_candidates.size();
     if (m_sink != nullptr) {
       flush();
@@ -222,17 +229,94 @@ class Writer {
       const bool host_related = d.host_may_need() || m_host_groups.contains(*d.iommu_group);
       if (host_related && m_options.host_devices == HostDevices::leave_out) {
         ++m_result.left_out;
+        if (!known_used(d)) ++m_result.left_out_unknown;
         continue;
       }
       if (host_related) ++m_result.host_used_offered;
+      if (host_related && !known_used(d)) ++m_result.host_unknown_offered;
       m_candidates.push_back(&d);
-      m_numbers[address] = m_candidates.size();
+      m_offered.insert(address);
     }
+    static const NumberLedger k_none;
+    m_numbering = number_devices(
+        m_inventory, [this](const PciDevice& d) { return m_offered.contains(d.address); },
+        m_options.previous != nullptr ? *m_options.previous : k_none);
+    for (const PciDevice* d : m_candidates) {
+      m_highest_offered = std::max(m_highest_offered, m_numbering.numbers.at(d->address));
+    }
+    build_ledger();
+  }
+
+  // True when the host is known to use `d` or a member of its group, not
+  // only perhaps.
+  bool known_used(const PciDevice& d) const {
+    if (d.host_in_use()) return true;
+    const auto it = m_host_groups.find(*d.iommu_group);
+    if (it == m_host_groups.end()) return false;
+    return std::any_of(it->second.begin(), it->second.end(),
+                       [](const PciDevice* member) { return member->host_in_use(); });
+  }
+
+  // The numbers the text gives and keeps, as a next run reads them back.
+  void build_ledger() {
+    NumberLedger& ledger = m_result.ledger;
+    for (const auto& [address, number] : m_numbering.numbers) {
+      const PciDevice& d = *m_inventory.find(address);
+      NumberRecord& record = ledger.records[number];
+      record.number = number;
+      record.address = address;
+      record.vendor_id = d.vendor_id;
+      record.device_id = d.device_id;
+      record.offered = m_offered.contains(address);
+      if (!record.offered) record.note = "not offered";
+    }
+    for (const NumberRecord& kept : m_numbering.retired) {
+      ledger.records[kept.number] = kept;
+      const NumberRecord* before = nullptr;
+      if (m_options.previous != nullptr) {
+        const auto it = m_options.previous->records.find(kept.number);
+        if (it != m_options.previous->records.end()) before = &it->second;
+      }
+      if (before != nullptr && (before->offered || before->note == "not offered")) {
+        m_result.newly_retired.push_back(kept);
+      }
+    }
+  }
+
+  // `# number NNNN ADDRESS IDS NOTE` for every number not offered: present
+  // devices not offered, and devices gone or changed, so that no number is
+  // ever given to another device.
+  void write_kept_numbers() {
+    bool any = false;
+    for (const auto& [number, record] : m_result.ledger.records) {
+      if (record.offered) continue;
+      if (!any) {
+        add_comment_line(m_out, "Numbers kept for devices not offered above, so that a number never");
+        add_comment_line(m_out, "means another device (pcipass reads them back; do not edit):");
+        any = true;
+      }
+      const std::string symbol = passthrough_symbol(number);
+      std::string line =
+          "number " + symbol.substr(k_passthrough_prefix.size() + 1) + " " + record.address.to_string();
+      line += record.vendor_id && record.device_id
+                  ? " " + hex(*record.vendor_id, 4).substr(2) + ":" + hex(*record.device_id, 4).substr(2)
+                  : std::string(" -");
+      line += " " + record.note;
+      add_comment_line(m_out, line);
+      if (m_out.size() >= k_sink_chunk) flush();
+    }
+    if (any) m_out += "\n";
   }
 
   std::string no_candidates_reason() const {
     if (m_endpoints == 0) return "this host has no endpoints in IOMMU groups";
-    return "the host uses all " + plural(m_endpoints, "endpoint", "endpoints") +
+    if (m_result.left_out_unknown == m_endpoints) {
+      return "pcipass cannot tell whether the host uses any of its " +
+             plural(m_endpoints, "endpoint", "endpoints") +
+             " (pcipass kconfig --include-host-devices offers them anyway)";
+    }
+    const char* uses = m_result.left_out_unknown == 0 ? "the host uses all " : "the host may use all ";
+    return uses + plural(m_endpoints, "endpoint", "endpoints") +
            " or a device in their IOMMU group (pcipass kconfig --include-host-devices offers "
            "them anyway)";
   }
@@ -244,14 +328,24 @@ class Writer {
       add_comment_line(m_out, "Source: " + kconfig_safe_text(m_options.source_label));
     }
     add_comment_line(m_out, "Candidates: " + plural(m_candidates.size(), "endpoint", "endpoints") +
-                                ", numbered in PCI address order.");
-    if (m_result.left_out > 0) {
-      add_comment_line(m_out, "Left out: " + plural(m_result.left_out, "endpoint", "endpoints") +
+                                ", in PCI address order. Numbers are kdevops' the first");
+    add_comment_line(m_out,
+                     "time and kept from the previous file after that: a number never moves.");
+    if (m_result.left_out > m_result.left_out_unknown) {
+      add_comment_line(m_out, "Left out: " +
+                                  plural(m_result.left_out - m_result.left_out_unknown,
+                                         "endpoint", "endpoints") +
                                   " the host uses itself or through their IOMMU group;");
       add_comment_line(m_out, "pcipass kconfig --include-host-devices offers them with a warning.");
     }
+    if (m_result.left_out_unknown > 0) {
+      add_comment_line(m_out, "Left out: " +
+                                  plural(m_result.left_out_unknown, "endpoint", "endpoints") +
+                                  " whose use by the host pcipass cannot tell;");
+      add_comment_line(m_out, "pcipass kconfig --include-host-devices offers them with a warning.");
+    }
     if (m_result.host_used_offered > 0) {
-      add_comment_line(m_out, "Offered although the host uses them or their IOMMU group: " +
+      add_comment_line(m_out, "Offered although the host uses (or may use) them or their IOMMU group: " +
                                   std::to_string(m_result.host_used_offered) + ".");
     }
     add_comment_line(m_out,
@@ -261,8 +355,8 @@ class Writer {
   }
 
   std::string symbol_of(const PciAddress& address) const {
-    const auto it = m_numbers.find(address);
-    return it == m_numbers.end() ? std::string() : passthrough_symbol(it->second);
+    if (!m_offered.contains(address)) return {};
+    return passthrough_symbol(m_numbering.numbers.at(address));
   }
 
   // How a group member or VF is described in another entry's help.
@@ -415,8 +509,10 @@ class Writer {
   const KconfigSink* m_sink;  // null: the text goes into m_result.text
   GeneratedKconfig m_result;
   std::string m_out;
-  std::vector<const PciDevice*> m_candidates;
-  std::map<PciAddress, std::size_t> m_numbers;
+  std::vector<const PciDevice*> m_candidates;  // in address order
+  std::set<PciAddress> m_offered;
+  Numbering m_numbering;
+  std::size_t m_highest_offered = 0;
   std::map<unsigned, std::vector<const PciDevice*>> m_host_groups;
   std::size_t m_endpoints = 0;
 };
@@ -426,6 +522,10 @@ class Writer {
 GeneratedKconfig generate_passthrough_kconfig(const Inventory& inventory,
                                               const KconfigOptions& options) {
   return Writer(inventory, options, nullptr).run();
+}
+
+NumberLedger passthrough_numbers(const Inventory& inventory, const KconfigOptions& options) {
+  return Writer(inventory, options, nullptr).numbers_only();
 }
 
 GeneratedKconfig write_passthrough_kconfig(const Inventory& inventory, const KconfigOptions& options,

@@ -60,10 +60,28 @@ NameAndId split_name_and_id(std::string_view value) {
   return {sanitize_untrusted(value), std::nullopt};
 }
 
-// Class names of bridges in pci.ids, for output without -nn class ids.
-bool is_bridge_class_name(std::string_view name) {
-  return name == "PCI bridge" || name == "CardBus bridge" ||
-         name == "Semi-transparent PCI-to-PCI bridge";
+// pci.ids' names of base class 0x06 (bridges), for output without -nn:
+// every bridge stays with the platform, so text without class ids must not
+// turn a host or ISA bridge into a candidate. The names are the PCI spec's
+// and have not changed in pci.ids in decades.
+struct BridgeClassName {
+  std::string_view name;
+  std::uint16_t class_id;
+};
+constexpr BridgeClassName k_bridge_class_names[] = {
+    {"Host bridge", 0x0600},        {"ISA bridge", 0x0601},
+    {"EISA bridge", 0x0602},        {"MicroChannel bridge", 0x0603},
+    {"PCI bridge", 0x0604},         {"PCMCIA bridge", 0x0605},
+    {"NuBus bridge", 0x0606},       {"CardBus bridge", 0x0607},
+    {"RACEway bridge", 0x0608},     {"Semi-transparent PCI-to-PCI bridge", 0x0609},
+    {"InfiniBand to PCI host bridge", 0x060a}, {"Bridge", 0x0680},
+};
+
+std::optional<std::uint16_t> bridge_class_id(std::string_view name) {
+  for (const BridgeClassName& entry : k_bridge_class_names) {
+    if (entry.name == name) return entry.class_id;
+  }
+  return std::nullopt;
 }
 
 // The record being read: the device so far and what is only known once the
@@ -217,11 +235,10 @@ private:
     PciDevice& device = record.device;
     // lspci prints Rev only when it is not zero.
     if (!device.revision) device.revision = 0;
+    if (!record.class_id) record.class_id = bridge_class_id(device.class_name);
     if (record.class_id) {
       device.class_code = (std::uint32_t{*record.class_id} << 8) | record.prog_if;
       device.header = header_kind_from_class(device.class_code);
-    } else if (is_bridge_class_name(device.class_name)) {
-      device.header = HeaderKind::bridge;
     } else if (!device.class_name.empty()) {
       device.header = HeaderKind::endpoint;
     }

@@ -57,16 +57,36 @@ core::Status RealOs::load_module(std::string_view name) {
 
 core::Result<std::optional<std::string>> RealOs::read_file(
     const std::filesystem::path& path) const {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // O_NONBLOCK: a FIFO put where a file was expected must not hang the run.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
     if (errno == ENOENT) return std::optional<std::string>();
     return fail("reading " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad())
-    return fail("reading " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
-  return std::optional<std::string>(buffer.str());
+  std::string out;
+  struct stat st {};
+  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  int error = 0;
+  if (regular) {
+    char buffer[64 * 1024];
+    for (;;) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n > 0) {
+        out.append(buffer, static_cast<std::size_t>(n));
+      } else if (n == 0) {
+        break;
+      } else if (errno != EINTR) {
+        error = errno;
+        break;
+      }
+    }
+  }
+  ::close(fd);
+  if (!regular) return fail("reading " + path.string() + ": not a regular file", ExitCode::bad_input);
+  if (error != 0) {
+    return fail("reading " + path.string() + ": " + std::strerror(error), ExitCode::host_error);
+  }
+  return std::optional<std::string>(std::move(out));
 }
 
 core::Status RealOs::write_file(const std::filesystem::path& path, std::string_view bytes,

@@ -163,7 +163,10 @@ TEST(CliNoIommu, ListWarnsAndGroupsFailsWithTheFix) {
   EXPECT_EQ(r.out, "");
 }
 
-TEST(CliSources, LspciTextFromStdinGivesTheSameJsonAsSysfs) {
+// lspci text is not this machine's: the same devices, ids, names and groups
+// as sysfs gives, but neither this machine's sysfs details (NVMe, network,
+// GPU memory) nor its host usage: every device's usage is unknown.
+TEST(CliSources, LspciTextFromStdinGivesTheSameDevicesButNeverThisMachinesUsage) {
   const auto root = sim_host("workstation");
   const auto lspci = run_command({"lspci", "-A", "linux-sysfs", "-O",
                                   "sysfs.path=" + (root / "sys/bus/pci").string(), "-Dvmmmnnk"});
@@ -171,11 +174,64 @@ TEST(CliSources, LspciTextFromStdinGivesTheSameJsonAsSysfs) {
   auto from_sysfs = nlohmann::json::parse(run_pcipass(on_host("workstation", {"list", "--json"})).out);
   const auto r = run_pcipass(on_host("workstation", {"list", "--json", "--lspci", "-"}), lspci.out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err,
+            "pcipass: warning: host usage unknown: the devices come from lspci text, not this "
+            "machine's /sys; none is called free, acting on one needs --force\n");
   auto from_lspci = nlohmann::json::parse(r.out);
   EXPECT_EQ(from_lspci["source"], "lspci:-");
-  // lspci shows no SR-IOV or NUMA details here; everything else must match.
-  for (auto* doc : {&from_sysfs, &from_lspci}) (*doc)["source"] = "";
+  ASSERT_EQ(from_lspci["devices"].size(), from_sysfs["devices"].size());
+  std::size_t used_here = 0;
+  for (auto& d : from_sysfs["devices"]) used_here += d["status"] == "host-in-use" ? 1 : 0;
+  EXPECT_GT(used_here, 0u);  // the simulated host's root disk, NIC and boot GPU
+  for (const auto& d : from_lspci["devices"]) {
+    EXPECT_EQ(d["status"], "host-usage-unknown") << d["address"];
+    EXPECT_EQ(d["host_usage_unknown"], "lspci text, not this machine's /sys");
+    EXPECT_EQ(d["host_uses"], nlohmann::json::array());
+  }
+  for (auto* doc : {&from_sysfs, &from_lspci}) {
+    (*doc)["source"] = "";
+    for (auto& d : (*doc)["devices"]) {
+      for (const char* key : {"status", "host_usage_unknown", "host_uses", "human_name", "nvme",
+                              "net", "memory_bytes", "boot_vga"}) {
+        d.erase(key);
+      }
+    }
+  }
   EXPECT_EQ(from_sysfs.dump(1), from_lspci.dump(1));
+}
+
+// Devices read through libvirt's test driver are not this machine's: this
+// machine's root disk or NIC says nothing about them, and none of them is
+// ever called free, offered as free in the menu, or planned without --force.
+TEST(CliSources, ATestDriverInventoryIsNeverCalledFree) {
+  const std::string uri = "test://" + (sim_host("workstation") / "libvirt-test.xml").string();
+  const std::string warning = "pcipass: warning: host usage unknown: the devices come from "
+                              "libvirt's test driver (" + uri +
+                              "), not this machine; none is called free, acting on one needs "
+                              "--force\n";
+  const auto listed = run_pcipass({"-c", uri, "list", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.err, warning);
+  const auto doc = nlohmann::json::parse(listed.out);
+  ASSERT_FALSE(doc["devices"].empty());
+  for (const auto& d : doc["devices"]) {
+    EXPECT_EQ(d["status"], "host-usage-unknown") << d["address"];
+    EXPECT_EQ(d["host_usage_unknown"], "libvirt's test driver (" + uri + "), not this machine");
+  }
+
+  const auto kconfig = run_pcipass({"-c", uri, "kconfig"});
+  ASSERT_EQ(kconfig.exit_code, 0) << kconfig.err;
+  EXPECT_EQ(kconfig.err, warning +
+                             "pcipass: warning: no passthrough candidates: host usage is unknown "
+                             "for all 7 endpoints (--include-host-devices offers them anyway, "
+                             "with a warning)\n");
+  EXPECT_EQ(kconfig.out.find("\tbool "), std::string::npos);
+
+  const auto planned = run_pcipass({"-c", uri, "plan", "--guests", "lab", "0000:02:00.0"});
+  EXPECT_EQ(planned.exit_code, 5);
+  EXPECT_NE(planned.err.find("0000:02:00.0: host usage unknown: libvirt's test driver"),
+            std::string::npos)
+      << planned.err;
 }
 
 }  // namespace

@@ -115,7 +115,8 @@ TEST(KconfigWriter, WritesKdevopsSchemeForOneDevice) {
       "# Automatically generated PCI-E passthrough Kconfig by pcipass\n"
       "#\n"
       "# Source: sysfs:/sys\n"
-      "# Candidates: 1 endpoint, numbered in PCI address order.\n"
+      "# Candidates: 1 endpoint, in PCI address order. Numbers are kdevops' the first\n"
+      "# time and kept from the previous file after that: a number never moves.\n"
       "# Regenerate with make dynconfig-pci or pcipass kconfig -o FILE; do not edit.\n"
       "\n"
       "if KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH\n"
@@ -221,7 +222,7 @@ TEST(KconfigWriter, IncludeHostDevicesWarnsInPromptAndHelp) {
   EXPECT_NE(generated.text.find("\t  WARNING: the host uses a device in the same IOMMU group:\n"
                                 "\t    0000:2d:00.0: boot VGA device; framebuffer console (fb0)\n"),
             std::string::npos);
-  EXPECT_NE(generated.text.find("# Offered although the host uses them or their IOMMU group: 2.\n"),
+  EXPECT_NE(generated.text.find("# Offered although the host uses (or may use) them or their IOMMU group: 2.\n"),
             std::string::npos);
 }
 

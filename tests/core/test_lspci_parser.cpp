@@ -197,7 +197,11 @@ TEST(LspciParser, ReadsRealPlainOutput) {
   EXPECT_EQ(host_bridge.vendor_name, "Intel Corporation");
   EXPECT_EQ(host_bridge.device_name, "Device 0d57");
   EXPECT_EQ(host_bridge.vendor_id, std::nullopt);
-  EXPECT_EQ(host_bridge.class_code, std::nullopt);
+  // Without -nn a bridge's class still comes from its name, so a host or
+  // ISA bridge is never taken for an endpoint a guest could get.
+  EXPECT_EQ(host_bridge.class_code, 0x060000u);
+  EXPECT_TRUE(host_bridge.stays_with_platform());
+  EXPECT_STREQ(host_bridge.kind_name(), "host-bridge");
   EXPECT_EQ(host_bridge.revision, 0);  // lspci leaves out Rev 00
   EXPECT_EQ(host_bridge.header, HeaderKind::endpoint);
 

@@ -149,4 +149,27 @@ std::string sample_guest(const std::string& name) {
   return xml;
 }
 
+std::string lspci_text(const std::filesystem::path& root, const std::string& flags) {
+  const CommandResult r = run_command(
+      {"lspci", "-A", "linux-sysfs", "-O", "sysfs.path=" + (root / "sys/bus/pci").string(), flags});
+  if (r.exit_code != 0) throw std::runtime_error("lspci failed: " + r.err);
+  return r.out;
+}
+
+std::map<std::string, std::size_t> kdevops_numbers(const std::string& lspci) {
+  std::map<std::string, std::size_t> out;
+  std::size_t start = 0;
+  std::string slot;
+  std::size_t count = 0;
+  while (start < lspci.size()) {
+    std::size_t end = lspci.find('\n', start);
+    if (end == std::string::npos) end = lspci.size();
+    const std::string line = lspci.substr(start, end - start);
+    if (line.starts_with("Slot:\t")) slot = line.substr(6);
+    if (line.starts_with("SDevice:\t")) out[slot] = ++count;
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace pcipass::test

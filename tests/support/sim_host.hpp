@@ -58,4 +58,13 @@ std::map<std::string, std::string> files_under(const std::filesystem::path& dir)
 // The sample guest of xml-templates/guest-q35.xml, named `name`.
 std::string sample_guest(const std::string& name);
 
+// The real lspci's text for the simulated host at `root` (its sys/bus/pci),
+// with `flags` such as "-Dvmmm".
+std::string lspci_text(const std::filesystem::path& root, const std::string& flags = "-Dvmmm");
+
+// kdevops' numbers for `lspci -Dvmmm` text, worked out the way its
+// generator does: the functions with an SDevice line, in the text's order,
+// from 1. Address -> number.
+std::map<std::string, std::size_t> kdevops_numbers(const std::string& lspci);
+
 }  // namespace pcipass::test

@@ -5,6 +5,7 @@
 // gen-dynamic-pci.py (docs/kconfig.md lists what matches and what differs).
 
 #include <pcipass/core/inventory.hpp>
+#include <pcipass/core/kconfig_numbers.hpp>
 
 #include <cstddef>
 #include <functional>
@@ -27,6 +28,9 @@ struct KconfigOptions {
   HostDevices host_devices = HostDevices::leave_out;
   // Where the inventory came from ("sysfs:/sys"), for the header comment.
   std::string source_label;
+  // The numbers the previous generated file gave (kconfig_numbers.hpp);
+  // null or empty: numbered like kdevops' generator.
+  const NumberLedger* previous = nullptr;
 };
 
 // The generated file and what went into it, so the caller can warn.
@@ -36,20 +40,37 @@ struct GeneratedKconfig {
   // Endpoints not offered because the host uses them or a member of their
   // IOMMU group (0 with HostDevices::include).
   std::size_t left_out = 0;
-  // Candidates offered although the host uses them or their group.
+  // Of those left out, the ones left out only because the host's usage of
+  // them or their group is unknown (no device of the group is known used).
+  std::size_t left_out_unknown = 0;
+  // Candidates offered although the host uses or may use them or their
+  // group, and of those, the ones only whose usage is unknown.
   std::size_t host_used_offered = 0;
+  std::size_t host_unknown_offered = 0;
   bool has_iommu_groups = true;
+  // Every number the text gives or keeps: what a next run reads back.
+  NumberLedger ledger;
+  // Numbers whose device went or changed in this run (not before).
+  std::vector<NumberRecord> newly_retired;
 };
 
 // Writes `Kconfig.passthrough_libvirt.generated` for `inventory`. Candidates
 // are the endpoints (PciDevice::stays_with_platform() is false) that have an
 // IOMMU group and that the host needs neither themselves nor through a member
 // of their group; HostDevices::include offers those too, with a warning in
-// their prompt. Candidates are numbered from 1 in address order, so an
-// unchanged host gives byte-identical text. Without IOMMU groups the text
-// holds a visible comment saying why nothing can be picked, and no entries.
+// their prompt. Numbers follow kconfig_numbers.hpp (kdevops' numbering the
+// first time, then kept from `options.previous`); entries come in address
+// order and `_NUM_DEVICES` is the highest number offered, so kdevops'
+// consumers, which walk 1..NUM_DEVICES, see every entry. Numbers not offered
+// are kept in `# number` comment lines. An unchanged host gives
+// byte-identical text. Without IOMMU groups the text holds a visible comment
+// saying why nothing can be picked, and no entries.
 GeneratedKconfig generate_passthrough_kconfig(const Inventory& inventory,
                                               const KconfigOptions& options);
+
+// The numbers generate_passthrough_kconfig() would give and keep (its
+// `ledger`), without writing the text.
+NumberLedger passthrough_numbers(const Inventory& inventory, const KconfigOptions& options);
 
 // Receives the generated text piece by piece, in order.
 using KconfigSink = std::function<void(std::string_view)>;

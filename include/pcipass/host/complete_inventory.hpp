@@ -5,6 +5,8 @@
 #include <pcipass/host/host_usage.hpp>
 #include <pcipass/host/sysfs.hpp>
 
+#include <string_view>
+
 namespace pcipass::host {
 
 // Whether a source already read the details behind human names (the sysfs
@@ -13,9 +15,13 @@ enum class HaveDetails { yes, no };
 
 // Turns what a source read into the full inventory every command sees:
 // database names, the sysfs details behind human names (when `local` is
-// given and the source lacks them), human names, and host usage (only with
-// `local`; a remote host's usage cannot be seen from here).
+// given and the source lacks them), human names, and host usage. `local` is
+// this machine, given only when the inventory is this machine's: its sysfs
+// and /proc say nothing about another host's devices. Without it every
+// device's host usage is unknown, for the reason `foreign` gives ("lspci
+// text, not this machine's /sys"), so none of them is ever called free.
 void complete_inventory(core::Inventory& inventory, const core::PciNames& names,
-                        const LocalHost* local, HaveDetails details);
+                        const LocalHost* local, HaveDetails details,
+                        std::string_view foreign = {});
 
 }  // namespace pcipass::host

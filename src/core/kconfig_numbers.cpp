@@ -1,0 +1,373 @@
+#include <pcipass/core/kconfig_numbers.hpp>
+
+#include <pcipass/core/kconfig_writer.hpp>
+#include <pcipass/core/text.hpp>
+#include <pcipass/core/text_lines.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+namespace pcipass::core {
+namespace {
+
+// "vvvv:dddd", or nullopt.
+std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_ids(std::string_view text) {
+  if (text.size() != 9 || text[4] != ':') return std::nullopt;
+  const auto vendor = parse_hex(text.substr(0, 4));
+  const auto device = parse_hex(text.substr(5));
+  if (!vendor || !device) return std::nullopt;
+  return std::pair{static_cast<std::uint16_t>(*vendor), static_cast<std::uint16_t>(*device)};
+}
+
+// The number of `KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_NNNN[_FIELD]` and the
+// field ("" for the entry's own bool), or nullopt for other symbols.
+struct SymbolParts {
+  std::size_t number = 0;
+  std::string_view field;
+};
+std::optional<SymbolParts> split_symbol(std::string_view symbol) {
+  const std::string prefix = std::string(k_passthrough_prefix) + "_";
+  if (!symbol.starts_with(prefix)) return std::nullopt;
+  symbol.remove_prefix(prefix.size());
+  const std::size_t digits = symbol.find_first_not_of("0123456789");
+  const std::string_view number_text = symbol.substr(0, digits);
+  if (number_text.empty() || number_text.size() > 9) return std::nullopt;
+  SymbolParts parts;
+  std::from_chars(number_text.data(), number_text.data() + number_text.size(), parts.number);
+  if (digits != std::string_view::npos) {
+    if (symbol[digits] != '_') return std::nullopt;
+    parts.field = symbol.substr(digits + 1);
+  }
+  return parts;
+}
+
+// The value of a `default "..."` line, with Kconfig's `\"` and `\\` undone.
+std::optional<std::string> quoted_default(std::string_view line) {
+  line = trim(line);
+  if (!line.starts_with("default \"") || line.size() < 10 || line.back() != '"') return std::nullopt;
+  const std::string_view body = line.substr(9, line.size() - 10);
+  std::string out;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '\\' && i + 1 < body.size()) ++i;
+    out += body[i];
+  }
+  return out;
+}
+
+// Quotes go, as kdevops' generator strips them from `_SDEVICE`.
+std::string without_quotes(std::string_view text) {
+  std::string out;
+  for (char ch : text) {
+    if (ch != '"' && ch != '\'') out += ch;
+  }
+  return out;
+}
+
+class LedgerReader {
+ public:
+  explicit LedgerReader(std::string_view source_name) : m_source(source_name) {}
+
+  Result<NumberLedger> read(std::string_view text) {
+    const std::vector<std::string_view> lines = split_lines(text);
+    std::optional<SymbolParts> symbol;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      const std::size_t line_number = i + 1;
+      const std::string_view line = trim(lines[i]);
+      if (line.starts_with("# number ")) {
+        if (Status s = read_comment(line, line_number); !s) return fail(s.error());
+        continue;
+      }
+      if (line.starts_with("config ")) {
+        symbol = split_symbol(trim(line.substr(7)));
+        if (symbol && symbol->field.empty()) entry(symbol->number, line_number);
+        continue;
+      }
+      if (!symbol || !line.starts_with("default ")) continue;
+      const auto value = quoted_default(line);
+      if (!value) continue;
+      if (Status s = read_field(*symbol, *value, line_number); !s) return fail(s.error());
+    }
+    for (const auto& [number, record] : m_ledger.records) {
+      if (record.offered && !m_has_address.contains(number)) {
+        return bad(record.line, passthrough_symbol(number) + " has no _PCI_ID");
+      }
+    }
+    return std::move(m_ledger);
+  }
+
+ private:
+  Unexpected bad(std::size_t line, const std::string& what) const {
+    return fail(std::string(m_source) + " line " + std::to_string(line) + ": " + what +
+                       " (pcipass keeps device numbers from this file: mend it or move it away)",
+                   ExitCode::bad_input);
+  }
+
+  NumberRecord& entry(std::size_t number, std::size_t line) {
+    NumberRecord& record = m_ledger.records[number];
+    if (record.line == 0) {
+      record.number = number;
+      record.line = line;
+      record.offered = true;
+    }
+    return record;
+  }
+
+  Status read_field(const SymbolParts& symbol, const std::string& value, std::size_t line) {
+    if (symbol.field != "PCI_ID" && symbol.field != "VENDOR_DEVICE" && symbol.field != "SDEVICE" &&
+        symbol.field != "NAME") {
+      return ok();
+    }
+    NumberRecord& record = entry(symbol.number, line);
+    if (!record.offered) {
+      return bad(line, passthrough_symbol(symbol.number) + " is also kept in a comment line");
+    }
+    if (symbol.field == "PCI_ID") {
+      const auto address = PciAddress::parse(value);
+      if (!address) {
+        return bad(line, passthrough_symbol(symbol.number) + "_PCI_ID is not a PCI address: " +
+                             quote_for_message(value));
+      }
+      record.address = *address;
+      m_has_address.insert(symbol.number);
+    } else if (symbol.field == "VENDOR_DEVICE") {
+      const auto ids = parse_ids(value);
+      if (!ids) {
+        return bad(line, passthrough_symbol(symbol.number) +
+                             "_VENDOR_DEVICE is not vendor:device: " + quote_for_message(value));
+      }
+      record.vendor_id = ids->first;
+      record.device_id = ids->second;
+    } else if (symbol.field == "SDEVICE") {
+      record.sdevice = value;
+    } else {
+      record.name = value;
+    }
+    return ok();
+  }
+
+  // `# number NNNN ADDRESS IDS NOTE`: a number given to a device not offered.
+  Status read_comment(std::string_view line, std::size_t line_number) {
+    const std::vector<std::string_view> fields = split_fields(line.substr(9));
+    std::size_t number = 0;
+    const bool number_ok =
+        !fields.empty() && fields[0].size() <= 9 &&
+        fields[0].find_first_not_of("0123456789") == std::string_view::npos &&
+        std::from_chars(fields[0].data(), fields[0].data() + fields[0].size(), number).ec ==
+            std::errc{} &&
+        number > 0;
+    std::optional<PciAddress> address;
+    if (fields.size() >= 2) {
+      if (auto parsed = PciAddress::parse(fields[1])) address = *parsed;
+    }
+    const auto ids = fields.size() >= 3 ? parse_ids(fields[2]) : std::nullopt;
+    if (!number_ok || !address || fields.size() < 3 || (fields[2] != "-" && !ids)) {
+      return bad(line_number, "expected '# number NNNN ADDRESS VENDOR:DEVICE|- NOTE', got " +
+                                  quote_for_message(line));
+    }
+    if (m_ledger.records.contains(number)) {
+      return bad(line_number, "number " + std::to_string(number) + " is given twice");
+    }
+    NumberRecord& record = m_ledger.records[number];
+    record.number = number;
+    record.address = *address;
+    if (ids) {
+      record.vendor_id = ids->first;
+      record.device_id = ids->second;
+    }
+    record.line = line_number;
+    for (std::size_t i = 3; i < fields.size(); ++i) {
+      if (!record.note.empty()) record.note += ' ';
+      record.note += fields[i];
+    }
+    return ok();
+  }
+
+  std::string_view m_source;
+  NumberLedger m_ledger;
+  std::set<std::size_t> m_has_address;
+};
+
+// True when kdevops' generator numbers `d`: lspci shows an `SDevice:` line
+// for it, which it does for every function with subsystem ids.
+bool kdevops_numbers(const PciDevice& d) {
+  return d.subsystem_vendor_id.has_value() || !d.subsystem_name.empty();
+}
+
+// Why `record` does not (or no longer) mean the device at its address, or
+// "" when it still does.
+std::string mismatch(const NumberRecord& record, const PciDevice* d) {
+  if (d == nullptr) return "gone";
+  if (record.vendor_id && record.device_id) {
+    return d->vendor_id == record.vendor_id && d->device_id == record.device_id ? "" : "changed";
+  }
+  if (!record.sdevice.empty() && !d->subsystem_name.empty() &&
+      without_quotes(record.sdevice) != without_quotes(d->subsystem_name)) {
+    return "changed";
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string NumberRecord::describe() const {
+  std::string out = address.to_string();
+  if (vendor_id && device_id) {
+    out += " (" + hex(*vendor_id, 4).substr(2) + ":" + hex(*device_id, 4).substr(2) + ")";
+  }
+  return out;
+}
+
+Result<NumberLedger> read_number_ledger(std::string_view kconfig_text,
+                                        std::string_view source_name) {
+  return LedgerReader(source_name).read(kconfig_text);
+}
+
+Result<NumberLedger> number_ledger_from_config(const DotConfig& config) {
+  NumberLedger ledger;
+  const auto bad = [&](const DotConfigValue& v, const std::string& what) {
+    return fail(config.source_name() + " line " + std::to_string(v.line) + ": " + what,
+                ExitCode::bad_input);
+  };
+  for (const auto& [symbol, value] : config.values()) {
+    const auto parts = split_symbol(symbol);
+    if (!parts || parts->field.empty()) continue;
+    const std::string_view field = parts->field;
+    if (field != "PCI_ID" && field != "VENDOR_DEVICE" && field != "SDEVICE" && field != "NAME") {
+      continue;
+    }
+    NumberRecord& record = ledger.records[parts->number];
+    record.number = parts->number;
+    record.offered = true;
+    if (record.line == 0 || value.line < record.line) record.line = value.line;
+    if (field == "PCI_ID") {
+      const auto address = PciAddress::parse(value.value);
+      if (!address) {
+        return bad(value, "CONFIG_" + symbol + " is not a PCI address: " +
+                              quote_for_message(value.value));
+      }
+      record.address = *address;
+    } else if (field == "VENDOR_DEVICE") {
+      const auto ids = parse_ids(value.value);
+      if (!ids) {
+        return bad(value, "CONFIG_" + symbol + " is not vendor:device: " +
+                              quote_for_message(value.value));
+      }
+      record.vendor_id = ids->first;
+      record.device_id = ids->second;
+    } else if (field == "SDEVICE") {
+      record.sdevice = value.value;
+    } else {
+      record.name = value.value;
+    }
+  }
+  for (const auto& [number, record] : ledger.records) {
+    if (config.find(passthrough_symbol(number) + "_PCI_ID") == nullptr) {
+      return fail(config.source_name() + " line " + std::to_string(record.line) + ": " +
+                      passthrough_symbol(number) + " has no _PCI_ID",
+                  ExitCode::bad_input);
+    }
+  }
+  return ledger;
+}
+
+Numbering number_devices(const Inventory& inventory,
+                         const std::function<bool(const PciDevice&)>& offered,
+                         const NumberLedger& previous) {
+  Numbering out;
+  if (!previous.empty()) {
+    out.from_previous = true;
+    out.highest = previous.records.rbegin()->first;
+    for (const auto& [number, record] : previous.records) {
+      const PciDevice* d = inventory.find(record.address);
+      std::string why = mismatch(record, d);
+      if (why.empty() && out.numbers.contains(record.address)) why = "changed";
+      if (why.empty()) {
+        out.numbers[record.address] = number;
+        continue;
+      }
+      NumberRecord kept = record;
+      kept.offered = false;
+      kept.name.clear();
+      kept.sdevice.clear();
+      // A number retired before stays retired with its first reason.
+      if (record.offered || record.note == "not offered") kept.note = why;
+      out.retired.push_back(std::move(kept));
+    }
+  } else {
+    for (const auto& [address, d] : inventory.devices()) {
+      if (kdevops_numbers(d)) out.numbers[address] = ++out.highest;
+    }
+  }
+  for (const auto& [address, d] : inventory.devices()) {
+    if (!out.numbers.contains(address) && (offered(d) || kdevops_numbers(d))) {
+      out.numbers[address] = ++out.highest;
+    }
+  }
+  return out;
+}
+
+std::vector<StaleSelection> stale_selections(const PassthroughChoices& choices,
+                                             const NumberLedger& ledger,
+                                             std::string_view ledger_name) {
+  // Where the ledger offers each address now.
+  std::map<PciAddress, const NumberRecord*> offered_at;
+  for (const auto& [number, record] : ledger.records) {
+    if (record.offered) offered_at[record.address] = &record;
+  }
+  std::vector<StaleSelection> out;
+  for (const SelectedDevice& s : choices.devices) {
+    NumberRecord meant;
+    meant.address = s.address;
+    meant.vendor_id = s.vendor_id;
+    meant.device_id = s.device_id;
+    const std::string symbol = "CONFIG_" + passthrough_symbol(s.number);
+    const auto it = ledger.records.find(s.number);
+    std::string what;
+    bool repointed = false;
+    if (it == ledger.records.end()) {
+      what = "which " + std::string(ledger_name) + " does not number";
+    } else if (it->second.address != s.address) {
+      what = "but " + std::string(ledger_name) + " gives that number to " + it->second.describe();
+      repointed = it->second.offered;
+    } else if (s.vendor_id && s.device_id && it->second.vendor_id && it->second.device_id &&
+               (s.vendor_id != it->second.vendor_id || s.device_id != it->second.device_id)) {
+      what = "but the device there is now " + it->second.describe();
+      repointed = it->second.offered;
+    } else if (!it->second.offered) {
+      const std::string& note = it->second.note;
+      what = note == "gone"      ? "which is gone"
+             : note == "changed" ? "whose device was replaced by another"
+                                 : "which is no longer offered (" + note + ")";
+    } else {
+      continue;
+    }
+    std::string message = symbol + " selected " + meant.describe() + ", " + what;
+    const auto at = offered_at.find(s.address);
+    const bool same_there =
+        at != offered_at.end() && at->second->number != s.number &&
+        (!s.vendor_id || !at->second->vendor_id ||
+         (s.vendor_id == at->second->vendor_id && s.device_id == at->second->device_id));
+    if (same_there) {
+      message += "; " + s.address.to_string() + " is now " + passthrough_symbol(at->second->number);
+    } else if (s.vendor_id && s.device_id) {
+      const NumberRecord* alike = nullptr;
+      std::size_t count = 0;
+      for (const auto& [address, record] : offered_at) {
+        if (record->vendor_id == s.vendor_id && record->device_id == s.device_id &&
+            address != s.address) {
+          alike = record;
+          ++count;
+        }
+      }
+      if (count == 1) {
+        message += "; a device with the same ids is " + passthrough_symbol(alike->number) +
+                   " at " + alike->address.to_string() + " (the same one or its twin: check)";
+      }
+    }
+    out.push_back({s.number, std::move(message), repointed});
+  }
+  return out;
+}
+
+}  // namespace pcipass::core
