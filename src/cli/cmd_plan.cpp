@@ -7,6 +7,7 @@
 #include <pcipass/core/text.hpp>
 #include <pcipass/host/atomic_file.hpp>
 
+#include <filesystem>
 #include <memory>
 #include <ostream>
 
@@ -57,8 +58,18 @@ int run_plan(Context& context, const PlanOptions& options) {
   // The files come before the printed plan: a failed write ends the run with
   // its error instead of after a plan that looks saved.
   if (!options.extra_vars.empty()) {
-    host::write_file_atomically(options.extra_vars, core::kdevops_extra_vars(planned.assignment),
-                                0644, host::Target::stream_or_follow)
+    // kdevops' extra_vars.yaml holds its other variables too: only
+    // pcie_passthrough_devices is replaced, everything else stays.
+    std::string text = core::kdevops_extra_vars(planned.assignment);
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(options.extra_vars, ec)) {
+      const auto existing = context.os->read_file(options.extra_vars).value_or_throw();
+      if (existing) {
+        text = core::merge_kdevops_extra_vars(*existing, planned.assignment, options.extra_vars)
+                   .value_or_throw();
+      }
+    }
+    host::write_file_atomically(options.extra_vars, text, 0644, host::Target::stream_or_follow)
         .value_or_throw();
   }
   if (!options.node_entries.empty()) {
@@ -85,7 +96,8 @@ void register_plan(CLI::App& app, Context& context, int& exit_code) {
       "(--json) or write kdevops' files");
   add_assignment_options(cmd, options->assignment);
   cmd->add_option("--write-extra-vars", options->extra_vars,
-                  "Write the plan as kdevops' pcie_passthrough_devices: extra-vars list to FILE")
+                  "Write the plan as kdevops' pcie_passthrough_devices: extra-vars list to FILE, "
+                  "keeping every other variable of an existing FILE")
       ->type_name("FILE");
   cmd->add_option("--write-nodes", options->node_entries,
                   "Write each planned guest's pcipassthrough: entries (guestfs_nodes:) to FILE")

@@ -158,11 +158,54 @@ TEST(CliPlan, KdevopsFilesLoadAndRoundTrip) {
   const auto& guests = docs[1]["guestfs_nodes"];
   ASSERT_EQ(guests.size(), 2u);
   EXPECT_EQ(guests[0]["name"], "lab-xfs");
-  EXPECT_EQ(guests[0]["pcipassthrough"]["pci_0000_02_00_0"]["bus"], 2);  // a YAML hex integer
+  EXPECT_EQ(guests[0]["pcipassthrough"]["passthrough1"]["bus"], 2);  // a YAML hex integer
 
   r = run_pcipass(on_workstation({"plan", "--nodes", nodes.string()}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, table);
+}
+
+// kdevops' extra_vars.yaml holds some 130 variables of its own: the plan
+// replaces its pcie_passthrough_devices list and keeps every other byte; a
+// file pcipass cannot splice is bad input and stays as it was.
+TEST(CliPlan, WriteExtraVarsKeepsEveryOtherVariable) {
+  TempDir dir;
+  const fs::path vars = dir.path() / "extra_vars.yaml";
+  std::string head = "---\n# kdevops\n";
+  for (int i = 0; i < 130; ++i) {
+    head += "kdevops_var_" + std::to_string(i) + ": '" + std::to_string(i * 7) + "'\n";
+  }
+  const std::string old_list =
+      "pcie_passthrough_devices:\n"
+      "  - { domain: \"0x0000\", bus: \"0x05\", slot: \"0x00\", function: \"0x0\",\n"
+      "      target_guest: \"\" }\n";
+  const std::string tail = "\nbootlinux_tree: \"/data/linux\"\n";
+  put_file(vars, head + old_list + tail);
+  const auto plan = [&] {
+    return run_pcipass(on_workstation({"plan", "--guests", "lab", "02:00.0", "--write-extra-vars",
+                                       vars.string()}));
+  };
+  auto r = plan();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string merged = file_text(vars);
+  ASSERT_TRUE(merged.starts_with(head + "pcie_passthrough_devices:\n  - domain: \"0x0000\"\n"))
+      << merged;
+  EXPECT_TRUE(merged.ends_with("    target_guest: \"lab\"\n" + tail)) << merged;
+  EXPECT_EQ(merged.find("0x05"), std::string::npos);
+  // Once more: the same bytes.
+  r = plan();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(file_text(vars), merged);
+
+  const std::string flow = "{kdevops_var_0: '0', pcie_passthrough_devices: []}\n";
+  put_file(vars, flow);
+  r = plan();
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.err, "pcipass: error: " + vars.string() +
+                       ": cannot replace pcie_passthrough_devices line by line without changing "
+                       "other keys (flow style?); pcipass leaves it as it is (write the list to "
+                       "another file)\n");
+  EXPECT_EQ(file_text(vars), flow);
 }
 
 class CliBringup : public ::testing::Test {
