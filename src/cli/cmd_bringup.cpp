@@ -198,6 +198,9 @@ int run_bringup(Context& context, const BringupOptions& options) {
     connection.emplace((options.change.dry_run ? context.open_libvirt
                                                : context.open_libvirt_rw)(context.options.connect)
                            .value_or_throw());
+    // The default URI (no -c) may name another host too: the guests must be
+    // on the machine whose devices are bound.
+    if (!options.no_bind) refuse_foreign_connection(context, connection->uri());
   }
   std::vector<GuestTarget> targets =
       check_guests(context, options, planned.assignment, connection ? &*connection : nullptr);

@@ -98,4 +98,14 @@ void warn(Context& context, const std::string& text);
 // device), naming why: list and groups say it loudly, not only per row.
 void warn_unknown_host_usage(Context& context, const LoadedInventory& loaded);
 
+// Why the devices behind libvirt URI `uri` are not this machine's ("another
+// host (qemu+ssh://h/system)", "libvirt's test driver (test:///default), not
+// this machine"), or "" when they are (a hypervisor driver, no host part).
+std::string foreign_libvirt(const std::string& uri);
+
+// Throws a usage Failure, naming both, when `uri` (-c) is not this machine:
+// for the commands that act on this machine's sysfs, which must never be
+// mixed with another host's devices or domains.
+void refuse_foreign_connection(const Context& context, const std::string& uri);
+
 }  // namespace pcipass::cli

@@ -12,6 +12,7 @@ using core::ExitCode;
 using core::Failure;
 
 core::Inventory load_sysfs_inventory(Context& context, const DeviceScope& scope) {
+  refuse_foreign_connection(context, context.options.connect);
   const std::string source = context.options.source;
   context.options.source = "sysfs";
   LoadedInventory loaded = load_inventory(context, scope);
@@ -48,6 +49,7 @@ std::optional<host::StateLock> lock_state(Context& context, const ChangeOptions&
 }
 
 core::Inventory load_inventory_for(Context& context, const core::JournalState& journal) {
+  refuse_foreign_connection(context, context.options.connect);
   if (journal.bind_entries().empty()) return core::Inventory{};
   return load_sysfs_inventory(context);
 }

@@ -30,6 +30,8 @@ SourceKind select_source(const GlobalOptions& o) {
 // qemu+unix:///session) is this machine; another host (qemu+ssh://h/system)
 // or the test driver (test:///default, whose devices are made up) is not, so
 // this machine's sysfs and /proc say nothing about what that host needs.
+}  // namespace
+
 std::string foreign_libvirt(const std::string& uri) {
   const std::size_t scheme_end = uri.find(':');
   const std::string scheme = uri.substr(0, scheme_end);
@@ -48,7 +50,16 @@ std::string foreign_libvirt(const std::string& uri) {
   return "";
 }
 
-}  // namespace
+void refuse_foreign_connection(const Context& context, const std::string& uri) {
+  if (uri.empty()) return;
+  const std::string foreign = foreign_libvirt(uri);
+  if (foreign.empty()) return;
+  throw Failure("this command changes or reads this machine's devices (" +
+                    context.options.sysfs_root + "), but -c names " + foreign +
+                    ": pcipass never mixes the two; run it on that host (binding through "
+                    "libvirt's node-device API is not built yet)",
+                ExitCode::usage);
+}
 
 std::string absolute_path(const std::string& path) {
   if (path.empty()) return path;

@@ -208,6 +208,36 @@ TEST(CliPlan, WriteExtraVarsKeepsEveryOtherVariable) {
   EXPECT_EQ(file_text(vars), flow);
 }
 
+// A command that binds on this machine never takes another host's, or the
+// test driver's, URI: its devices and guests would be two machines'.
+TEST(CliPlan, CommandsThatChangeThisMachineRefuseAnotherHostsUri) {
+  TempDir dir;
+  const std::string state = (dir.path() / "state").string();
+  for (const char* uri_text : {"qemu+ssh://hv1.example/system", "test:///default"}) {
+    const std::string uri = uri_text;
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"bind", "02:00.0"},
+          std::vector<std::string>{"bringup", "--guests", "test", "02:00.0", "--dry-run"},
+          std::vector<std::string>{"release", "--all"}, std::vector<std::string>{"status"}}) {
+      std::vector<std::string> args = {"--state-dir", state, "-c", uri};
+      args.insert(args.end(), command.begin(), command.end());
+      const auto r = run_pcipass(on_workstation(args));
+      EXPECT_EQ(r.exit_code, 2) << command[0] << " " << uri << ": " << r.err;
+      EXPECT_NE(r.err.find("this command changes or reads this machine's devices (" +
+                           (sim_host("workstation") / "sys").string() + "), but -c names "),
+                std::string::npos)
+          << r.err;
+      EXPECT_EQ(r.out, "");
+    }
+  }
+  EXPECT_FALSE(fs::exists(state + "/journal.json"));
+  // Editing that host's guests only (no binding here) stays possible.
+  const auto r = run_pcipass(on_workstation({"-c", "test:///default", "bringup", "--guests",
+                                             "test", "02:00.0", "--no-bind", "--force",
+                                             "--dry-run"}));
+  EXPECT_NE(r.exit_code, 2) << r.err;
+}
+
 class CliBringup : public ::testing::Test {
  protected:
   void SetUp() override {
