@@ -66,7 +66,8 @@ $(PCIPASS_MENU):
 # The consent steps. pcipass writes atomically: when it fails, the previous
 # generated file stays as it was.
 dynconfig-pci:
-	$(PCIPASS) $(PCIPASS_SOURCE_ARGS) kconfig $(PCIPASS_KCONFIG_ARGS) -o $(PCIPASS_GENERATED)
+	$(PCIPASS) $(PCIPASS_SOURCE_ARGS) kconfig $(PCIPASS_KCONFIG_ARGS) -o $(PCIPASS_GENERATED) \
+		$(if $(wildcard $(PCIPASS_CONFIG)),--config $(PCIPASS_CONFIG))
 
 dynconfig: dynconfig-pci
 	$(MAKE) $(PCIPASS_MENUCONFIG)
@@ -76,7 +77,8 @@ PCIPASS_NODES ?= $(wildcard kdevops_nodes.yaml)
 PCIPASS_GUESTS ?=
 PCIPASS_BRINGUP_ARGS ?=
 pcipass_plan_args = --config $(PCIPASS_CONFIG) $(if $(PCIPASS_NODES),--nodes $(PCIPASS_NODES)) \
-	$(if $(PCIPASS_GUESTS),--guests $(PCIPASS_GUESTS))
+	$(if $(PCIPASS_GUESTS),--guests $(PCIPASS_GUESTS)) \
+	$(if $(wildcard $(PCIPASS_GENERATED)),--generated $(PCIPASS_GENERATED))
 
 pcipass-plan:
 	$(PCIPASS) $(PCIPASS_SOURCE_ARGS) plan $(pcipass_plan_args)

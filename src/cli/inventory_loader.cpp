@@ -25,28 +25,43 @@ SourceKind select_source(const GlobalOptions& o) {
   return SourceKind::sysfs;
 }
 
-// Why the devices behind libvirt URI `uri` are not this machine's, or ""
-// when they are: a hypervisor driver with no host part (qemu:///system,
-// qemu+unix:///session) is this machine; another host (qemu+ssh://h/system)
-// or the test driver (test:///default, whose devices are made up) is not, so
-// this machine's sysfs and /proc say nothing about what that host needs.
 }  // namespace
 
+// Why the devices behind libvirt URI `uri` are not this machine's, or ""
+// when they are. Only a hypervisor driver with no host part, over no
+// transport or a plain unix socket, and without a socket, command or netcat
+// parameter (each could lead elsewhere) is this machine (qemu:///system,
+// qemu+unix:///session). Anything else is not: another host
+// (qemu+ssh://h/system, even "localhost", which ssh may send anywhere), the
+// test driver (test:///default, whose devices are made up), a URI pcipass
+// cannot tell. This machine's sysfs and /proc say nothing about those.
 std::string foreign_libvirt(const std::string& uri) {
+  const std::string shown = core::sanitize_untrusted(uri);
   const std::size_t scheme_end = uri.find(':');
   const std::string scheme = uri.substr(0, scheme_end);
-  const std::string driver = scheme.substr(0, scheme.find('+'));
-  std::string host;
-  if (scheme_end != std::string::npos && uri.compare(scheme_end, 3, "://") == 0) {
-    const std::size_t host_start = scheme_end + 3;
-    const std::size_t host_end = uri.find_first_of("/?", host_start);
-    host = uri.substr(host_start, host_end == std::string::npos ? std::string::npos
-                                                               : host_end - host_start);
-    if (const std::size_t at = host.rfind('@'); at != std::string::npos) host.erase(0, at + 1);
-  }
-  const std::string shown = core::sanitize_untrusted(uri);
+  const std::size_t plus = scheme.find('+');
+  const std::string driver = scheme.substr(0, plus);
+  const std::string transport = plus == std::string::npos ? "" : scheme.substr(plus + 1);
   if (driver == "test") return "libvirt's test driver (" + shown + "), not this machine";
-  if (!host.empty() && host != "localhost") return "another host (" + shown + ")";
+  if (scheme_end == std::string::npos || uri.compare(scheme_end, 3, "://") != 0) {
+    return "a libvirt URI pcipass cannot tell is this machine (" + shown + ")";
+  }
+  const std::size_t host_start = scheme_end + 3;
+  const std::size_t host_end = uri.find_first_of("/?", host_start);
+  const std::string host = uri.substr(
+      host_start, host_end == std::string::npos ? std::string::npos : host_end - host_start);
+  if (!host.empty()) return "another host (" + shown + ")";
+  if (!transport.empty() && transport != "unix") {
+    return "a libvirt URI pcipass cannot tell is this machine (" + shown + ")";
+  }
+  const std::size_t query = uri.find('?');
+  if (query != std::string::npos) {
+    for (const char* key : {"socket=", "command=", "netcat="}) {
+      if (uri.find(key, query) != std::string::npos) {
+        return "a libvirt URI pcipass cannot tell is this machine (" + shown + ")";
+      }
+    }
+  }
   return "";
 }
 

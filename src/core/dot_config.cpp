@@ -302,6 +302,7 @@ Result<PassthroughChoices> read_passthrough_choices(const DotConfig& config) {
     if (auto s = reader.read_group(device); !s) return fail(s.error());
     if (auto s = reader.read_ids(device); !s) return fail(s.error());
     if (const DotConfigValue* name = reader.field("NAME")) device.name = name->value;
+    if (const DotConfigValue* sdevice = reader.field("SDEVICE")) device.sdevice = sdevice->value;
 
     if (choices.technique == PassthroughTechnique::each) {
       const DotConfigValue* guest = reader.field("TARGET_GUEST");

@@ -32,9 +32,15 @@ std::optional<SymbolParts> split_symbol(std::string_view symbol) {
   symbol.remove_prefix(prefix.size());
   const std::size_t digits = symbol.find_first_not_of("0123456789");
   const std::string_view number_text = symbol.substr(0, digits);
-  if (number_text.empty() || number_text.size() > 9) return std::nullopt;
+  if (number_text.empty() || number_text.size() > 18) return std::nullopt;
   SymbolParts parts;
   std::from_chars(number_text.data(), number_text.data() + number_text.size(), parts.number);
+  // Only the spelling passthrough_symbol() gives (`_0007`, not `_7`): Kconfig
+  // takes any other for another symbol.
+  if (passthrough_symbol(parts.number) != std::string(k_passthrough_prefix) + "_" +
+                                             std::string(number_text)) {
+    return std::nullopt;
+  }
   if (digits != std::string_view::npos) {
     if (symbol[digits] != '_') return std::nullopt;
     parts.field = symbol.substr(digits + 1);
@@ -55,11 +61,19 @@ std::optional<std::string> quoted_default(std::string_view line) {
   return out;
 }
 
-// Quotes go, as kdevops' generator strips them from `_SDEVICE`.
-std::string without_quotes(std::string_view text) {
+// An `_SDEVICE` as compared: kconfig_safe_text() (pcipass writes it so,
+// and applying it again changes nothing), then without quotes, which
+// kdevops' generator strips and pcipass turns into U+FF02.
+std::string identity_text(std::string_view text) {
+  static constexpr std::string_view k_fullwidth_quote = "\xef\xbc\x82";
+  std::string safe = kconfig_safe_text(text);
   std::string out;
-  for (char ch : text) {
-    if (ch != '"' && ch != '\'') out += ch;
+  for (std::size_t i = 0; i < safe.size(); ++i) {
+    if (safe.compare(i, k_fullwidth_quote.size(), k_fullwidth_quote) == 0) {
+      i += k_fullwidth_quote.size() - 1;
+      continue;
+    }
+    if (safe[i] != '\'') out += safe[i];
   }
   return out;
 }
@@ -71,6 +85,7 @@ class LedgerReader {
   Result<NumberLedger> read(std::string_view text) {
     const std::vector<std::string_view> lines = split_lines(text);
     std::optional<SymbolParts> symbol;
+    bool highest_symbol = false;
     for (std::size_t i = 0; i < lines.size(); ++i) {
       const std::size_t line_number = i + 1;
       const std::string_view line = trim(lines[i]);
@@ -79,14 +94,32 @@ class LedgerReader {
         continue;
       }
       if (line.starts_with("config ")) {
-        symbol = split_symbol(trim(line.substr(7)));
-        if (symbol && symbol->field.empty()) entry(symbol->number, line_number);
+        const std::string_view name = trim(line.substr(7));
+        symbol = split_symbol(name);
+        highest_symbol = name == std::string(k_passthrough_prefix) + "_HIGHEST_NUMBER";
+        if (symbol && symbol->number == 0) {
+          return bad(line_number, "number 0 is not a passthrough number");
+        }
+        if (symbol && symbol->field.empty()) {
+          if (m_entries.contains(symbol->number)) {
+            return bad(line_number, passthrough_symbol(symbol->number) + " is given twice");
+          }
+          m_entries.insert(symbol->number);
+          entry(symbol->number, line_number);
+        }
         continue;
       }
-      if (!symbol || !line.starts_with("default ")) continue;
+      if (!line.starts_with("default ")) continue;
       const auto value = quoted_default(line);
       if (!value) continue;
+      if (highest_symbol) {
+        if (Status s = read_highest(*value, line_number); !s) return fail(s.error());
+        highest_symbol = false;
+        continue;
+      }
+      if (!symbol) continue;
       if (Status s = read_field(*symbol, *value, line_number); !s) return fail(s.error());
+      symbol.reset();  // a second default line of the same symbol is not the value
     }
     for (const auto& [number, record] : m_ledger.records) {
       if (record.offered && !m_has_address.contains(number)) {
@@ -113,10 +146,26 @@ class LedgerReader {
     return record;
   }
 
+  Status read_highest(const std::string& value, std::size_t line) {
+    std::size_t number = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+    if (ec != std::errc{} || end != value.data() + value.size()) {
+      return bad(line, std::string(k_passthrough_prefix) + "_HIGHEST_NUMBER is not a number: " +
+                           quote_for_message(value));
+    }
+    m_ledger.highest_given = number;
+    return ok();
+  }
+
   Status read_field(const SymbolParts& symbol, const std::string& value, std::size_t line) {
     if (symbol.field != "PCI_ID" && symbol.field != "VENDOR_DEVICE" && symbol.field != "SDEVICE" &&
         symbol.field != "NAME") {
       return ok();
+    }
+    if (!m_fields.insert(passthrough_symbol(symbol.number) + "_" + std::string(symbol.field))
+             .second) {
+      return bad(line, passthrough_symbol(symbol.number) + "_" + std::string(symbol.field) +
+                           " is given twice");
     }
     NumberRecord& record = entry(symbol.number, line);
     if (!record.offered) {
@@ -146,9 +195,16 @@ class LedgerReader {
     return ok();
   }
 
-  // `# number NNNN ADDRESS IDS NOTE`: a number given to a device not offered.
+  // `# number NNNN ADDRESS IDS NOTE[ | SDEVICE]`: a number given to a device
+  // not offered.
   Status read_comment(std::string_view line, std::size_t line_number) {
-    const std::vector<std::string_view> fields = split_fields(line.substr(9));
+    std::string_view body = line.substr(9);
+    std::string_view sdevice;
+    if (const std::size_t bar = body.find(" | "); bar != std::string_view::npos) {
+      sdevice = body.substr(bar + 3);
+      body = body.substr(0, bar);
+    }
+    const std::vector<std::string_view> fields = split_fields(body);
     std::size_t number = 0;
     const bool number_ok =
         !fields.empty() && fields[0].size() <= 9 &&
@@ -176,6 +232,7 @@ class LedgerReader {
       record.device_id = ids->second;
     }
     record.line = line_number;
+    record.sdevice = std::string(sdevice);
     for (std::size_t i = 3; i < fields.size(); ++i) {
       if (!record.note.empty()) record.note += ' ';
       record.note += fields[i];
@@ -186,6 +243,8 @@ class LedgerReader {
   std::string_view m_source;
   NumberLedger m_ledger;
   std::set<std::size_t> m_has_address;
+  std::set<std::size_t> m_entries;
+  std::set<std::string> m_fields;
 };
 
 // True when kdevops' generator numbers `d`: lspci shows an `SDevice:` line
@@ -195,17 +254,15 @@ bool kdevops_numbers(const PciDevice& d) {
 }
 
 // Why `record` does not (or no longer) mean the device at its address, or
-// "" when it still does.
+// "" when it still does (see the top of kconfig_numbers.hpp).
 std::string mismatch(const NumberRecord& record, const PciDevice* d) {
   if (d == nullptr) return "gone";
+  const bool retired = !record.offered && record.note != "not offered";
   if (record.vendor_id && record.device_id) {
     return d->vendor_id == record.vendor_id && d->device_id == record.device_id ? "" : "changed";
   }
-  if (!record.sdevice.empty() && !d->subsystem_name.empty() &&
-      without_quotes(record.sdevice) != without_quotes(d->subsystem_name)) {
-    return "changed";
-  }
-  return "";
+  if (retired || record.sdevice.empty()) return "changed";
+  return identity_text(record.sdevice) == identity_text(kconfig_sdevice(*d)) ? "" : "changed";
 }
 
 }  // namespace
@@ -214,6 +271,8 @@ std::string NumberRecord::describe() const {
   std::string out = address.to_string();
   if (vendor_id && device_id) {
     out += " (" + hex(*vendor_id, 4).substr(2) + ":" + hex(*device_id, 4).substr(2) + ")";
+  } else if (!sdevice.empty()) {
+    out += " (" + sanitize_untrusted(sdevice) + ")";
   }
   return out;
 }
@@ -230,8 +289,19 @@ Result<NumberLedger> number_ledger_from_config(const DotConfig& config) {
                 ExitCode::bad_input);
   };
   for (const auto& [symbol, value] : config.values()) {
+    if (symbol == std::string(k_passthrough_prefix) + "_HIGHEST_NUMBER") {
+      const auto [end, ec] = std::from_chars(value.value.data(),
+                                             value.value.data() + value.value.size(),
+                                             ledger.highest_given);
+      if (ec != std::errc{} || end != value.value.data() + value.value.size()) {
+        return bad(value, "CONFIG_" + symbol + " is not a number: " +
+                              quote_for_message(value.value));
+      }
+      continue;
+    }
     const auto parts = split_symbol(symbol);
     if (!parts || parts->field.empty()) continue;
+    if (parts->number == 0) return bad(value, "CONFIG_" + symbol + ": number 0 is not a passthrough number");
     const std::string_view field = parts->field;
     if (field != "PCI_ID" && field != "VENDOR_DEVICE" && field != "SDEVICE" && field != "NAME") {
       continue;
@@ -277,7 +347,10 @@ Numbering number_devices(const Inventory& inventory,
   Numbering out;
   if (!previous.empty()) {
     out.from_previous = true;
-    out.highest = previous.records.rbegin()->first;
+    out.highest = previous.highest_given;
+    if (!previous.records.empty()) {
+      out.highest = std::max(out.highest, previous.records.rbegin()->first);
+    }
     for (const auto& [number, record] : previous.records) {
       const PciDevice* d = inventory.find(record.address);
       std::string why = mismatch(record, d);
@@ -289,7 +362,6 @@ Numbering number_devices(const Inventory& inventory,
       NumberRecord kept = record;
       kept.offered = false;
       kept.name.clear();
-      kept.sdevice.clear();
       // A number retired before stays retired with its first reason.
       if (record.offered || record.note == "not offered") kept.note = why;
       out.retired.push_back(std::move(kept));
@@ -321,6 +393,7 @@ std::vector<StaleSelection> stale_selections(const PassthroughChoices& choices,
     meant.address = s.address;
     meant.vendor_id = s.vendor_id;
     meant.device_id = s.device_id;
+    meant.sdevice = s.sdevice;
     const std::string symbol = "CONFIG_" + passthrough_symbol(s.number);
     const auto it = ledger.records.find(s.number);
     std::string what;
@@ -332,6 +405,11 @@ std::vector<StaleSelection> stale_selections(const PassthroughChoices& choices,
       repointed = it->second.offered;
     } else if (s.vendor_id && s.device_id && it->second.vendor_id && it->second.device_id &&
                (s.vendor_id != it->second.vendor_id || s.device_id != it->second.device_id)) {
+      what = "but the device there is now " + it->second.describe();
+      repointed = it->second.offered;
+    } else if (!(s.vendor_id && it->second.vendor_id) && !s.sdevice.empty() &&
+               !it->second.sdevice.empty() &&
+               identity_text(s.sdevice) != identity_text(it->second.sdevice)) {
       what = "but the device there is now " + it->second.describe();
       repointed = it->second.offered;
     } else if (!it->second.offered) {

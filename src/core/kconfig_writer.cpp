@@ -144,13 +144,6 @@ std::string display_name(const PciDevice& d) {
   return "unknown device";
 }
 
-// kdevops' `_SDEVICE` is lspci's `SDevice:` (the subsystem name); devices
-// without one fall back to the device name so that no entry is left blank.
-std::string subsystem_device_name(const PciDevice& d) {
-  if (!d.subsystem_name.empty()) return kconfig_safe_text(d.subsystem_name);
-  if (!d.device_name.empty()) return kconfig_safe_text(d.device_name);
-  return display_name(d);
-}
 
 // The database device name, for the target-guest prompt.
 std::string device_name(const PciDevice& d) {
@@ -202,6 +195,10 @@ class Writer {
     write_kept_numbers();
     add_string_symbol(m_out, k_passthrough_prefix, "_NUM_DEVICES",
                       std::to_string(m_highest_offered));
+    // Outside the entries, so every .config records it: a run without the
+    // previous file still never gives a number twice.
+    add_string_symbol(m_out, k_passthrough_prefix, "_HIGHEST_NUMBER",
+                      std::to_string(m_numbering.highest));
     m_result.candidates = m_candidates.size();
     if (m_sink != nullptr) {
       flush();
@@ -267,9 +264,11 @@ class Writer {
       record.address = address;
       record.vendor_id = d.vendor_id;
       record.device_id = d.device_id;
+      record.sdevice = kconfig_sdevice(d);
       record.offered = m_offered.contains(address);
       if (!record.offered) record.note = "not offered";
     }
+    ledger.highest_given = m_numbering.highest;
     for (const NumberRecord& kept : m_numbering.retired) {
       ledger.records[kept.number] = kept;
       const NumberRecord* before = nullptr;
@@ -302,6 +301,10 @@ class Writer {
                   ? " " + hex(*record.vendor_id, 4).substr(2) + ":" + hex(*record.device_id, 4).substr(2)
                   : std::string(" -");
       line += " " + record.note;
+      // Without ids the subsystem name is all that tells devices apart.
+      if (!(record.vendor_id && record.device_id) && !record.sdevice.empty()) {
+        line += " | " + kconfig_safe_text(record.sdevice);
+      }
       add_comment_line(m_out, line);
       if (m_out.size() >= k_sink_chunk) flush();
     }
@@ -468,7 +471,7 @@ class Writer {
       warning = "WARNING group used by the host - ";
     }
     const std::string name = address + " IOMMU group " + group + " - " + warning + display_name(d);
-    const std::string sdevice = subsystem_device_name(d);
+    const std::string sdevice = kconfig_sdevice(d);
 
     m_out += "config ";
     m_out += symbol;
@@ -531,6 +534,12 @@ NumberLedger passthrough_numbers(const Inventory& inventory, const KconfigOption
 GeneratedKconfig write_passthrough_kconfig(const Inventory& inventory, const KconfigOptions& options,
                                            const KconfigSink& sink) {
   return Writer(inventory, options, &sink).run();
+}
+
+std::string kconfig_sdevice(const PciDevice& d) {
+  if (!d.subsystem_name.empty()) return kconfig_safe_text(d.subsystem_name);
+  if (!d.device_name.empty()) return kconfig_safe_text(d.device_name);
+  return display_name(d);
 }
 
 std::string passthrough_symbol(std::size_t number) {

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <map>
+#include <set>
 #include <vector>
 
 namespace pcipass::core {
@@ -83,8 +84,16 @@ Result<std::map<std::string, std::string>> other_keys(std::string_view text,
                     ": not a YAML mapping of variables; pcipass leaves it as it is",
                 ExitCode::bad_input);
   }
+  std::set<std::string> seen;
   for (const auto& entry : doc) {
-    const std::string key = entry.first.Scalar();
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : YAML::Dump(entry.first);
+    // A key twice is an error for Ansible with DUPLICATE_YAML_DICT_KEY=error,
+    // and one of the two values would be lost: never written.
+    if (!seen.insert(key).second) {
+      return fail(std::string(source_name) + ": it holds " + key +
+                      " twice; pcipass leaves it as it is",
+                  ExitCode::bad_input);
+    }
     out[key == skip ? std::string() : key] = YAML::Dump(entry.second);
   }
   return out;

@@ -88,14 +88,23 @@ struct Lab {
   }
 };
 
-// The .config kdevops writes for a selected device: every entry's strings,
-// the selected bool.
+// The SDevice line lspci shows for `address`.
+std::string sdevice_of(const std::string& address) {
+  const std::string lspci = lspci_of("workstation");
+  const std::size_t at = lspci.find("Slot:\t" + address + "\n");
+  const std::size_t line = lspci.find("\nSDevice:\t", at) + 10;
+  return lspci.substr(line, lspci.find('\n', line) - line);
+}
+
+// The .config kdevops writes for a selected device: the selected bool and
+// the entry's strings (kdevops' have no ids: _SDEVICE tells devices apart).
 std::string dot_config(std::size_t number, const std::string& address) {
   return "CONFIG_KDEVOPS_HOSTS_PREFIX=\"lab\"\n"
          "CONFIG_KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH=y\n"
          "CONFIG_KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH_TYPE_FIRST=y\n"
          "CONFIG_" + symbol(number) + "=y\n"
-         "CONFIG_" + symbol(number) + "_PCI_ID=\"" + address + "\"\n";
+         "CONFIG_" + symbol(number) + "_PCI_ID=\"" + address + "\"\n"
+         "CONFIG_" + symbol(number) + "_SDEVICE=\"" + sdevice_of(address) + "\"\n";
 }
 
 // Drops the record of `address` from lspci text.
@@ -142,21 +151,25 @@ TEST(CliKconfigNumbers, HardwareChangesNeverRepointANumber) {
       EXPECT_EQ(after.at(number), address);
     }
   }
-  EXPECT_NE(after_text.find("# number 0007 0000:02:00.0 - gone\n"), std::string::npos);
+  EXPECT_NE(after_text.find("# number 0007 0000:02:00.0 - gone | " + sdevice_of("0000:02:00.0") +
+                            "\n"),
+            std::string::npos)
+      << after_text;
 
   // A .config still selecting 0007 is told, and plan refuses it until the
   // user chooses again.
   put_file(lab.config(), dot_config(7, "0000:02:00.0"));
   r = lab.kconfig();
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("CONFIG_" + symbol(7) + " selected 0000:02:00.0, which is gone"),
+  const std::string zns = "0000:02:00.0 (" + sdevice_of("0000:02:00.0") + ")";
+  EXPECT_NE(r.err.find("CONFIG_" + symbol(7) + " selected " + zns + ", which is gone"),
             std::string::npos)
       << r.err;
   const std::string config_before = file_text(lab.config());
   r = lab.plan();
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.err, "pcipass: error: " + lab.config().string() + ": CONFIG_" + symbol(7) +
-                       " selected 0000:02:00.0, which is gone; run make menuconfig (or pcipass "
+                       " selected " + zns + ", which is gone; run make menuconfig (or pcipass "
                        "kconfig) and choose again\n");
   EXPECT_EQ(file_text(lab.config()), config_before);
 
@@ -198,8 +211,9 @@ TEST(CliKconfigNumbers, ADotConfigOfAnotherNumberingThanThePreviousFileStopsKcon
   EXPECT_EQ(r.err, "pcipass: warning: host usage unknown: the devices come from lspci text, not "
                    "this machine's /sys; none is called free, acting on one needs --force\n"
                    "pcipass: error: " + lab.config().string() + ": CONFIG_" + symbol(4) +
-                       " selected 0000:02:00.0, but the new numbering gives that number to "
-                       "0000:00:14.0; 0000:02:00.0 is now " + symbol(7) +
+                       " selected 0000:02:00.0 (" + sdevice_of("0000:02:00.0") +
+                       "), but the new numbering gives that number to 0000:00:14.0 (" +
+                       sdevice_of("0000:00:14.0") + "); 0000:02:00.0 is now " + symbol(7) +
                        "; nothing written (restore the generated file this .config was made "
                        "with, or move the .config away and choose again)\n");
   EXPECT_EQ(file_text(lab.generated()), previous);

@@ -213,7 +213,9 @@ TEST(CliPlan, WriteExtraVarsKeepsEveryOtherVariable) {
 TEST(CliPlan, CommandsThatChangeThisMachineRefuseAnotherHostsUri) {
   TempDir dir;
   const std::string state = (dir.path() / "state").string();
-  for (const char* uri_text : {"qemu+ssh://hv1.example/system", "test:///default"}) {
+  for (const char* uri_text : {"qemu+ssh://hv1.example/system", "test:///default",
+                               "qemu+ssh://localhost/system", "qemu:///system?socket=/tmp/fwd",
+                               "qemu+ext:///system?command=/bin/hop"}) {
     const std::string uri = uri_text;
     for (const std::vector<std::string>& command :
          {std::vector<std::string>{"bind", "02:00.0"},

@@ -300,5 +300,125 @@ TEST(KconfigNumbers, ADotConfigRecordsEveryEntryOfTheFileItWasMadeWith) {
   EXPECT_EQ(refused.error().code, ExitCode::bad_input);
 }
 
+// A device lspci shows without ids (kdevops' own files never have ids).
+PciDevice named(const char* address, unsigned group, const char* subsystem) {
+  PciDevice d;
+  d.address = addr(address);
+  d.header = HeaderKind::endpoint;
+  d.class_code = 0x010802;
+  d.iommu_group = group;
+  d.device_name = "NVMe SSD Controller";
+  if (subsystem != nullptr) d.subsystem_name = subsystem;
+  return d;
+}
+
+const std::string k_kdevops_file =
+    "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001\n\tbool \"x\"\n\n"
+    "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_PCI_ID\n\tstring\n\tdefault \"0000:01:00.0\"\n\n"
+    "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_SDEVICE\n\tstring\n\tdefault \"SSD 980\"\n\n"
+    "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002\n\tbool \"y\"\n\n"
+    "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002_PCI_ID\n\tstring\n\tdefault \"0000:02:00.0\"\n\n"
+    "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002_SDEVICE\n\tstring\n\tdefault \"SSD 970\"\n\n";
+
+TEST(KconfigNumbers, ANumberRetiredWithoutIdsNeverComesBackForAnotherDevice) {
+  const NumberLedger kdevops = ledger_of(k_kdevops_file);
+  // The drive in slot 02 was swapped for a WD drive.
+  const Inventory swapped =
+      inventory_of({named("0000:01:00.0", 1, "SSD 980"), named("0000:02:00.0", 2, "WD Blue")});
+  const GeneratedKconfig first = generate(swapped, &kdevops);
+  EXPECT_EQ(offered_address(first.text, 1), "0000:01:00.0");
+  EXPECT_EQ(offered_address(first.text, 2), "");
+  EXPECT_EQ(offered_address(first.text, 3), "0000:02:00.0");
+  EXPECT_NE(first.text.find("# number 0002 0000:02:00.0 - changed | SSD 970\n"), std::string::npos)
+      << first.text;
+  // Nothing changes on the next runs: 0002 stays retired.
+  const NumberLedger again = ledger_of(first.text);
+  const GeneratedKconfig second = generate(swapped, &again);
+  EXPECT_EQ(second.text, first.text);
+}
+
+TEST(KconfigNumbers, AKdevopsRecordNeverMeansADeviceWithoutASubsystem) {
+  const NumberLedger kdevops = ledger_of(k_kdevops_file);
+  const Inventory nic =
+      inventory_of({named("0000:01:00.0", 1, "SSD 980"), named("0000:02:00.0", 2, nullptr)});
+  const GeneratedKconfig g = generate(nic, &kdevops);
+  EXPECT_EQ(offered_address(g.text, 2), "");
+  EXPECT_EQ(offered_address(g.text, 3), "0000:02:00.0");
+}
+
+TEST(KconfigNumbers, NamesWithQuotesKeepTheirNumberRunAfterRun) {
+  const Inventory quoted = inventory_of(
+      {named("0000:01:00.0", 1, "RV250 If [Radeon 9000 \"Atlantis\"]"),
+       named("0000:02:00.0", 2, "It's $HOME `x` \\")});
+  const GeneratedKconfig first = generate(quoted);
+  NumberLedger ledger = ledger_of(first.text);
+  std::string text = first.text;
+  for (int run = 0; run < 3; ++run) {
+    const GeneratedKconfig next = generate(quoted, &ledger);
+    EXPECT_EQ(next.text, text) << "run " << run;
+    ledger = ledger_of(next.text);
+  }
+}
+
+TEST(KconfigNumbers, ASelectionWithoutIdsIsCheckedByItsSubsystemName) {
+  const NumberLedger kdevops = ledger_of(k_kdevops_file);
+  const Inventory swapped =
+      inventory_of({named("0000:01:00.0", 1, "SSD 980"), named("0000:02:00.0", 2, "WD Blue")});
+  // A ledger that (wrongly or from another run) offers 0002 for the WD drive.
+  NumberLedger repointed = generate(swapped, &kdevops).ledger;
+  repointed.records[2] = repointed.records.at(3);
+  repointed.records[2].number = 2;
+  PassthroughChoices choices = selecting(2, "0000:02:00.0");
+  choices.devices[0].sdevice = "SSD 970";
+  const auto stale = stale_selections(choices, repointed, "K");
+  ASSERT_EQ(stale.size(), 1u);
+  EXPECT_TRUE(stale[0].repointed);
+  EXPECT_EQ(stale[0].message,
+            "CONFIG_KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002 selected 0000:02:00.0 (SSD 970), but "
+            "the device there is now 0000:02:00.0 (WD Blue); 0000:02:00.0 is now "
+            "KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0003");
+}
+
+TEST(KconfigNumbers, TheHighestNumberADotConfigRecordsIsNeverGivenAgain) {
+  const auto config = DotConfig::parse(
+      "CONFIG_KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002_PCI_ID=\"0000:02:00.0\"\n"
+      "CONFIG_KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002_VENDOR_DEVICE=\"144d:a809\"\n"
+      "CONFIG_KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_NUM_DEVICES=\"2\"\n"
+      "CONFIG_KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_HIGHEST_NUMBER=\"12\"\n");
+  ASSERT_TRUE(config);
+  const auto ledger = number_ledger_from_config(*config);
+  ASSERT_TRUE(ledger) << ledger.error().message;
+  EXPECT_EQ(ledger->highest_given, 12u);
+  const GeneratedKconfig g =
+      generate(inventory_of({device("0000:02:00.0", 2, 0xa809), device("0000:04:00.0", 4, 0xa809)}),
+               &*ledger);
+  EXPECT_EQ(offered_address(g.text, 2), "0000:02:00.0");
+  EXPECT_EQ(offered_address(g.text, 13), "0000:04:00.0");
+}
+
+TEST(KconfigNumbers, OtherSpellingsZeroAndFieldsGivenTwiceAreCaught) {
+  const std::string entry =
+      "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001\n\tbool \"x\"\n\n"
+      "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_PCI_ID\n\tstring\n\tdefault \"0000:01:00.0\"\n";
+  // `_7_PCI_ID` is another symbol to Kconfig, not number 7.
+  const NumberLedger other = ledger_of(
+      entry + "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_7_PCI_ID\n\tstring\n\tdefault \"0000:07:00.0\"\n");
+  EXPECT_FALSE(other.records.contains(7));
+  const auto twice = read_number_ledger(
+      entry + "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_PCI_ID\n\tstring\n\tdefault \"0000:02:00.0\"\n",
+      "K");
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message.find("K line 9: KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_PCI_ID is "
+                                       "given twice"),
+            std::string::npos)
+      << twice.error().message;
+  const auto second_default = read_number_ledger(entry + "\tdefault \"0000:02:00.0\"\n", "K");
+  ASSERT_TRUE(second_default);
+  EXPECT_EQ(second_default->records.at(1).address, addr("0000:01:00.0"));  // Kconfig's first
+  const auto zero = read_number_ledger("config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0000\n", "K");
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().message.find("number 0"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pcipass::core

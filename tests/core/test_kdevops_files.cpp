@@ -79,7 +79,11 @@ TEST(KdevopsFiles, MergeRefusesWhatItCannotSpliceAndSaysTheFileStays) {
   for (const std::string& bad :
        {std::string("{a: 1, pcie_passthrough_devices: []}\n"), std::string("- a\n- b\n"),
         std::string("a: [unclosed\n"),
-        std::string("pcie_passthrough_devices: []\nb: 1\npcie_passthrough_devices: []\n")}) {
+        std::string("pcie_passthrough_devices: []\nb: 1\npcie_passthrough_devices: []\n"),
+        // Spellings a line test misses: the key would end up twice.
+        std::string("pcie_passthrough_devices : []\nb: 1\n"),
+        std::string("? pcie_passthrough_devices\n: []\nb: 1\n"),
+        std::string("\"pcie\\x5fpassthrough_devices\": []\nb: 1\n")}) {
     const auto merged = merge_kdevops_extra_vars(bad, one_device(), "extra_vars.yaml");
     ASSERT_FALSE(merged) << bad;
     EXPECT_EQ(merged.error().code, ExitCode::bad_input);

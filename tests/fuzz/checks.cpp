@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <iterator>
+#include <map>
 #include <set>
 #include <cstdlib>
 #include <string_view>
@@ -308,16 +309,52 @@ void check_kconfig_text(const core::GeneratedKconfig& generated, const std::vect
   if (generated.candidates != expected.size()) violated("candidate count differs", text);
   std::multiset<std::string> wanted;
   wanted.insert(std::string(core::k_passthrough_prefix) + "_NUM_DEVICES");
-  for (std::size_t n = 1; n <= expected.size(); ++n) {
-    const std::string base = core::passthrough_symbol(n);
+  wanted.insert(std::string(core::k_passthrough_prefix) + "_HIGHEST_NUMBER");
+  // The offered numbers, in address order (the order `expected` is in).
+  std::map<core::PciAddress, std::size_t> offered;
+  for (const auto& [number, record] : generated.ledger.records) {
+    if (record.offered) offered[record.address] = number;
+  }
+  if (offered.size() != expected.size()) violated("offered numbers differ from candidates", text);
+  std::size_t i = 0;
+  for (const auto& [address, number] : offered) {
+    const std::string base = core::passthrough_symbol(number);
     wanted.insert(base);
     for (const char* suffix : {"_TARGET_GUEST", "_PCI_ID", "_SDEVICE", "_NAME", "_IOMMUGROUP",
                                "_DOMAIN", "_BUS", "_SLOT", "_FUNCTION"}) {
       wanted.insert(base + suffix);
     }
-    if (expected[n - 1]) wanted.insert(base + "_VENDOR_DEVICE");
+    if (i < expected.size() && expected[i]) wanted.insert(base + "_VENDOR_DEVICE");
+    ++i;
   }
   if (symbols != wanted) violated("config symbols differ from ten per candidate", text);
+
+  // The file is its own record: read back, it gives the same numbers.
+  auto ledger = core::read_number_ledger(text, "generated");
+  if (!ledger) violated("the generated file's numbers cannot be read back", ledger.error().message);
+  if (ledger->records.size() != generated.ledger.records.size() ||
+      ledger->highest_given != generated.ledger.highest_given) {
+    violated("the numbers read back differ from those written", text);
+  }
+  for (const auto& [number, record] : generated.ledger.records) {
+    const auto it = ledger->records.find(number);
+    if (it == ledger->records.end() || it->second.address != record.address ||
+        it->second.offered != record.offered) {
+      violated("a number read back means another device", text);
+    }
+  }
+}
+
+// Generating again from the file itself gives the same text: numbers are
+// kept, for any inventory.
+void check_kconfig_stable(const core::Inventory& inventory, core::KconfigOptions options,
+                          const std::string& text) {
+  auto ledger = core::read_number_ledger(text, "generated");
+  if (!ledger) return;  // reported by check_kconfig_text
+  options.previous = &*ledger;
+  if (core::generate_passthrough_kconfig(inventory, options).text != text) {
+    violated("a second run over the same inventory changed the generated file", text);
+  }
 }
 
 }  // namespace
@@ -338,9 +375,13 @@ void check_kconfig_writer(const std::uint8_t* data, std::size_t size) {
   }
   core::KconfigOptions options;
   options.source_label = core::sanitize_untrusted(in.text());
-  check_kconfig_text(core::generate_passthrough_kconfig(inventory, options), free);
+  const core::GeneratedKconfig first = core::generate_passthrough_kconfig(inventory, options);
+  check_kconfig_text(first, free);
+  check_kconfig_stable(inventory, options, first.text);
   options.host_devices = core::HostDevices::include;
-  check_kconfig_text(core::generate_passthrough_kconfig(inventory, options), all);
+  const core::GeneratedKconfig second = core::generate_passthrough_kconfig(inventory, options);
+  check_kconfig_text(second, all);
+  check_kconfig_stable(inventory, options, second.text);
 }
 
 const std::vector<FuzzTarget>& fuzz_targets() {

@@ -66,6 +66,7 @@ struct SelectedDevice {
   std::optional<std::uint16_t> vendor_id;  // from `_VENDOR_DEVICE`, when the file had it
   std::optional<std::uint16_t> device_id;
   std::string name;          // `_NAME`, as the menu showed it
+  std::string sdevice;       // `_SDEVICE`: with no ids, what tells devices apart
   std::string target_guest;  // `_TARGET_GUEST` for `each`, the host name for `specific`, else ""
 };
 

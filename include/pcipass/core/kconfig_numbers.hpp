@@ -4,6 +4,12 @@
 // one means, kept from one generated file to the next so that a `.config`
 // never comes to mean another device.
 //
+// Identity: a record with ids means the device with those ids at its
+// address; one without ids (kdevops' files, lspci text without -nn) the
+// device whose `_SDEVICE` reads the same (quotes aside, as kdevops strips
+// them); one with neither cannot be checked and never matches. A retired
+// number comes back only to a device whose ids match it.
+//
 // A first file numbers devices as kdevops' generator does (by position among
 // the functions lspci shows an `SDevice:` line for, that is, the functions
 // with subsystem ids, in address order), so a `.config` made with kdevops
@@ -33,7 +39,9 @@ struct NumberRecord {
   PciAddress address;
   std::optional<std::uint16_t> vendor_id;  // absent in kdevops' own files
   std::optional<std::uint16_t> device_id;
-  std::string sdevice;  // `_SDEVICE` of kdevops' files (they have no ids), else ""
+  // `_SDEVICE` (kdevops' files have no ids: then it is what tells devices
+  // apart), as the file holds it.
+  std::string sdevice;
   std::string name;     // `_NAME`, or "" for a number kept in a comment
   bool offered = false;  // an entry of the menu, not a comment line
   // For a number kept in a comment: "not offered", "gone" or "changed" (a
@@ -41,24 +49,28 @@ struct NumberRecord {
   std::string note;
   std::size_t line = 0;
 
-  // "0000:02:00.0 (1b36:0010)", or the address alone without ids.
+  // "0000:02:00.0 (1b36:0010)", else "0000:02:00.0 (SDEVICE)", else the
+  // address alone.
   [[nodiscard]] std::string describe() const;
 };
 
 // Every number a generated file gave, by number.
 struct NumberLedger {
   std::map<std::size_t, NumberRecord> records;
-  [[nodiscard]] bool empty() const { return records.empty(); }
+  // `_HIGHEST_NUMBER`: the highest number ever given, which may be above
+  // every record (a .config holds only the offered entries).
+  std::size_t highest_given = 0;
+  [[nodiscard]] bool empty() const { return records.empty() && highest_given == 0; }
 };
 
 // Reads the numbers out of a generated file, pcipass's or kdevops' own: the
-// `_PCI_ID`, `_VENDOR_DEVICE` and `_SDEVICE` of every entry, and pcipass's
-// `# number NNNN ADDRESS IDS STATE` lines for numbers given to devices not
-// offered. An empty file gives an empty ledger (kdevops touches one when its
+// `_PCI_ID`, `_VENDOR_DEVICE` and `_SDEVICE` of every entry, `_HIGHEST_NUMBER`,
+// and pcipass's `# number NNNN ADDRESS IDS NOTE[ | SDEVICE]` lines for
+// numbers given to devices not offered. An empty file gives an empty ledger (kdevops touches one when its
 // PCI menu is off). Fails with ExitCode::bad_input and `<source_name> line
 // N: <what>` when an entry has no or a malformed address, ids are
-// malformed, or a number is given twice: a record pcipass cannot read is a
-// record it cannot keep.
+// malformed, a number is 0 or given twice, or a field twice: a record
+// pcipass cannot read is a record it cannot keep.
 Result<NumberLedger> read_number_ledger(std::string_view kconfig_text,
                                         std::string_view source_name);
 

@@ -62,7 +62,9 @@ struct GeneratedKconfig {
 // first time, then kept from `options.previous`); entries come in address
 // order and `_NUM_DEVICES` is the highest number offered, so kdevops'
 // consumers, which walk 1..NUM_DEVICES, see every entry. Numbers not offered
-// are kept in `# number` comment lines. An unchanged host gives
+// are kept in `# number` comment lines, and `_HIGHEST_NUMBER` (outside the
+// entries, so every .config records it) is the highest number ever given.
+// An unchanged host gives
 // byte-identical text. Without IOMMU groups the text holds a visible comment
 // saying why nothing can be picked, and no entries.
 GeneratedKconfig generate_passthrough_kconfig(const Inventory& inventory,
@@ -81,6 +83,11 @@ using KconfigSink = std::function<void(std::string_view)>;
 GeneratedKconfig write_passthrough_kconfig(const Inventory& inventory, const KconfigOptions& options,
                                            const KconfigSink& sink);
 inline constexpr std::size_t k_sink_chunk = 64 * 1024;
+
+// An entry's `_SDEVICE`: kdevops' is lspci's `SDevice:` (the subsystem
+// name); devices without one fall back to the device name, so no entry is
+// left blank. Already kconfig_safe_text().
+std::string kconfig_sdevice(const PciDevice& d);
 
 // `KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001` for `number` 1: zero-padded to four
 // digits like kdevops' `%04d`, longer past 9999.
