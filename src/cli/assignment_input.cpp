@@ -91,16 +91,9 @@ void check_numbers(Context& context, const AssignmentOptions& options,
     path = (std::filesystem::path(options.config).parent_path() / core::k_generated_kconfig_name)
                .string();
   }
-  std::optional<std::string> text;
-  if (path == "-") {
-    text = context.read_input(path).value_or_throw();
-  } else {
-    text = context.os->read_file(path).value_or_throw();
-  }
-  if (!text) {
-    if (options.generated.empty()) return;
-    throw Failure(path + ": no such file", ExitCode::bad_input);
-  }
+  const std::optional<std::string> text =
+      read_optional_input(context, path, !options.generated.empty());
+  if (!text) return;
   const core::NumberLedger ledger = core::read_number_ledger(*text, path).value_or_throw();
   if (ledger.empty()) return;  // kdevops' empty placeholder: nothing to hold against
   const auto stale = core::stale_selections(choices, ledger, path);

@@ -49,20 +49,6 @@ std::string plural(std::size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-// The file at `path`, nullopt when there is none; `required` makes a missing
-// file bad input.
-std::optional<std::string> read_if_there(Context& context, const std::string& path,
-                                         bool required) {
-  std::optional<std::string> text;
-  if (path == "-") {
-    text = context.read_input(path).value_or_throw();
-  } else {
-    text = context.os->read_file(path).value_or_throw();
-  }
-  if (!text && required) throw Failure(path + ": no such file", ExitCode::bad_input);
-  return text;
-}
-
 // The .config a run checks: --config FILE, else `.config` beside -o FILE.
 struct CheckedConfig {
   std::string path;
@@ -75,7 +61,7 @@ CheckedConfig read_checked_config(Context& context, const KconfigCommandOptions&
   out.path = given ? options.config
                    : (std::filesystem::path(options.output).parent_path() / ".config").string();
   if (!given && options.output.empty()) return out;
-  const std::optional<std::string> text = read_if_there(context, out.path, given);
+  const std::optional<std::string> text = read_optional_input(context, out.path, given);
   if (!text) return out;
   out.config = core::DotConfig::parse(*text, out.path).value_or_throw();
   return out;
@@ -84,7 +70,7 @@ CheckedConfig read_checked_config(Context& context, const KconfigCommandOptions&
 // The numbers to keep: --previous FILE, else the output file as it is, else
 // the entries a .config recorded (a .config holds every entry's _PCI_ID).
 core::NumberLedger previous_numbers(Context& context, const KconfigCommandOptions& options,
-                                    const CheckedConfig& config, std::string& origin) {
+                                    const CheckedConfig& config) {
   std::string path = options.previous;
   if (path.empty()) {
     // The output as it is: only a regular file can hold numbers (-o may
@@ -95,18 +81,13 @@ core::NumberLedger previous_numbers(Context& context, const KconfigCommandOption
     }
   }
   if (!path.empty()) {
-    if (auto text = read_if_there(context, path, !options.previous.empty())) {
+    if (auto text = read_optional_input(context, path, !options.previous.empty())) {
       core::NumberLedger ledger = core::read_number_ledger(*text, path).value_or_throw();
-      if (!ledger.empty()) {
-        origin = path;
-        return ledger;
-      }
+      if (!ledger.empty()) return ledger;
     }
   }
   if (config.config) {
-    core::NumberLedger ledger = core::number_ledger_from_config(*config.config).value_or_throw();
-    if (!ledger.empty()) origin = config.path;
-    return ledger;
+    return core::number_ledger_from_config(*config.config).value_or_throw();
   }
   return {};
 }
@@ -118,8 +99,7 @@ int run_generate(Context& context, const KconfigCommandOptions& options) {
   if (config.config) {
     choices = core::read_passthrough_choices(*config.config).value_or_throw();
   }
-  std::string numbers_origin;
-  const core::NumberLedger previous = previous_numbers(context, options, config, numbers_origin);
+  const core::NumberLedger previous = previous_numbers(context, options, config);
   auto loaded = load_inventory(context);
   core::KconfigOptions writer_options;
   writer_options.source_label = loaded.source_label;
@@ -129,10 +109,11 @@ int run_generate(Context& context, const KconfigCommandOptions& options) {
   // A selection whose number would come to mean another device stops the
   // run before the file is replaced: the next olddefconfig would silently
   // hand that device to the guest.
+  std::vector<core::StaleSelection> stale_choices;
   if (choices) {
-    const core::NumberLedger numbers = core::passthrough_numbers(loaded.inventory, writer_options);
-    for (const core::StaleSelection& stale :
-         core::stale_selections(*choices, numbers, "the new numbering")) {
+    stale_choices = core::stale_selections(
+        *choices, core::passthrough_numbers(loaded.inventory, writer_options), "the new numbering");
+    for (const core::StaleSelection& stale : stale_choices) {
       if (stale.repointed) {
         throw Failure(config.path + ": " + stale.message +
                           "; nothing written (restore the generated file this .config was made "
@@ -158,12 +139,10 @@ int run_generate(Context& context, const KconfigCommandOptions& options) {
     file.commit().value_or_throw();
   }
 
-  if (choices) {
-    for (const core::StaleSelection& stale :
-         core::stale_selections(*choices, generated.ledger, "the new numbering")) {
-      warn(context, config.path + ": " + stale.message +
-                        "; make olddefconfig drops this selection: choose again");
-    }
+  // What is left is not re-pointed: numbers no longer offered.
+  for (const core::StaleSelection& stale : stale_choices) {
+    warn(context, config.path + ": " + stale.message +
+                      "; make olddefconfig drops this selection: choose again");
   }
   if (!generated.has_iommu_groups) {
     warn(context, std::string(k_no_iommu_message) + "; the generated Kconfig offers no devices");

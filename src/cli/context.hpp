@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,11 @@ void warn(Context& context, const std::string& text);
 // Warns once when host usage is unknown for some devices (/ traced to no
 // device), naming why: list and groups say it loudly, not only per row.
 void warn_unknown_host_usage(Context& context, const LoadedInventory& loaded);
+
+// The file at `path` ("-": standard input), or nullopt when there is none;
+// `required` makes a missing file bad input ("PATH: no such file").
+std::optional<std::string> read_optional_input(Context& context, const std::string& path,
+                                               bool required);
 
 // Why the devices behind libvirt URI `uri` are not this machine's ("another
 // host (qemu+ssh://h/system)", "libvirt's test driver (test:///default), not

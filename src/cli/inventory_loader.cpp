@@ -65,6 +65,18 @@ std::string foreign_libvirt(const std::string& uri) {
   return "";
 }
 
+std::optional<std::string> read_optional_input(Context& context, const std::string& path,
+                                               bool required) {
+  std::optional<std::string> text;
+  if (path == "-") {
+    text = context.read_input(path).value_or_throw();
+  } else {
+    text = context.os->read_file(path).value_or_throw();
+  }
+  if (!text && required) throw Failure(path + ": no such file", ExitCode::bad_input);
+  return text;
+}
+
 void refuse_foreign_connection(const Context& context, const std::string& uri) {
   if (uri.empty()) return;
   const std::string foreign = foreign_libvirt(uri);

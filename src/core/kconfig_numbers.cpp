@@ -267,10 +267,15 @@ std::string mismatch(const NumberRecord& record, const PciDevice* d) {
 
 }  // namespace
 
+std::string NumberRecord::ids_text() const {
+  if (!vendor_id || !device_id) return {};
+  return hex(*vendor_id, 4).substr(2) + ":" + hex(*device_id, 4).substr(2);
+}
+
 std::string NumberRecord::describe() const {
   std::string out = address.to_string();
   if (vendor_id && device_id) {
-    out += " (" + hex(*vendor_id, 4).substr(2) + ":" + hex(*device_id, 4).substr(2) + ")";
+    out += " (" + ids_text() + ")";
   } else if (!sdevice.empty()) {
     out += " (" + sanitize_untrusted(sdevice) + ")";
   }
@@ -346,7 +351,6 @@ Numbering number_devices(const Inventory& inventory,
                          const NumberLedger& previous) {
   Numbering out;
   if (!previous.empty()) {
-    out.from_previous = true;
     out.highest = previous.highest_given;
     if (!previous.records.empty()) {
       out.highest = std::max(out.highest, previous.records.rbegin()->first);

@@ -297,12 +297,11 @@ class Writer {
       const std::string symbol = passthrough_symbol(number);
       std::string line =
           "number " + symbol.substr(k_passthrough_prefix.size() + 1) + " " + record.address.to_string();
-      line += record.vendor_id && record.device_id
-                  ? " " + hex(*record.vendor_id, 4).substr(2) + ":" + hex(*record.device_id, 4).substr(2)
-                  : std::string(" -");
+      const std::string ids = record.ids_text();
+      line += " " + (ids.empty() ? std::string("-") : ids);
       line += " " + record.note;
       // Without ids the subsystem name is all that tells devices apart.
-      if (!(record.vendor_id && record.device_id) && !record.sdevice.empty()) {
+      if (ids.empty() && !record.sdevice.empty()) {
         line += " | " + kconfig_safe_text(record.sdevice);
       }
       add_comment_line(m_out, line);

@@ -5,6 +5,8 @@
 #include <pcipass/core/kconfig_numbers.hpp>
 #include <pcipass/core/kconfig_writer.hpp>
 
+#include "support/test_devices.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -13,9 +15,8 @@
 namespace pcipass::core {
 namespace {
 
-PciAddress addr(const char* text) {
-  return *PciAddress::parse(text);
-}
+using test::addr;
+using test::inventory_of;
 
 // An endpoint with ids; `subsystem` gives it subsystem ids (so lspci shows
 // an SDevice line and kdevops numbers it).
@@ -40,13 +41,6 @@ PciDevice host_bridge(const char* address, unsigned group) {
   d.vendor_id = 0x8086;
   d.class_code = 0x060000;
   return d;
-}
-
-Inventory inventory_of(std::vector<PciDevice> devices) {
-  Inventory inventory;
-  for (PciDevice& d : devices) inventory.add(std::move(d));
-  inventory.rebuild_groups();
-  return inventory;
 }
 
 GeneratedKconfig generate(const Inventory& inventory, const NumberLedger* previous = nullptr,

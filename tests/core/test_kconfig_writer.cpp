@@ -5,6 +5,8 @@
 
 #include <pcipass/core/kconfig_writer.hpp>
 
+#include "support/test_devices.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,9 +17,8 @@
 namespace pcipass::core {
 namespace {
 
-PciAddress addr(const char* text) {
-  return *PciAddress::parse(text);
-}
+using test::addr;
+using test::inventory_of;
 
 PciDevice endpoint(const char* address, unsigned group, std::uint32_t class_code = 0x010802) {
   PciDevice d;
@@ -33,13 +34,6 @@ PciDevice bridge(const char* address, unsigned group) {
   d.header = HeaderKind::bridge;
   d.class_name = "PCI bridge";
   return d;
-}
-
-Inventory inventory_of(std::vector<PciDevice> devices) {
-  Inventory inventory;
-  for (PciDevice& d : devices) inventory.add(std::move(d));
-  inventory.rebuild_groups();
-  return inventory;
 }
 
 std::vector<std::string> lines_of(const std::string& text) {

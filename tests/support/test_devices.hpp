@@ -1,11 +1,14 @@
 #pragma once
 
-// Inventory building blocks for the planner tests: an address from text and
-// a PCI function with ids, class, driver and IOMMU group.
+// Inventory building blocks for the core tests: an address from text, a PCI
+// function with ids, class, driver and IOMMU group, and an inventory of them.
 
+#include <pcipass/core/inventory.hpp>
 #include <pcipass/core/pci_device.hpp>
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace pcipass::test {
 
@@ -22,6 +25,14 @@ inline core::PciDevice device(const char* address, std::uint16_t vendor, std::ui
   d.driver = driver;
   d.iommu_group = group;
   return d;
+}
+
+// An inventory of `devices`, with its IOMMU groups built.
+inline core::Inventory inventory_of(std::vector<core::PciDevice> devices) {
+  core::Inventory inventory;
+  for (core::PciDevice& d : devices) inventory.add(std::move(d));
+  inventory.rebuild_groups();
+  return inventory;
 }
 
 }  // namespace pcipass::test

@@ -49,6 +49,8 @@ struct NumberRecord {
   std::string note;
   std::size_t line = 0;
 
+  // "1b36:0010", or "" without ids.
+  [[nodiscard]] std::string ids_text() const;
   // "0000:02:00.0 (1b36:0010)", else "0000:02:00.0 (SDEVICE)", else the
   // address alone.
   [[nodiscard]] std::string describe() const;
@@ -88,9 +90,6 @@ struct Numbering {
   std::vector<NumberRecord> retired;
   // The highest number ever given (0 when none).
   std::size_t highest = 0;
-  // True when the numbers came from a previous file, false when numbered
-  // the kdevops way from scratch.
-  bool from_previous = false;
 };
 
 // Numbers the devices of `inventory` that `offered` accepts, and every
