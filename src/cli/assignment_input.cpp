@@ -134,6 +134,10 @@ void add_assignment_options(CLI::App* cmd, AssignmentOptions& options) {
                 "of refusing");
   cmd->add_flag("--force", options.force,
                 "Also assign devices the host uses (its root disk, its network, ...)");
+  cmd->add_flag("--follow-moved", options.follow_moved,
+                "A selected device whose serials are now found at another address (moved by a "
+                "renumbering or a new card) is taken there, with a note; without it that is "
+                "refused");
   config->type_name("FILE")->excludes(devices)->excludes(technique)->excludes(guest);
   generated->type_name("FILE")->needs(config);
   nodes->type_name("FILE")->excludes(guests);
@@ -175,13 +179,19 @@ AssignmentInput read_assignment_input(Context& context, const AssignmentOptions&
   request.force = options.force ? core::Force::yes : core::Force::no;
   request.completion = options.whole_groups ? core::GroupCompletion::add_members
                                             : core::GroupCompletion::refuse_incomplete;
+  request.follow_moved = options.follow_moved ? core::FollowMoved::yes : core::FollowMoved::no;
   return input;
 }
 
 DeviceScope AssignmentInput::scope() const {
   std::vector<core::PciAddress> named;
   if (enabled) {
-    for (const core::RequestedDevice& device : request.devices) named.push_back(device.address);
+    for (const core::RequestedDevice& device : request.devices) {
+      // A device chosen by its serials may have moved: every device is read
+      // so that it is found wherever it is now.
+      if (device.expected_identity.has_serial()) return DeviceScope::all();
+      named.push_back(device.address);
+    }
   }
   return DeviceScope::groups_of(std::move(named));
 }
@@ -212,6 +222,7 @@ nlohmann::json assignment_to_json(const PlannedAssignment& planned) {
            {"name", core::sanitize_untrusted(d.name)},
            {"label", d.label.empty() ? nlohmann::json(nullptr)
                                      : nlohmann::json(core::sanitize_untrusted(d.label))},
+           {"identity", d.identity.to_json()},
            {"added_for_group", d.added_for_group},
            {"host_in_use", d.host_in_use}});
     }

@@ -26,6 +26,7 @@ struct AssignmentOptions {
   std::string technique;             // --technique, for devices on the command line
   std::string guest;                 // --guest, the guest of `specific`
   bool whole_groups = false;
+  bool follow_moved = false;
   bool force = false;
 };
 
@@ -47,7 +48,8 @@ struct AssignmentInput {
   bool enabled = true;
 
   // The devices the request names, with their IOMMU groups: all the
-  // planner looks at (an empty scope when passthrough is disabled).
+  // planner looks at (an empty scope when passthrough is disabled). Every
+  // device when one was chosen with serials: it may have moved.
   [[nodiscard]] DeviceScope scope() const;
 };
 

@@ -218,6 +218,7 @@ int run_read(Context& context, const KconfigCommandOptions& options) {
                             {"vendor_id", nullptr},
                             {"device_id", nullptr},
                             {"name", core::sanitize_untrusted(d.name)},
+                            {"identity", d.identity.to_json()},
                             {"target_guest", nullptr}};
       if (d.iommu_group) dev["iommu_group"] = *d.iommu_group;
       if (d.vendor_id) dev["vendor_id"] = core::hex(*d.vendor_id, 4);

@@ -184,12 +184,15 @@ nlohmann::json action_to_json(const Action& action) {
             return nlohmann::json{{"action", "load-module"}, {"name", a.name}};
           },
           [](const BindToVfio& a) {
-            return nlohmann::json{{"action", "bind-to-vfio"},
-                                  {"address", a.address.to_string()},
-                                  {"expected_ids", a.expected.to_string()},
-                                  {"current_driver", a.current_driver},
-                                  {"restore_driver", a.restore_driver},
-                                  {"iommu_group", a.iommu_group}};
+            nlohmann::json json{{"action", "bind-to-vfio"},
+                                {"address", a.address.to_string()},
+                                {"expected_ids", a.expected.to_string()},
+                                {"current_driver", a.current_driver},
+                                {"restore_driver", a.restore_driver},
+                                {"iommu_group", a.iommu_group}};
+            // Journals written before identities have none: absent means unknown.
+            if (!a.identity.empty()) json["identity"] = a.identity.to_json();
+            return json;
           },
           [](const ReleaseDevice& a) {
             return nlohmann::json{{"action", "release-device"},
@@ -260,6 +263,11 @@ Result<Action> action_from_json(const nlohmann::json& json) {
       return bad_field("bind-to-vfio", "restore_driver");
     if (!get_unsigned(json, "iommu_group", a.iommu_group))
       return bad_field("bind-to-vfio", "iommu_group");
+    if (json.contains("identity")) {
+      auto identity = DeviceIdentity::from_json(json["identity"]);
+      if (!identity) return bad_field("bind-to-vfio", "identity");
+      a.identity = std::move(*identity);
+    }
     return Action{a};
   }
   if (kind == "release-device") {

@@ -41,6 +41,57 @@ std::optional<std::string> check_device(const PciDevice* device, const Requested
   return std::nullopt;
 }
 
+// Where the requested device is now. A device with recorded serials is
+// checked against the device at its address; when that one is another (a
+// twin, or nothing) and the serials are found at one other address, it
+// moved: with FollowMoved::yes `wanted` is re-pointed there and a note says
+// so, else the problem names both. Returns the problem, or nothing.
+std::optional<std::string> locate(const Inventory& inventory, RequestedDevice& wanted,
+                                  FollowMoved follow, std::vector<std::string>& notes) {
+  const DeviceIdentity& recorded = wanted.expected_identity;
+  if (!recorded.has_serial()) return std::nullopt;
+  const std::string label = wanted.address.to_string();
+  const PciDevice* device = inventory.find(wanted.address);
+  const DeviceIdentity now = device != nullptr ? identity_of(*device) : DeviceIdentity{};
+  const IdentityMatch match = compare_identity(recorded, now);
+  if (match == IdentityMatch::same) return std::nullopt;
+  std::vector<PciAddress> found = find_by_identity(inventory, recorded);
+  std::erase(found, wanted.address);
+  if (match == IdentityMatch::unknown && device != nullptr && found.empty()) {
+    notes.push_back(label + ": its serials cannot be checked now (selected: " + recorded.serials() +
+                    "; it shows " + now.serials() +
+                    (device->on_vfio() ? ", as devices on vfio-pci often do" : "") +
+                    "); only its vendor:device is checked");
+    return std::nullopt;
+  }
+  std::string problem =
+      label + ": " +
+      (device == nullptr ? std::string("no device there now")
+       : match == IdentityMatch::different
+           ? "not the device selected (" + identity_difference(recorded, now) +
+                 "): an identical device took its address"
+           : "not the device selected (it shows " + now.serials() + ")");
+  if (found.size() == 1) {
+    const std::string moved = "the selected device (" + recorded.serials() + ") moved from " +
+                              label + " to " + found.front().to_string();
+    if (follow == FollowMoved::yes) {
+      notes.push_back(moved + "; using " + found.front().to_string() + " (--follow-moved)");
+      wanted.address = found.front();
+      return std::nullopt;
+    }
+    return problem + "; " + moved + " (--follow-moved takes it there)";
+  }
+  if (found.size() > 1) {
+    std::vector<std::string> where;
+    for (const PciAddress& a : found) where.push_back(a.to_string());
+    return problem + "; the selected device's serials (" + recorded.serials() +
+           ") are found at " + join(where, ", ") + ": select it again";
+  }
+  if (device == nullptr) return std::nullopt;  // check_device says it is gone
+  return problem + "; the selected device (" + recorded.serials() +
+         ") is not on this host now: select it again";
+}
+
 }  // namespace
 
 bool is_valid_guest_name(std::string_view name) {
@@ -104,7 +155,11 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
   std::map<PciAddress, Candidate> chosen;
   std::map<unsigned, std::string> group_guest;  // round-robin goes group by group
   std::size_t next_guest = 0;
-  for (const RequestedDevice& wanted : request.devices) {
+  for (RequestedDevice wanted : request.devices) {
+    if (auto problem = locate(inventory, wanted, request.follow_moved, plan.notes)) {
+      problems.push_back(*problem);
+      continue;
+    }
     const PciDevice* device = inventory.find(wanted.address);
     if (auto problem = check_device(device, wanted)) {
       problems.push_back(*problem);
@@ -227,6 +282,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       AssignedDevice device;
       device.address = address;
       device.ids = candidate.ids;
+      device.identity = identity_of(*candidate.device);
       device.iommu_group = *candidate.device->iommu_group;
       device.name =
           candidate.device->human_name.empty() ? candidate.name : candidate.device->human_name;
@@ -252,6 +308,7 @@ AssignmentRequest request_from_config(const PassthroughChoices& choices) {
     if (selected.vendor_id && selected.device_id)
       device.expected = DeviceIds{*selected.vendor_id, *selected.device_id};
     device.expected_group = selected.iommu_group;
+    device.expected_identity = selected.identity;
     device.name = selected.name;
     device.target_guest = selected.target_guest;
     request.devices.push_back(std::move(device));

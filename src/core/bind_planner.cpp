@@ -127,6 +127,19 @@ Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
     bind.restore_driver =
         entry != nullptr ? std::get<BindToVfio>(entry->action).restore_driver : device.driver;
     bind.iommu_group = *device.iommu_group;
+    bind.identity = identity_of(device);
+    if (entry != nullptr) {
+      const DeviceIdentity& before = std::get<BindToVfio>(entry->action).identity;
+      if (compare_identity(before, bind.identity) == IdentityMatch::different) {
+        plan.notes.push_back(label + ": the journal's entry for this address was made for another "
+                                     "device (" +
+                             identity_difference(before, bind.identity) +
+                             "); it now records this one");
+      } else {
+        // Serials it hides on vfio-pci stay recorded from the first bind.
+        bind.identity = merged_identity(before, bind.identity);
+      }
+    }
     binds.push_back(bind);
   }
   if (!problems.empty()) return refusal("bind", problems);

@@ -303,6 +303,11 @@ Result<PassthroughChoices> read_passthrough_choices(const DotConfig& config) {
     if (auto s = reader.read_ids(device); !s) return fail(s.error());
     if (const DotConfigValue* name = reader.field("NAME")) device.name = name->value;
     if (const DotConfigValue* sdevice = reader.field("SDEVICE")) device.sdevice = sdevice->value;
+    if (const DotConfigValue* identity = reader.field("IDENTITY")) {
+      auto parsed = DeviceIdentity::parse(identity->value);
+      if (!parsed) return reader.error_at(identity->line, symbol + "_IDENTITY: " + parsed.error().message);
+      device.identity = std::move(*parsed);
+    }
 
     if (choices.technique == PassthroughTechnique::each) {
       const DotConfigValue* guest = reader.field("TARGET_GUEST");

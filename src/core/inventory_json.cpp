@@ -1,5 +1,6 @@
 #include <pcipass/core/inventory_json.hpp>
 
+#include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/group_status.hpp>
 #include <pcipass/core/text.hpp>
 
@@ -57,8 +58,12 @@ nlohmann::json device_to_json(const PciDevice& d) {
   }
   j["net"] = nlohmann::json::array();
   for (const NetInterface& n : d.net) {
-    j["net"].push_back({{"name", n.name}, {"operstate", string_or_null(n.operstate)}});
+    j["net"].push_back({{"name", n.name},
+                        {"operstate", string_or_null(n.operstate)},
+                        {"mac", string_or_null(n.mac)},
+                        {"mac_permanent", n.mac_permanent}});
   }
+  j["identity"] = identity_of(d).to_json();
   j["memory_bytes"] = value_or_null(d.memory_bytes);
   j["boot_vga"] = d.boot_vga;
   j["status"] = device_status(d);

@@ -93,6 +93,10 @@ class LedgerReader {
         if (Status s = read_comment(line, line_number); !s) return fail(s.error());
         continue;
       }
+      if (line.starts_with("# identity ")) {
+        if (Status s = read_identity_comment(line, line_number); !s) return fail(s.error());
+        continue;
+      }
       if (line.starts_with("config ")) {
         const std::string_view name = trim(line.substr(7));
         symbol = split_symbol(name);
@@ -159,7 +163,7 @@ class LedgerReader {
 
   Status read_field(const SymbolParts& symbol, const std::string& value, std::size_t line) {
     if (symbol.field != "PCI_ID" && symbol.field != "VENDOR_DEVICE" && symbol.field != "SDEVICE" &&
-        symbol.field != "NAME") {
+        symbol.field != "NAME" && symbol.field != "IDENTITY") {
       return ok();
     }
     if (!m_fields.insert(passthrough_symbol(symbol.number) + "_" + std::string(symbol.field))
@@ -189,9 +193,40 @@ class LedgerReader {
       record.device_id = ids->second;
     } else if (symbol.field == "SDEVICE") {
       record.sdevice = value;
+    } else if (symbol.field == "IDENTITY") {
+      auto identity = DeviceIdentity::parse(value);
+      if (!identity) {
+        return bad(line, passthrough_symbol(symbol.number) + "_IDENTITY: " + identity.error().message);
+      }
+      record.identity = std::move(*identity);
     } else {
       record.name = value;
     }
+    return ok();
+  }
+
+  // `# identity NNNN TEXT`: the serials of a number kept in a comment.
+  Status read_identity_comment(std::string_view line, std::size_t line_number) {
+    const std::string_view body = trim(line.substr(11));
+    const std::size_t space = body.find(' ');
+    const std::string_view digits = body.substr(0, space);
+    std::size_t number = 0;
+    const bool number_ok =
+        !digits.empty() && digits.size() <= 9 &&
+        digits.find_first_not_of("0123456789") == std::string_view::npos &&
+        std::from_chars(digits.data(), digits.data() + digits.size(), number).ec == std::errc{};
+    const auto it = number_ok ? m_ledger.records.find(number) : m_ledger.records.end();
+    if (it == m_ledger.records.end() || it->second.offered) {
+      return bad(line_number, "expected '# identity NNNN TEXT' after the '# number NNNN' line, got " +
+                                  quote_for_message(line));
+    }
+    if (!m_identities.insert(number).second) {
+      return bad(line_number, "number " + std::to_string(number) + " has two identity lines");
+    }
+    auto identity =
+        DeviceIdentity::parse(space == std::string_view::npos ? "" : body.substr(space + 1));
+    if (!identity) return bad(line_number, identity.error().message);
+    it->second.identity = std::move(*identity);
     return ok();
   }
 
@@ -244,6 +279,7 @@ class LedgerReader {
   NumberLedger m_ledger;
   std::set<std::size_t> m_has_address;
   std::set<std::size_t> m_entries;
+  std::set<std::size_t> m_identities;
   std::set<std::string> m_fields;
 };
 
@@ -257,6 +293,10 @@ bool kdevops_numbers(const PciDevice& d) {
 // "" when it still does (see the top of kconfig_numbers.hpp).
 std::string mismatch(const NumberRecord& record, const PciDevice* d) {
   if (d == nullptr) return "gone";
+  // A twin with the same ids but another serial is another device.
+  if (compare_identity(record.identity, identity_of(*d)) == IdentityMatch::different) {
+    return "changed";
+  }
   const bool retired = !record.offered && record.note != "not offered";
   if (record.vendor_id && record.device_id) {
     return d->vendor_id == record.vendor_id && d->device_id == record.device_id ? "" : "changed";
@@ -308,7 +348,8 @@ Result<NumberLedger> number_ledger_from_config(const DotConfig& config) {
     if (!parts || parts->field.empty()) continue;
     if (parts->number == 0) return bad(value, "CONFIG_" + symbol + ": number 0 is not a passthrough number");
     const std::string_view field = parts->field;
-    if (field != "PCI_ID" && field != "VENDOR_DEVICE" && field != "SDEVICE" && field != "NAME") {
+    if (field != "PCI_ID" && field != "VENDOR_DEVICE" && field != "SDEVICE" && field != "NAME" &&
+        field != "IDENTITY") {
       continue;
     }
     NumberRecord& record = ledger.records[parts->number];
@@ -332,6 +373,10 @@ Result<NumberLedger> number_ledger_from_config(const DotConfig& config) {
       record.device_id = ids->second;
     } else if (field == "SDEVICE") {
       record.sdevice = value.value;
+    } else if (field == "IDENTITY") {
+      auto identity = DeviceIdentity::parse(value.value);
+      if (!identity) return bad(value, "CONFIG_" + symbol + ": " + identity.error().message);
+      record.identity = std::move(*identity);
     } else {
       record.name = value.value;
     }
@@ -416,6 +461,10 @@ std::vector<StaleSelection> stale_selections(const PassthroughChoices& choices,
                identity_text(s.sdevice) != identity_text(it->second.sdevice)) {
       what = "but the device there is now " + it->second.describe();
       repointed = it->second.offered;
+    } else if (compare_identity(s.identity, it->second.identity) == IdentityMatch::different) {
+      what = "but " + std::string(ledger_name) + " gives that number to an identical device (" +
+             identity_difference(s.identity, it->second.identity) + ")";
+      repointed = it->second.offered;
     } else if (!it->second.offered) {
       const std::string& note = it->second.note;
       what = note == "gone"      ? "which is gone"
@@ -425,6 +474,20 @@ std::vector<StaleSelection> stale_selections(const PassthroughChoices& choices,
       continue;
     }
     std::string message = symbol + " selected " + meant.describe() + ", " + what;
+    // Where the chosen device is now, by its serials: an identical twin may
+    // sit at its address, with the same ids.
+    const NumberRecord* moved = nullptr;
+    if (s.identity.has_serial()) {
+      for (const auto& [address, record] : offered_at) {
+        if (compare_identity(s.identity, record->identity) == IdentityMatch::same) moved = record;
+      }
+    }
+    if (moved != nullptr && moved->address != s.address) {
+      message += "; the device it chose (" + s.identity.serials() + ") is now " +
+                 passthrough_symbol(moved->number) + " at " + moved->address.to_string();
+      out.push_back({s.number, std::move(message), repointed});
+      continue;
+    }
     const auto at = offered_at.find(s.address);
     const bool same_there =
         at != offered_at.end() && at->second->number != s.number &&

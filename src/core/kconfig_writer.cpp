@@ -265,6 +265,15 @@ class Writer {
       record.vendor_id = d.vendor_id;
       record.device_id = d.device_id;
       record.sdevice = kconfig_sdevice(d);
+      record.identity = identity_of(d);
+      // A serial the device showed before and hides now (on vfio-pci, the
+      // NVMe serial goes with the nvme driver) stays in the record.
+      if (m_options.previous != nullptr) {
+        const auto it = m_options.previous->records.find(number);
+        if (it != m_options.previous->records.end() && it->second.address == address) {
+          record.identity = merged_identity(it->second.identity, record.identity);
+        }
+      }
       record.offered = m_offered.contains(address);
       if (!record.offered) record.note = "not offered";
     }
@@ -305,6 +314,10 @@ class Writer {
         line += " | " + kconfig_safe_text(record.sdevice);
       }
       add_comment_line(m_out, line);
+      if (const std::string identity = record.identity.to_text(); !identity.empty()) {
+        add_comment_line(m_out, "identity " + symbol.substr(k_passthrough_prefix.size() + 1) + " " +
+                                    identity);
+      }
       if (m_out.size() >= k_sink_chunk) flush();
     }
     if (any) m_out += "\n";
@@ -400,6 +413,7 @@ class Writer {
     }
     add_help_line(out, "Driver:    " +
                            (d.driver.empty() ? std::string("none") : kconfig_safe_text(d.driver)));
+    add_help_line(out, "Identity:  " + kconfig_safe_text(identity_of(d).describe()));
 
     const unsigned group_number = *d.iommu_group;
     std::vector<const PciDevice*> others;
@@ -503,6 +517,13 @@ class Writer {
     add_string_symbol(m_out, symbol, "_FUNCTION", hex(d.address.function, 1));
     if (const std::string ids = d.ids(); !ids.empty()) {
       add_string_symbol(m_out, symbol, "_VENDOR_DEVICE", ids);
+    }
+    // The ledger's identity: what the device showed now, plus serials it
+    // showed before and hides now.
+    if (const auto it = m_result.ledger.records.find(number); it != m_result.ledger.records.end()) {
+      if (const std::string identity = it->second.identity.to_text(); !identity.empty()) {
+        add_string_symbol(m_out, symbol, "_IDENTITY", identity);
+      }
     }
   }
 

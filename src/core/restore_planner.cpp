@@ -37,11 +37,31 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
       continue;
     }
     const PciDevice* device = inventory.find(bound.address);
+    // Where the bound device's serials are now, when not at its address.
+    std::vector<PciAddress> found = find_by_identity(inventory, bound.identity);
+    std::erase(found, bound.address);
+    const std::string moved =
+        found.size() == 1 ? "; the device pcipass bound (" + bound.identity.serials() +
+                                ") moved from " + label + " to " + found.front().to_string() +
+                                ": pcipass bind " + found.front().to_string() +
+                                " binds it there, and pcipass bringup (or plan --follow-moved) "
+                                "points its guest at it"
+                          : std::string();
     if (device == nullptr) {
       out.plan.notes.push_back(label + ": no such PCI device on this host any more (bound as " +
                                bound.expected.to_string() +
                                "); nothing to restore (pcipass release " + label +
-                               " forgets it)");
+                               " forgets it)" + moved);
+      continue;
+    }
+    const DeviceIdentity now = identity_of(*device);
+    const IdentityMatch match = compare_identity(bound.identity, now);
+    if (match == IdentityMatch::different || (match == IdentityMatch::unknown && !found.empty())) {
+      out.refused.push_back(label + ": is not the device pcipass bound there (" +
+                            (match == IdentityMatch::different
+                                 ? identity_difference(bound.identity, now)
+                                 : "it shows " + now.serials()) +
+                            "): an identical device took its address; not touching it" + moved);
       continue;
     }
     if (device->ids() != bound.expected.to_string()) {
@@ -75,9 +95,15 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
       out.plan.notes.push_back(label + ": finishing the bind an earlier run left " +
                                to_string(entry->state));
     }
+    if (match == IdentityMatch::unknown && bound.identity.has_serial()) {
+      out.plan.notes.push_back(label + ": its serials cannot be checked now (bound as " +
+                               bound.identity.serials() + "; it shows " + now.serials() +
+                               "); only its vendor:device is checked");
+    }
     BindToVfio bind = bound;
     bind.current_driver = device->driver;
     bind.iommu_group = *device->iommu_group;
+    bind.identity = merged_identity(bound.identity, now);
     binds.push_back(bind);
   }
 }

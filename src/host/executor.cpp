@@ -1,5 +1,7 @@
 #include <pcipass/host/executor.hpp>
 
+#include <pcipass/host/sysfs_source.hpp>
+
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
@@ -137,6 +139,24 @@ std::string Executor::driver_of(const core::PciAddress& address) const {
   return target ? basename_of(*target) : std::string();
 }
 
+core::Status Executor::check_identity(const core::BindToVfio& bind) const {
+  if (!bind.identity.has_serial()) return core::ok();
+  auto device = read_sysfs_device(m_sys, bind.address);
+  if (!device) {
+    return fail("binding " + bind.address.to_string() + ": checking its serials: " +
+                    device.error().message,
+                ExitCode::host_error);
+  }
+  const core::DeviceIdentity now = core::identity_of(*device);
+  if (core::compare_identity(bind.identity, now) == core::IdentityMatch::different) {
+    return fail("binding " + bind.address.to_string() + ": the device there is now another one (" +
+                    core::identity_difference(bind.identity, now) +
+                    ") than planned; nothing was changed for it (run pcipass again to re-plan)",
+                ExitCode::refused);
+  }
+  return core::ok();
+}
+
 core::Status Executor::check_device(const core::PciAddress& address,
                                     const core::DeviceIds& expected,
                                     const std::string& planned_driver, const char* verb) const {
@@ -199,6 +219,7 @@ core::Status Executor::perform(const Action& action) {
   std::string context;
   if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
     context = "binding " + bind->address.to_string() + " to vfio-pci";
+    if (auto ok = check_identity(*bind); !ok) return ok;
     if (auto ok = check_device(bind->address, bind->expected, bind->current_driver, "binding"); !ok)
       return ok;
   } else if (const auto* forget = std::get_if<core::ForgetDevice>(&action)) {

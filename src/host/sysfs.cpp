@@ -53,11 +53,15 @@ std::string RealSysfs::full(std::string_view path) const {
 
 std::string RealSysfs::display_path(std::string_view path) const { return full(path); }
 
-core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max_bytes) const {
+int RealSysfs::open_attribute(std::string_view path) const {
   std::string_view name;
   const int dir = cached_parent(path, name);
-  UniqueFd fd(dir >= 0 ? ::openat(dir, std::string(name).c_str(), O_RDONLY | O_CLOEXEC)
-                 : ::open(full(path).c_str(), O_RDONLY | O_CLOEXEC));
+  return dir >= 0 ? ::openat(dir, std::string(name).c_str(), O_RDONLY | O_CLOEXEC)
+                  : ::open(full(path).c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max_bytes) const {
+  const UniqueFd fd(open_attribute(path));
   if (fd.get() < 0) {
     const int err = errno;
     return os_error("reading", full(path), err);
@@ -74,6 +78,30 @@ core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
   }
+  return out;
+}
+
+core::Result<std::string> RealSysfs::read_at(std::string_view path, std::size_t offset,
+                                             std::size_t size) const {
+  const UniqueFd fd(open_attribute(path));
+  if (fd.get() < 0) {
+    const int err = errno;
+    return os_error("reading", full(path), err);
+  }
+  std::string out(size, '\0');
+  std::size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::pread(fd.get(), out.data() + got, size - got,
+                              static_cast<off_t>(offset + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      return os_error("reading", full(path), err);
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
   return out;
 }
 

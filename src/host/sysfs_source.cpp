@@ -1,9 +1,11 @@
 #include <pcipass/host/sysfs_source.hpp>
 
 #include <pcipass/core/config_space.hpp>
+#include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string_view>
 #include <vector>
@@ -156,6 +158,17 @@ core::Status read_nvme(const Sysfs& sysfs, const std::string& dir, PciDevice& de
   return core::ok();
 }
 
+// "3c:7c:3f:12:34:56" and nothing else: an Ethernet address, lowercase.
+bool is_mac(std::string_view text) {
+  if (text.size() != 17) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool ok = i % 3 == 2 ? c == ':' : ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+    if (!ok) return false;
+  }
+  return true;
+}
+
 void read_net_dir(const Sysfs& sysfs, const std::string& net_dir, PciDevice& dev) {
   auto names = sysfs.list(net_dir);
   if (!names) return;
@@ -163,10 +176,68 @@ void read_net_dir(const Sysfs& sysfs, const std::string& net_dir, PciDevice& dev
   for (const std::string& name : *names) {
     core::NetInterface nic;
     nic.name = core::sanitize_untrusted(name);
-    if (auto state = sysfs.read(net_dir + "/" + name + "/operstate", 64)) {
+    const std::string dir = net_dir + "/" + name;
+    if (auto state = sysfs.read(dir + "/operstate", 64)) {
       nic.operstate = core::sanitize_untrusted(*state);
     }
+    if (auto mac = sysfs.read(dir + "/address", 64); mac && is_mac(core::trim(*mac))) {
+      nic.mac = std::string(core::trim(*mac));
+      // 0 (NET_ADDR_PERM): the address the card was made with.
+      auto assign = sysfs.read(dir + "/addr_assign_type", 16);
+      nic.mac_permanent = assign && core::trim(*assign) == "0";
+    }
     dev.net.push_back(std::move(nic));
+  }
+}
+
+std::uint32_t le32(std::string_view b, std::size_t at) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<unsigned char>(b[at + i])} << (8 * i);
+  return v;
+}
+
+// The PCIe Device Serial Number: the extended capabilities are walked from
+// 0x100, one 12-byte read per capability, never the whole 4 KiB. "" when
+// the function has none, or config space past 256 bytes is closed (not
+// root, conventional PCI).
+std::string read_dsn(const Sysfs& sysfs, const std::string& dir) {
+  constexpr std::size_t k_first = 0x100, k_end = 0x1000, k_dsn_id = 0x0003;
+  std::size_t at = k_first;
+  for (int hops = 0; hops < 64; ++hops) {  // a looping chain stops here
+    auto cap = sysfs.read_at(dir + "/config", at, 12);
+    if (!cap || cap->size() < 4) return {};
+    const std::uint32_t header = le32(*cap, 0);
+    if (header == 0 || header == 0xffffffff) return {};
+    if ((header & 0xffff) == k_dsn_id) {
+      if (cap->size() < 12) return {};
+      return core::format_dsn(le32(*cap, 4), le32(*cap, 8));
+    }
+    const std::size_t next = (header >> 20) & 0xffc;
+    if (next < k_first || next + 12 > k_end) return {};
+    at = next;
+  }
+  return {};
+}
+
+// Slot labels by the device part of an address ("0000:02:00"): the
+// `bus/pci/slots/LABEL/address` files. Empty when the platform has none.
+std::map<std::string, std::string> read_slots(const Sysfs& sysfs) {
+  std::map<std::string, std::string> out;
+  auto labels = sysfs.list("bus/pci/slots");
+  if (!labels) return out;
+  for (const std::string& label : *labels) {
+    auto address = sysfs.read("bus/pci/slots/" + label + "/address", 64);
+    if (address) out[std::string(core::trim(*address))] = core::sanitize_untrusted(label);
+  }
+  return out;
+}
+
+void apply_slots(const std::map<std::string, std::string>& slots, core::Inventory& inventory) {
+  if (slots.empty()) return;
+  for (auto& [address, dev] : inventory.devices()) {
+    const std::string text = address.to_string();  // 0000:02:00.0
+    const auto it = slots.find(text.substr(0, text.size() - 2));
+    if (it != slots.end()) dev.slot = it->second;
   }
 }
 
@@ -200,6 +271,19 @@ core::Status read_details(const Sysfs& sysfs, const std::string& dir,
   for (const std::string& entry : entries) {
     if (entry.starts_with("virtio") && sysfs.exists(dir + "/" + entry + "/net")) {
       read_net_dir(sysfs, dir + "/" + entry + "/net", dev);
+    }
+  }
+  // What tells twins apart. Bridges stay with the platform: no need.
+  if (dev.header != core::HeaderKind::bridge) {
+    dev.dsn = read_dsn(sysfs, dir);
+    // VPD is read 4 bytes at a time by the kernel, slow on real cards:
+    // only when no cheaper serial already tells the device.
+    const bool serial_known = !dev.dsn.empty() || std::any_of(dev.nvme.begin(), dev.nvme.end(),
+                                                             [](const core::NvmeController& c) {
+                                                               return !core::trim(c.serial).empty();
+                                                             });
+    if (!serial_known && has("vpd")) {
+      if (auto vpd = sysfs.read(dir + "/vpd", 1024)) dev.vpd_serial = core::parse_vpd_serial(*vpd);
     }
   }
   return core::ok();
@@ -273,6 +357,10 @@ Result<PciDevice> read_device(const Sysfs& sysfs, const PciAddress& address) {
 
 }  // namespace
 
+Result<PciDevice> read_sysfs_device(const Sysfs& sysfs, const PciAddress& address) {
+  return read_device(sysfs, address);
+}
+
 Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs) {
   auto names = sysfs.list("bus/pci/devices");
   if (!names) {
@@ -288,6 +376,7 @@ Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs) {
     if (!device) return fail(device.error());
     inventory.add(std::move(*device));
   }
+  apply_slots(read_slots(sysfs), inventory);
   inventory.rebuild_groups();
   return inventory;
 }
@@ -321,6 +410,7 @@ Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs,
       if (auto read = read_one(*member); !read) return fail(read.error());
     }
   }
+  apply_slots(read_slots(sysfs), inventory);
   inventory.rebuild_groups();
   return inventory;
 }
@@ -337,9 +427,12 @@ void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {
     if (!entries) continue;
     dev.nvme.clear();
     dev.net.clear();
+    dev.dsn.clear();
+    dev.vpd_serial.clear();
     std::sort(entries->begin(), entries->end());
     (void)read_details(sysfs, dir, *entries, dev);
   }
+  apply_slots(read_slots(sysfs), inventory);
 }
 
 }  // namespace pcipass::host

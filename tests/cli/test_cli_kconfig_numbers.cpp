@@ -68,7 +68,7 @@ TEST_P(FirstNumbersOnHost, AreKdevopsNumbersForEveryDeviceWithASubsystem) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SimulatedHosts, FirstNumbersOnHost,
-                         ::testing::Values("workstation", "laptop", "noiommu", "btrfs", "zfs"),
+                         ::testing::Values("workstation", "laptop", "noiommu", "btrfs", "zfs", "twins"),
                          [](const auto& param_info) { return param_info.param; });
 
 struct Lab {

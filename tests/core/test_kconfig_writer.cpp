@@ -129,6 +129,7 @@ TEST(KconfigWriter, WritesKdevopsSchemeForOneDevice) {
       "\t  Vendor:    Western Digital\n"
       "\t  Device:    Ultrastar DC ZN540 ZNS NVMe SSD\n"
       "\t  Driver:    nvme\n"
+      "\t  Identity:  no serial\n"
       "\n"
       "\t  IOMMU group 15 holds only this device.\n"
       "\n"

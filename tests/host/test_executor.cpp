@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <fstream>
 
 namespace pcipass::host {
 namespace {
@@ -160,6 +161,27 @@ TEST(Executor, ADifferentDeviceAtTheAddressIsCaughtBeforeAnythingChanges) {
             "changed for it (run pcipass again to re-plan)");
   EXPECT_TRUE(rig.kernel.writes().empty());
   EXPECT_EQ(rig.kernel.driver_of(k_zns), "nvme");
+  EXPECT_TRUE(rig.journal().state().empty());
+}
+
+TEST(Executor, AnIdenticalTwinAtTheAddressIsCaughtBeforeAnythingChanges) {
+  Rig rig("twins");
+  const auto plan = rig.plan_bind({"0000:02:00.0"});
+  // Between planning and binding another drive of the same model shows up
+  // there: same ids, another serial.
+  const fs::path serial =
+      rig.kernel.sys_root() / "bus/pci/devices/0000:02:00.0/nvme/nvme1/serial";
+  ASSERT_TRUE(fs::exists(serial));
+  { std::ofstream(serial) << "S7KHNJ0W100009\n"; }
+  auto result = rig.run(plan);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, core::ExitCode::refused);
+  EXPECT_EQ(result.error().message,
+            "binding 0000:02:00.0: the device there is now another one (NVMe serial "
+            "S7KHNJ0W100009, not S7KHNJ0W100001) than planned; nothing was changed for it (run "
+            "pcipass again to re-plan)");
+  EXPECT_TRUE(rig.kernel.writes().empty());
+  EXPECT_EQ(rig.kernel.driver_of("0000:02:00.0"), "nvme");
   EXPECT_TRUE(rig.journal().state().empty());
 }
 

@@ -95,7 +95,7 @@ TEST_P(SimulatedHost, SysfsLspciAndLibvirtAgree) {
 
 INSTANTIATE_TEST_SUITE_P(Hosts, SimulatedHost,
                          ::testing::Values("workstation", "server", "laptop", "hostile", "noiommu",
-                                           "btrfs", "zfs"));
+                                           "btrfs", "zfs", "twins"));
 
 TEST(ThisMachine, SysfsLspciAndLibvirtAgreeReadOnly) {
   // Read-only: /sys, lspci and node-device queries to the real daemon.

@@ -197,7 +197,7 @@ TEST_P(SomeDevices, EachDeviceComesWithItsGroupExactlyAsTheWholeReadGivesIt) {
 
 INSTANTIATE_TEST_SUITE_P(Hosts, SomeDevices,
                          ::testing::Values("workstation", "server", "laptop", "hostile", "noiommu",
-                                           "btrfs", "zfs"));
+                                           "btrfs", "zfs", "twins"));
 
 TEST(SysfsSource, SomeDevicesLeavesOutAddressesTheHostLacksAndReadsEachOnce) {
   RealSysfs sys(sim_host("workstation") / "sys");

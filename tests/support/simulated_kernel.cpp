@@ -68,6 +68,11 @@ void SimulatedKernel::reboot() {
   boot();
 }
 
+void SimulatedKernel::reboot_into(const std::string& host_name) {
+  m_host_name = host_name;
+  reboot();
+}
+
 void SimulatedKernel::boot() {
   const fs::path source = sim_host(m_host_name);
   for (const char* part : {"sys", "proc", "dev"}) {

@@ -68,6 +68,9 @@ class SimulatedKernel final : public host::Sysfs {
   // under root() (etc/, var/lib/pcipass) stays, as on a disk. Writes, native
   // driver changes and injected failures are forgotten.
   void reboot();
+  // A reboot into another generated host: the same disk (etc/, var/) with
+  // the hardware of `host_name`, e.g. identical drives that swapped places.
+  void reboot_into(const std::string& host_name);
 
   // Root of the copy (holding sys/, proc/, dev/).
   [[nodiscard]] const std::filesystem::path& root() const { return m_dir.path(); }

@@ -92,10 +92,17 @@ void write_express(Config& c, const Device& d, unsigned next) {
   }
 }
 
-void write_sriov(Config& c, const Device& d) {
+// The Device Serial Number capability at `at`, last in the list.
+void write_dsn(Config& c, unsigned at, std::uint64_t dsn) {
+  c.u32(at, 0x0003 | 1u << 16);  // DSN, version 1, last
+  c.u32(at + 4, static_cast<std::uint32_t>(dsn));
+  c.u32(at + 8, static_cast<std::uint32_t>(dsn >> 32));
+}
+
+void write_sriov(Config& c, const Device& d, unsigned next) {
   const Sriov& s = *d.sriov;
   const unsigned at = k_extended_caps;
-  c.u32(at, 0x0010 | 1u << 16);  // SR-IOV, version 1, last
+  c.u32(at, 0x0010 | 1u << 16 | next << 20);  // SR-IOV, version 1
   c.u32(at + 0x04, 0);
   c.u16(at + 0x08,
         s.num_vfs ? 0x0019 : 0x0010);  // VF Enable + VF MSE when VFs exist; ARI hierarchy
@@ -160,7 +167,10 @@ Bytes config_space(const Device& d) {
     c.u16(k_ssvid_cap + 4, d.subsystem_vendor);
     c.u16(k_ssvid_cap + 6, d.subsystem_device);
   }
-  if (d.sriov) write_sriov(c, d);
+  // Extended capabilities: SR-IOV at 0x100 (0x40 bytes), then the DSN.
+  const unsigned dsn_at = d.sriov ? k_extended_caps + 0x40 : k_extended_caps;
+  if (d.sriov) write_sriov(c, d, d.dsn ? dsn_at : 0);
+  if (d.dsn) write_dsn(c, dsn_at, *d.dsn);
   return c.take();
 }
 

@@ -24,6 +24,7 @@ namespace {
 void expand_vfs(Host& host) {
   std::vector<Device> vfs;
   for (Device& pf : host.devices) {
+    if (pf.dsn && !pf.is_pcie()) fail(pf, "a Device Serial Number needs a PCIe device (pcie is none)");
     if (!pf.sriov) continue;
     if (pf.is_bridge()) fail(pf, "a bridge cannot be an SR-IOV PF");
     if (!pf.is_pcie()) fail(pf, "SR-IOV needs a PCIe device (pcie is none)");

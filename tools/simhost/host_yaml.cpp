@@ -259,6 +259,9 @@ class Parser {
              "framebuffer",
              "flr",
              "reset_method",
+             "dsn",
+             "slot",
+             "vpd_serial",
              "sriov",
              "nvme",
              "block",
@@ -319,6 +322,21 @@ class Parser {
     if (node["flr"]) d.flr = m_r.boolean(node["flr"], w + ".flr");
     if (node["reset_method"])
       d.reset_method = m_r.string(node["reset_method"], w + ".reset_method");
+    if (node["dsn"]) {
+      // As lspci prints it: 00-11-22-33-44-55-66-77, most significant byte first.
+      const std::string text = m_r.string(node["dsn"], w + ".dsn");
+      unsigned b[8];
+      char tail = 0;
+      if (text.size() != 23 ||
+          std::sscanf(text.c_str(), "%2x-%2x-%2x-%2x-%2x-%2x-%2x-%2x%c", &b[0], &b[1], &b[2], &b[3],
+                      &b[4], &b[5], &b[6], &b[7], &tail) != 8)
+        m_r.fail(node["dsn"], w + ".dsn", "expected a serial number like 00-11-22-33-44-55-66-77");
+      std::uint64_t v = 0;
+      for (unsigned byte : b) v = v << 8 | byte;
+      d.dsn = v;
+    }
+    if (node["slot"]) d.slot = checked_name(node["slot"], w + ".slot");
+    if (node["vpd_serial"]) d.vpd_serial = m_r.string(node["vpd_serial"], w + ".vpd_serial");
     if (node["vendor_name"]) d.vendor_name = m_r.string(node["vendor_name"], w + ".vendor_name");
     if (node["device_name"]) d.device_name = m_r.string(node["device_name"], w + ".device_name");
     if (node["secondary_bus"])
@@ -504,7 +522,7 @@ class Parser {
   }
 
   NetInterface net(const YAML::Node& node, const std::string& where) {
-    m_r.map(node, where, {"name", "operstate", "mac", "carrier", "ifindex"});
+    m_r.map(node, where, {"name", "operstate", "mac", "addr_assign_type", "carrier", "ifindex"});
     m_r.required(node, "name", where);
     NetInterface n;
     n.name = m_r.string(node["name"], where + ".name");
@@ -533,6 +551,9 @@ class Parser {
       std::transform(n.mac.begin(), n.mac.end(), n.mac.begin(),
                      [](char c) { return std::tolower(c); });
     }
+    if (node["addr_assign_type"])
+      n.addr_assign_type =
+          static_cast<int>(m_r.integer(node["addr_assign_type"], where + ".addr_assign_type", 0, 3));
     if (node["ifindex"])
       n.ifindex = static_cast<int>(m_r.integer(node["ifindex"], where + ".ifindex", 2, 0x7fffffff));
     return n;

@@ -79,6 +79,7 @@ struct NetInterface {
   Bytes name;
   Bytes operstate = "up";
   Bytes mac;
+  int addr_assign_type = 0;  // 0: permanent (the card's own), 1 random, 3 set
   int carrier = 1;
   int ifindex = 0;  // 0: assigned by the model
 };
@@ -116,6 +117,9 @@ struct Device {
   bool framebuffer = false;
   bool flr = false;
   std::optional<Bytes> reset_method;
+  std::optional<std::uint64_t> dsn;  // Device Serial Number capability (PCIe only)
+  std::optional<Bytes> slot;         // physical slot label: bus/pci/slots/LABEL
+  std::optional<Bytes> vpd_serial;   // a `vpd` file whose read-only part has SN
   std::optional<Sriov> sriov;
   std::vector<NvmeController> nvme;
   std::vector<Disk> block;

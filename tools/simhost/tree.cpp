@@ -18,6 +18,38 @@
 #include <unordered_set>
 
 namespace pcipass::simhost {
+
+namespace {
+
+// A VPD image as a card's EEPROM holds it: the identifier string, a
+// read-only section with the serial number (SN) and its checksum (RV), the
+// end tag.
+Bytes vpd_image(const Device& d) {
+  Bytes out;
+  const auto large = [&](unsigned char tag, const Bytes& data) {
+    out += static_cast<char>(tag);
+    out += static_cast<char>(data.size() & 0xff);
+    out += static_cast<char>(data.size() >> 8);
+    out += data;
+  };
+  large(0x82, d.device_name.empty() ? Bytes("PCI device") : d.device_name);
+  const Bytes serial = d.vpd_serial->substr(0, 255);
+  Bytes readonly = "SN";
+  readonly += static_cast<char>(serial.size());
+  readonly += serial;
+  readonly += "RV";
+  readonly += static_cast<char>(1);
+  const std::size_t rv_at = out.size() + 3 + readonly.size();
+  readonly += '\0';
+  large(0x90, readonly);
+  unsigned char sum = 0;
+  for (std::size_t i = 0; i < rv_at; ++i) sum = static_cast<unsigned char>(sum + out[i]);
+  out[rv_at] = static_cast<char>(-sum);  // the bytes up to RV's value sum to zero
+  out += static_cast<char>(0x78);
+  return out;
+}
+
+}  // namespace
 namespace {
 
 std::string format(const char* fmt, auto... args) {
@@ -255,6 +287,13 @@ class TreeWriter {
     if (!d.reset_method->empty())  // Linux hides the file when no method works
       m_tree.file(dir + "/reset_method", line(*d.reset_method));
     m_tree.file(dir + "/config", config_space(d));
+    if (d.vpd_serial) m_tree.file(dir + "/vpd", vpd_image(d));
+    if (d.slot) {
+      // Every function of a slot shares its folder; the address has no function.
+      m_tree.dir("sys/bus/pci/slots/" + *d.slot);
+      m_tree.file("sys/bus/pci/slots/" + *d.slot + "/address",
+                  format("%04x:%02x:%02x\n", d.address.domain, d.address.bus, d.address.slot));
+    }
     m_tree.link("sys/bus/pci/devices/" + addr, dir);
 
     if (!d.driver.empty()) {
@@ -352,6 +391,7 @@ class TreeWriter {
     m_tree.dir(path);
     m_tree.file(path + "/operstate", line(n.operstate));
     m_tree.file(path + "/address", line(n.mac));
+    m_tree.file(path + "/addr_assign_type", format("%d\n", n.addr_assign_type));
     m_tree.file(path + "/carrier", format("%d\n", n.carrier));
     m_tree.file(path + "/ifindex", format("%d\n", n.ifindex));
     m_tree.file(path + "/type", "1\n");

@@ -4,6 +4,7 @@
 // into a list of actions; the executor prints them (--dry-run, --json) or
 // performs them, journaling each before it is made.
 
+#include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/error.hpp>
 #include <pcipass/core/pci_address.hpp>
 #include <pcipass/core/pci_device.hpp>
@@ -46,12 +47,16 @@ struct LoadModule {
 // `current_driver` (if any), probe, verify. `restore_driver` is the driver
 // it had before pcipass first touched it ("" for none): what release gives
 // back, taken from the journal when an earlier run already recorded one.
+// `identity` is the serials the device showed when planned: the executor
+// refuses a device whose serials now disagree, and restore after a reboot
+// never binds an identical twin that took the address.
 struct BindToVfio {
   PciAddress address;
   DeviceIds expected;
   std::string current_driver;
   std::string restore_driver;
   unsigned iommu_group = 0;
+  DeviceIdentity identity = {};
   bool operator==(const BindToVfio&) const = default;
 };
 

@@ -6,6 +6,7 @@
 
 #include <pcipass/core/actions.hpp>
 #include <pcipass/core/bind_planner.hpp>
+#include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/dot_config.hpp>
 #include <pcipass/core/inventory.hpp>
 #include <pcipass/core/nodes_yaml.hpp>
@@ -23,12 +24,19 @@ struct RequestedDevice {
   // the device at the address must still be this one.
   std::optional<DeviceIds> expected;
   std::optional<unsigned> expected_group;  // the group the menu showed
+  // The serials the device had when chosen (the .config's `_IDENTITY`): a
+  // device at the address with another serial is a twin, not this one.
+  DeviceIdentity expected_identity = {};
   std::string name;                        // the menu's or nodes file's label
   std::string target_guest;                // for `each`; "" otherwise
 };
 
 // Whether an incomplete IOMMU group is refused or completed.
 enum class GroupCompletion { refuse_incomplete, add_members };
+
+// Whether a device whose serials are found at another address now (moved
+// by a renumbering, a card added, a slot changed) is taken there.
+enum class FollowMoved { no, yes };
 
 struct AssignmentRequest {
   PassthroughTechnique technique = PassthroughTechnique::first;
@@ -40,11 +48,13 @@ struct AssignmentRequest {
   std::vector<std::string> guests;
   Force force = Force::no;
   GroupCompletion completion = GroupCompletion::refuse_incomplete;
+  FollowMoved follow_moved = FollowMoved::no;
 };
 
 struct AssignedDevice {
   PciAddress address;
   DeviceIds ids;
+  DeviceIdentity identity;  // the serials it shows now
   unsigned iommu_group = 0;
   std::string name;              // the device's human name (else the request's label)
   std::string label;             // the request's label (menu name, nodes entry name), or ""
@@ -79,7 +89,9 @@ bool is_valid_guest_name(std::string_view name);
 // to its own target, `roundrobin` IOMMU group by IOMMU group over the guests
 // in order. Refuses with ExitCode::refused, every problem on its own line
 // after "refusing to assign the devices:", for: unknown addresses; a vendor:device other
-// than the one selected; bridges; devices without IOMMU group or ids; a
+// than the one selected; a device whose serials differ from the selected
+// one's (naming both, and where the selected one is now: with
+// FollowMoved::yes it is taken there instead, with a note); bridges; devices without IOMMU group or ids; a
 // device asked for by two guests; an IOMMU group split between guests or
 // with members left out (unless GroupCompletion::add_members, which adds
 // them to the same guest); guests not in the guest list or with names

@@ -4,6 +4,7 @@
 // say about PCI-E passthrough in kdevops' scheme (the technique, the target
 // host name and the selected devices).
 
+#include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/error.hpp>
 #include <pcipass/core/pci_address.hpp>
 
@@ -67,6 +68,7 @@ struct SelectedDevice {
   std::optional<std::uint16_t> device_id;
   std::string name;          // `_NAME`, as the menu showed it
   std::string sdevice;       // `_SDEVICE`: with no ids, what tells devices apart
+  DeviceIdentity identity;   // `_IDENTITY`: the serials it had (empty when the file has none)
   std::string target_guest;  // `_TARGET_GUEST` for `each`, the host name for `specific`, else ""
 };
 
@@ -82,7 +84,7 @@ struct PassthroughChoices {
 // from `_PCI_ID`, else from `_DOMAIN`/`_BUS`/`_SLOT`/`_FUNCTION`. Fails with
 // ExitCode::bad_input and the line number when passthrough is enabled with
 // no technique or several, or a selected device has no address, a malformed
-// or contradictory one, a malformed group or ids, or (with `each`) no target
+// or contradictory one, a malformed group, ids or identity, or (with `each`) no target
 // guest.
 Result<PassthroughChoices> read_passthrough_choices(const DotConfig& config);
 

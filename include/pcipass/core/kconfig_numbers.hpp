@@ -7,8 +7,11 @@
 // Identity: a record with ids means the device with those ids at its
 // address; one without ids (kdevops' files, lspci text without -nn) the
 // device whose `_SDEVICE` reads the same (quotes aside, as kdevops strips
-// them); one with neither cannot be checked and never matches. A retired
-// number comes back only to a device whose ids match it.
+// them); one with neither cannot be checked and never matches. A record
+// with serials (`_IDENTITY`, device_identity.hpp) also needs no serial to
+// disagree: an identical twin that took the address is another device, and
+// the number is retired. A retired number comes back only to a device whose
+// ids match it and whose serials do not disagree.
 //
 // A first file numbers devices as kdevops' generator does (by position among
 // the functions lspci shows an `SDevice:` line for, that is, the functions
@@ -18,6 +21,7 @@
 // device is gone or changed is never given again, and a new device gets a
 // number above every number given so far.
 
+#include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/dot_config.hpp>
 #include <pcipass/core/error.hpp>
 #include <pcipass/core/inventory.hpp>
@@ -42,6 +46,8 @@ struct NumberRecord {
   // `_SDEVICE` (kdevops' files have no ids: then it is what tells devices
   // apart), as the file holds it.
   std::string sdevice;
+  // `_IDENTITY` (or a `# identity` line): the serials the device had.
+  DeviceIdentity identity;
   std::string name;     // `_NAME`, or "" for a number kept in a comment
   bool offered = false;  // an entry of the menu, not a comment line
   // For a number kept in a comment: "not offered", "gone" or "changed" (a
@@ -66,9 +72,10 @@ struct NumberLedger {
 };
 
 // Reads the numbers out of a generated file, pcipass's or kdevops' own: the
-// `_PCI_ID`, `_VENDOR_DEVICE` and `_SDEVICE` of every entry, `_HIGHEST_NUMBER`,
-// and pcipass's `# number NNNN ADDRESS IDS NOTE[ | SDEVICE]` lines for
-// numbers given to devices not offered. An empty file gives an empty ledger (kdevops touches one when its
+// `_PCI_ID`, `_VENDOR_DEVICE`, `_SDEVICE` and `_IDENTITY` of every entry,
+// `_HIGHEST_NUMBER`, and pcipass's `# number NNNN ADDRESS IDS NOTE[ |
+// SDEVICE]` lines (each followed by `# identity NNNN TEXT` when the device
+// had serials) for numbers given to devices not offered. An empty file gives an empty ledger (kdevops touches one when its
 // PCI menu is off). Fails with ExitCode::bad_input and `<source_name> line
 // N: <what>` when an entry has no or a malformed address, ids are
 // malformed, a number is 0 or given twice, or a field twice: a record

@@ -29,6 +29,10 @@ struct NvmeController {
 struct NetInterface {
   std::string name;       // enp5s0
   std::string operstate;  // up, down, unknown, ...
+  std::string mac = {};   // the address now, lowercase; "" when unknown
+  // True when `mac` is the one the card was made with (addr_assign_type 0),
+  // not one set by a bond, a script or random assignment.
+  bool mac_permanent = false;
   bool operator==(const NetInterface&) const = default;
 };
 
@@ -67,6 +71,14 @@ struct PciDevice {
   std::vector<NetInterface> net;
   std::optional<std::uint64_t> memory_bytes;  // GPU memory, when sysfs tells it
   bool boot_vga = false;
+
+  // What tells this physical device from a twin of the same model (see
+  // device_identity.hpp): the PCIe Device Serial Number, as lspci spells it
+  // ("00-11-22-33-44-55-66-77"), the VPD serial, and the label of the
+  // physical slot it sits in. "" when the host does not show them.
+  std::string dsn;
+  std::string vpd_serial;
+  std::string slot;
 
   std::string human_name;
 

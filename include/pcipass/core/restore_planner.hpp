@@ -32,9 +32,12 @@ struct RestorePlan {
 
 // For each device the journal binds (done, pending or failed alike: a crashed
 // bind is finished): a BindToVfio when it is not on vfio-pci now, after
-// checking that the same vendor:device sits at the address, that it is in an
-// IOMMU group and that the host does not use it (unless Force::yes); a note
-// when it is already on vfio-pci, gone, or its release was interrupted. For
+// checking that the same vendor:device sits at the address, that its
+// serials do not disagree with the recorded ones (an identical twin that
+// took the address after a renumbering is refused, and where the bound
+// device went is said), that it is in an IOMMU group and that the host does
+// not use it (unless Force::yes); a note when it is already on vfio-pci,
+// gone, or its release was interrupted. For
 // each file and mode the journal records: the recorded action again when
 // the file is missing or differs, or its entry is not done (an earlier run
 // failed to record it), a note when it is as recorded or an interrupted

@@ -60,13 +60,15 @@ class Executor {
   // the refusal lists each one), then performs `actions` in order and stops
   // at the first failure (see
   // KeepGoing), which is recorded in the journal. Errors name the device,
-  // the path and the OS reason; a device whose ids or driver changed since
-  // planning is left untouched with ExitCode::refused. Several failures
+  // the path and the OS reason; a device whose ids, serials or driver
+  // changed since planning is left untouched with ExitCode::refused. Several failures
   // come back as one error, a line each, with the first one's exit code.
   [[nodiscard]] core::Status run(const std::vector<core::Action>& actions);
 
  private:
   core::Status perform(const core::Action& action);
+  // A bind's recorded serials against the device at its address now.
+  core::Status check_identity(const core::BindToVfio& bind) const;
   core::Status check_device(const core::PciAddress& address, const core::DeviceIds& expected,
                             const std::string& planned_driver, const char* verb) const;
   core::Status write_all(const core::Action& action, const std::string& context);

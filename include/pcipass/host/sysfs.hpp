@@ -23,6 +23,15 @@ public:
   // ExitCode::host_error.
   [[nodiscard]] virtual core::Result<std::string> read(std::string_view path,
                                                        std::size_t max_bytes = k_unlimited) const = 0;
+  // At most `size` bytes of an attribute from byte `offset` on (fewer at its
+  // end): config space past its header, without reading the 4 KiB before.
+  // This default reads from the start; RealSysfs reads only what is asked.
+  [[nodiscard]] virtual core::Result<std::string> read_at(std::string_view path, std::size_t offset,
+                                                          std::size_t size) const {
+    auto all = read(path, offset + size);
+    if (!all) return all;
+    return all->size() > offset ? all->substr(offset) : std::string();
+  }
   // Names of the entries of a directory, unsorted, without `.` and `..`.
   [[nodiscard]] virtual core::Result<std::vector<std::string>> list(std::string_view path) const = 0;
   // The target of a symbolic link, as stored (usually relative).
@@ -57,6 +66,8 @@ public:
 
   core::Result<std::string> read(std::string_view path,
                                  std::size_t max_bytes = k_unlimited) const override;
+  core::Result<std::string> read_at(std::string_view path, std::size_t offset,
+                                    std::size_t size) const override;
   core::Result<std::vector<std::string>> list(std::string_view path) const override;
   core::Result<std::string> read_link(std::string_view path) const override;
   bool exists(std::string_view path) const override;
@@ -68,6 +79,9 @@ public:
 
 private:
   std::string full(std::string_view path) const;
+  // open(2) of an attribute for reading, relative to the kept folder when
+  // it holds it: a descriptor, or -1 with errno set.
+  int open_attribute(std::string_view path) const;
   // The open folder `path` names directly (its parent is the folder list()
   // read last), or -1; `name` is then set to the entry's name.
   int cached_parent(std::string_view path, std::string_view& name) const;

@@ -30,8 +30,13 @@ core::Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs,
 // some devices were read.
 bool has_iommu_groups(const Sysfs& sysfs);
 
+// The one function at `address`, read now with its details and identity
+// (not its slot label): what the executor re-checks just before it acts.
+core::Result<core::PciDevice> read_sysfs_device(const Sysfs& sysfs, const core::PciAddress& address);
+
 // Adds the sysfs details behind human names (NVMe controllers, network
-// interfaces, GPU memory, boot VGA) to an inventory another source built, for
+// interfaces, GPU memory, boot VGA) and identity (DSN, VPD serial, slot
+// label) to an inventory another source built, for
 // the devices this tree has. Used when the libvirt or lspci source describes
 // the local host; unreadable details are skipped.
 void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory);

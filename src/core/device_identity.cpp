@@ -1,0 +1,278 @@
+#include <pcipass/core/device_identity.hpp>
+
+#include <pcipass/core/inventory.hpp>
+#include <pcipass/core/pci_device.hpp>
+#include <pcipass/core/text.hpp>
+
+#include <array>
+#include <cstdio>
+
+namespace pcipass::core {
+
+namespace {
+
+// The serials in the order they are compared and shown, with their text
+// keys and the names people read.
+struct Field {
+  std::string DeviceIdentity::*member;
+  const char* key;       // in to_text()
+  const char* json_key;  // in to_json()
+  const char* label;     // in messages
+  bool serial;           // compared (the slot is not)
+};
+
+constexpr std::array<Field, 5> k_fields = {{
+    {&DeviceIdentity::nvme_serial, "nvme-serial", "nvme_serial", "NVMe serial", true},
+    {&DeviceIdentity::dsn, "dsn", "dsn", "DSN", true},
+    {&DeviceIdentity::mac, "mac", "mac", "MAC", true},
+    {&DeviceIdentity::vpd_serial, "vpd-serial", "vpd_serial", "VPD serial", true},
+    {&DeviceIdentity::slot, "slot", "slot", "slot", false},
+}};
+
+bool plain(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == ':' || c == '/' || c == '+' || c == '-';
+}
+
+void append_encoded(std::string& out, std::string_view value) {
+  static constexpr char k_digits[] = "0123456789ABCDEF";
+  for (char c : value) {
+    if (plain(c)) {
+      out += c;
+      continue;
+    }
+    const auto byte = static_cast<unsigned char>(c);
+    out += '%';
+    out += k_digits[byte >> 4];
+    out += k_digits[byte & 0xf];
+  }
+}
+
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::string> decode(std::string_view value, std::string_view key) {
+  std::string out;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '%') {
+      out += value[i];
+      continue;
+    }
+    const bool room = i + 2 < value.size();
+    const int high = room ? hex_digit(value[i + 1]) : -1;
+    const int low = room ? hex_digit(value[i + 2]) : -1;
+    if (high < 0 || low < 0) {
+      return fail("identity field " + std::string(key) + ": a malformed %-escape",
+                  ExitCode::bad_input);
+    }
+    out += static_cast<char>(high << 4 | low);
+    i += 2;
+  }
+  // Decoded text is firmware's text again: it must pass as sanitised.
+  return std::string(trim(sanitize_untrusted(out)));
+}
+
+std::string list_serials(const DeviceIdentity& id, bool with_slot) {
+  std::string out;
+  for (const Field& f : k_fields) {
+    const std::string& value = id.*f.member;
+    if (value.empty() || (!f.serial && !with_slot)) continue;
+    if (!out.empty()) out += ", ";
+    out += std::string(f.label) + " " + value;
+  }
+  return out;
+}
+
+std::string clean(std::string_view raw) { return std::string(trim(sanitize_untrusted(raw))); }
+
+}  // namespace
+
+bool DeviceIdentity::has_serial() const {
+  return !nvme_serial.empty() || !dsn.empty() || !mac.empty() || !vpd_serial.empty();
+}
+
+std::string DeviceIdentity::describe() const {
+  if (has_serial()) return list_serials(*this, true);
+  return slot.empty() ? "no serial" : "no serial, slot " + slot;
+}
+
+std::string DeviceIdentity::serials() const {
+  return has_serial() ? list_serials(*this, false) : "no serial";
+}
+
+std::string DeviceIdentity::to_text() const {
+  std::string out;
+  for (const Field& f : k_fields) {
+    const std::string& value = this->*f.member;
+    if (value.empty()) continue;
+    if (!out.empty()) out += ' ';
+    out += f.key;
+    out += '=';
+    append_encoded(out, value);
+  }
+  return out;
+}
+
+Result<DeviceIdentity> DeviceIdentity::parse(std::string_view text) {
+  DeviceIdentity id;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find(' ', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view item = text.substr(start, end - start);
+    start = end + 1;
+    if (item.empty()) continue;
+    const std::size_t equals = item.find('=');
+    if (equals == std::string_view::npos) {
+      return fail("identity " + quote_for_message(text) + ": " + quote_for_message(item) +
+                      " is not FIELD=VALUE",
+                  ExitCode::bad_input);
+    }
+    const std::string_view key = item.substr(0, equals);
+    const Field* field = nullptr;
+    for (const Field& f : k_fields) {
+      if (key == f.key) field = &f;
+    }
+    if (field == nullptr) {
+      return fail("identity " + quote_for_message(text) + ": unknown field " +
+                      quote_for_message(key) + " (expected nvme-serial, dsn, mac, vpd-serial or slot)",
+                  ExitCode::bad_input);
+    }
+    if (!(id.*field->member).empty()) {
+      return fail("identity " + quote_for_message(text) + ": field " + std::string(key) +
+                      " appears twice",
+                  ExitCode::bad_input);
+    }
+    auto value = decode(item.substr(equals + 1), key);
+    if (!value) return fail(value.error());
+    id.*field->member = std::move(*value);
+  }
+  return id;
+}
+
+nlohmann::json DeviceIdentity::to_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const Field& f : k_fields) {
+    const std::string& value = this->*f.member;
+    j[f.json_key] = value.empty() ? nlohmann::json(nullptr) : nlohmann::json(value);
+  }
+  return j;
+}
+
+Result<DeviceIdentity> DeviceIdentity::from_json(const nlohmann::json& json) {
+  DeviceIdentity id;
+  if (json.is_null()) return id;
+  if (!json.is_object()) return fail("identity: expected an object", ExitCode::bad_input);
+  for (const Field& f : k_fields) {
+    const auto it = json.find(f.json_key);
+    if (it == json.end() || it->is_null()) continue;
+    if (!it->is_string()) {
+      return fail("identity." + std::string(f.json_key) + ": expected a string or null",
+                  ExitCode::bad_input);
+    }
+    id.*f.member = clean(it->get<std::string>());
+  }
+  return id;
+}
+
+DeviceIdentity identity_of(const PciDevice& device) {
+  DeviceIdentity id;
+  for (const NvmeController& c : device.nvme) {
+    if (id.nvme_serial.empty()) id.nvme_serial = clean(c.serial);
+  }
+  id.dsn = device.dsn;
+  for (const NetInterface& n : device.net) {
+    if (id.mac.empty() && n.mac_permanent) id.mac = clean(n.mac);
+  }
+  id.vpd_serial = clean(device.vpd_serial);
+  id.slot = clean(device.slot);
+  return id;
+}
+
+IdentityMatch compare_identity(const DeviceIdentity& recorded, const DeviceIdentity& now) {
+  bool agreed = false;
+  for (const Field& f : k_fields) {
+    if (!f.serial) continue;
+    const std::string& a = recorded.*f.member;
+    const std::string& b = now.*f.member;
+    if (a.empty() || b.empty()) continue;
+    if (a != b) return IdentityMatch::different;
+    agreed = true;
+  }
+  return agreed ? IdentityMatch::same : IdentityMatch::unknown;
+}
+
+DeviceIdentity merged_identity(const DeviceIdentity& known, const DeviceIdentity& now) {
+  DeviceIdentity out = now;
+  for (const Field& f : k_fields) {
+    if ((out.*f.member).empty()) out.*f.member = known.*f.member;
+  }
+  return out;
+}
+
+std::string identity_difference(const DeviceIdentity& recorded, const DeviceIdentity& now) {
+  for (const Field& f : k_fields) {
+    if (!f.serial) continue;
+    const std::string& a = recorded.*f.member;
+    const std::string& b = now.*f.member;
+    if (!a.empty() && !b.empty() && a != b) return std::string(f.label) + " " + b + ", not " + a;
+  }
+  return {};
+}
+
+std::vector<PciAddress> find_by_identity(const Inventory& inventory,
+                                         const DeviceIdentity& recorded) {
+  std::vector<PciAddress> out;
+  if (!recorded.has_serial()) return out;
+  for (const auto& [address, device] : inventory.devices()) {
+    if (compare_identity(recorded, identity_of(device)) == IdentityMatch::same) {
+      out.push_back(address);
+    }
+  }
+  return out;
+}
+
+std::string parse_vpd_serial(std::string_view vpd) {
+  std::size_t at = 0;
+  while (at < vpd.size()) {
+    const auto tag = static_cast<unsigned char>(vpd[at]);
+    if ((tag & 0x80) == 0) {
+      // A small resource: name in bits 6..3, length in bits 2..0. 0x0f ends the image.
+      if ((tag >> 3) == 0x0f) return {};
+      at += 1 + (tag & 0x07);
+      continue;
+    }
+    if (at + 3 > vpd.size()) return {};
+    const std::size_t length = static_cast<unsigned char>(vpd[at + 1]) |
+                               static_cast<std::size_t>(static_cast<unsigned char>(vpd[at + 2])) << 8;
+    const std::size_t data = at + 3;
+    if (data + length > vpd.size()) return {};
+    if ((tag & 0x7f) == 0x10) {  // VPD-R: keywords of 2 letters, a length byte, the value
+      std::size_t k = data;
+      while (k + 3 <= data + length) {
+        const std::string_view keyword = vpd.substr(k, 2);
+        const std::size_t size = static_cast<unsigned char>(vpd[k + 2]);
+        if (k + 3 + size > data + length) return {};
+        if (keyword == "SN") return clean(vpd.substr(k + 3, size));
+        k += 3 + size;
+      }
+      return {};
+    }
+    at = data + length;
+  }
+  return {};
+}
+
+std::string format_dsn(std::uint32_t lower, std::uint32_t upper) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%02x-%02x-%02x-%02x-%02x-%02x-%02x-%02x", upper >> 24,
+                (upper >> 16) & 0xff, (upper >> 8) & 0xff, upper & 0xff, lower >> 24,
+                (lower >> 16) & 0xff, (lower >> 8) & 0xff, lower & 0xff);
+  return buf;
+}
+
+}  // namespace pcipass::core

@@ -1,0 +1,197 @@
+// Device identity: what tells identical twins apart, its text and JSON
+// forms, the comparison every check relies on, and the VPD and DSN decoding.
+
+#include "support/test_devices.hpp"
+
+#include <pcipass/core/device_identity.hpp>
+#include <pcipass/core/inventory.hpp>
+#include <pcipass/core/pci_device.hpp>
+
+#include <gtest/gtest.h>
+
+namespace pcipass::core {
+namespace {
+
+DeviceIdentity nvme(const std::string& serial, const std::string& dsn = "") {
+  DeviceIdentity id;
+  id.nvme_serial = serial;
+  id.dsn = dsn;
+  return id;
+}
+
+TEST(DeviceIdentity, TextRoundTripsAnyFirmwareString) {
+  DeviceIdentity id;
+  id.nvme_serial = "S4 EW%NX=0R\"12\\$`";
+  id.dsn = "00-11-22-33-44-55-66-77";
+  id.mac = "3c:7c:3f:12:34:56";
+  id.vpd_serial = "PBA G69839-003";
+  id.slot = "PCIe Slot 3";
+  const std::string text = id.to_text();
+  EXPECT_EQ(text,
+            "nvme-serial=S4%20EW%25NX%3D0R%2212%5C%24%60 dsn=00-11-22-33-44-55-66-77 "
+            "mac=3c:7c:3f:12:34:56 vpd-serial=PBA%20G69839-003 slot=PCIe%20Slot%203");
+  // Nothing a Kconfig string or a shell could read specially is left.
+  EXPECT_EQ(text.find_first_of("\"\\$`"), std::string::npos);
+  EXPECT_EQ(DeviceIdentity::parse(text).value(), id);
+  EXPECT_EQ(DeviceIdentity::parse("").value(), DeviceIdentity{});
+  EXPECT_EQ(DeviceIdentity{}.to_text(), "");
+}
+
+TEST(DeviceIdentity, MalformedTextIsRefusedNamingWhat) {
+  const auto unknown = DeviceIdentity::parse("serial=1");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ExitCode::bad_input);
+  EXPECT_NE(unknown.error().message.find("unknown field 'serial'"), std::string::npos)
+      << unknown.error().message;
+  const auto twice = DeviceIdentity::parse("dsn=1 dsn=2");
+  ASSERT_FALSE(twice);
+  EXPECT_NE(twice.error().message.find("appears twice"), std::string::npos);
+  for (const char* bad : {"nvme-serial=A%4", "nvme-serial=A%zz", "nvme-serial=%", "dsn"}) {
+    EXPECT_FALSE(DeviceIdentity::parse(bad)) << bad;
+  }
+  // A decoded control character cannot smuggle a line break into messages.
+  EXPECT_EQ(DeviceIdentity::parse("vpd-serial=A%0AB").value().vpd_serial, "A B");
+}
+
+TEST(DeviceIdentity, JsonRoundTripsAndNullMeansUnknown) {
+  const DeviceIdentity id = nvme("S1", "00-00-00-00-00-00-00-01");
+  const nlohmann::json j = id.to_json();
+  EXPECT_EQ(j["nvme_serial"], "S1");
+  EXPECT_TRUE(j["mac"].is_null());
+  EXPECT_EQ(DeviceIdentity::from_json(j).value(), id);
+  EXPECT_EQ(DeviceIdentity::from_json(nlohmann::json(nullptr)).value(), DeviceIdentity{});
+  EXPECT_FALSE(DeviceIdentity::from_json(nlohmann::json{{"dsn", 7}}));
+  EXPECT_FALSE(DeviceIdentity::from_json(nlohmann::json::array()));
+}
+
+TEST(DeviceIdentity, OneDisagreeingSerialMakesAnotherDevice) {
+  EXPECT_EQ(compare_identity(nvme("S1"), nvme("S1")), IdentityMatch::same);
+  EXPECT_EQ(compare_identity(nvme("S1"), nvme("S2")), IdentityMatch::different);
+  // The NVMe serial agrees, the DSN does not: not the same card.
+  EXPECT_EQ(compare_identity(nvme("S1", "00-00-00-00-00-00-00-01"),
+                             nvme("S1", "00-00-00-00-00-00-00-02")),
+            IdentityMatch::different);
+  // No serial known on both sides: only the ids can tell.
+  EXPECT_EQ(compare_identity(nvme("S1"), nvme("", "00-00-00-00-00-00-00-01")),
+            IdentityMatch::unknown);
+  EXPECT_EQ(compare_identity(DeviceIdentity{}, nvme("S1")), IdentityMatch::unknown);
+  // The slot says where, not what: twins swapped between slots keep them.
+  DeviceIdentity in_slot_2 = nvme("S1");
+  in_slot_2.slot = "2";
+  DeviceIdentity in_slot_3 = nvme("S1");
+  in_slot_3.slot = "3";
+  EXPECT_EQ(compare_identity(in_slot_2, in_slot_3), IdentityMatch::same);
+  DeviceIdentity slot_only;
+  slot_only.slot = "2";
+  EXPECT_EQ(compare_identity(slot_only, slot_only), IdentityMatch::unknown);
+  EXPECT_FALSE(slot_only.has_serial());
+}
+
+TEST(DeviceIdentity, MessagesNameTheSerials) {
+  EXPECT_EQ(identity_difference(nvme("S1"), nvme("S2")), "NVMe serial S2, not S1");
+  EXPECT_EQ(identity_difference(nvme("S1"), nvme("S1")), "");
+  EXPECT_EQ(nvme("S1", "00-00-00-00-00-00-00-01").serials(),
+            "NVMe serial S1, DSN 00-00-00-00-00-00-00-01");
+  DeviceIdentity slotted = nvme("S1");
+  slotted.slot = "2";
+  EXPECT_EQ(slotted.describe(), "NVMe serial S1, slot 2");
+  EXPECT_EQ(slotted.serials(), "NVMe serial S1");
+  DeviceIdentity slot_only;
+  slot_only.slot = "2";
+  EXPECT_EQ(slot_only.describe(), "no serial, slot 2");
+  EXPECT_EQ(DeviceIdentity{}.describe(), "no serial");
+}
+
+TEST(DeviceIdentity, ComesFromTheControllerTheDsnAPermanentMacAndTheVpd) {
+  PciDevice d;
+  d.nvme = {{"nvme1", "Model", "FW", "  S7KHNJ0W100001  ", {}}};
+  d.dsn = "00-25-38-4a-31-40-00-01";
+  d.slot = "2";
+  NetInterface set_by_bond{"bond-port", "up", "02:00:00:00:00:01", false};
+  NetInterface permanent{"enp5s0", "up", "a0:36:9f:12:34:57", true};
+  d.net = {set_by_bond, permanent};
+  d.vpd_serial = "PBA-1";
+  const DeviceIdentity id = identity_of(d);
+  EXPECT_EQ(id.nvme_serial, "S7KHNJ0W100001");
+  EXPECT_EQ(id.dsn, "00-25-38-4a-31-40-00-01");
+  EXPECT_EQ(id.mac, "a0:36:9f:12:34:57");  // a MAC someone set is no identity
+  EXPECT_EQ(id.vpd_serial, "PBA-1");
+  EXPECT_EQ(id.slot, "2");
+}
+
+TEST(DeviceIdentity, FoundByItsSerialsWhereverItSits) {
+  PciDevice a;
+  a.address = test::addr("0000:02:00.0");
+  a.nvme = {{"nvme1", "M", "F", "S2", {}}};
+  PciDevice b;
+  b.address = test::addr("0000:03:00.0");
+  b.nvme = {{"nvme2", "M", "F", "S1", {}}};
+  const Inventory inventory = test::inventory_of({a, b});
+  EXPECT_EQ(find_by_identity(inventory, nvme("S1")),
+            std::vector<PciAddress>{test::addr("0000:03:00.0")});
+  EXPECT_TRUE(find_by_identity(inventory, nvme("S9")).empty());
+  EXPECT_TRUE(find_by_identity(inventory, DeviceIdentity{}).empty());
+}
+
+TEST(DeviceIdentity, MergingKeepsSerialsAHiddenDriverTookAway) {
+  // On vfio-pci an NVMe drive has no controller, so no serial: what was
+  // known stays known; what is shown now wins.
+  DeviceIdentity before = nvme("S1", "00-00-00-00-00-00-00-01");
+  before.slot = "2";
+  DeviceIdentity now = nvme("", "00-00-00-00-00-00-00-01");
+  now.slot = "4";
+  const DeviceIdentity merged = merged_identity(before, now);
+  EXPECT_EQ(merged.nvme_serial, "S1");
+  EXPECT_EQ(merged.slot, "4");
+}
+
+// A VPD image: identifier string, read-only section with `keywords`, end.
+std::string vpd(const std::string& keywords) {
+  std::string out = "\x82\x04";
+  out += '\0';
+  out += "Card";
+  out += '\x90';
+  out += static_cast<char>(keywords.size());
+  out += '\0';
+  out += keywords;
+  out += '\x78';
+  return out;
+}
+
+TEST(DeviceIdentity, VpdSerialIsTheReadOnlySectionsSn) {
+  std::string sn = "PN";
+  sn += '\x02';
+  sn += "P1";
+  sn += "SN";
+  sn += '\x06';
+  sn += " A123 ";
+  sn += "RV";
+  sn += '\x01';
+  sn += '\0';
+  EXPECT_EQ(parse_vpd_serial(vpd(sn)), "A123");
+  std::string no_sn = "PN";
+  no_sn += '\x02';
+  no_sn += "P1";
+  EXPECT_EQ(parse_vpd_serial(vpd(no_sn)), "");
+  // Every prefix of a good image is malformed or complete: never a read
+  // past its end, never a wrong serial.
+  const std::string good = vpd(sn);
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    const std::string got = parse_vpd_serial(good.substr(0, n));
+    EXPECT_TRUE(got.empty() || got == "A123") << n;
+  }
+  // A keyword whose length runs past its section is not read.
+  std::string overlong = "SN";
+  overlong += '\x40';
+  overlong += "A123";
+  EXPECT_EQ(parse_vpd_serial(vpd(overlong)), "");
+  EXPECT_EQ(parse_vpd_serial(""), "");
+  EXPECT_EQ(parse_vpd_serial("\x78"), "");
+}
+
+TEST(DeviceIdentity, DsnIsSpelledAsLspciSpellsIt) {
+  EXPECT_EQ(format_dsn(0x4a314000u + 1, 0x00253800u), "00-25-38-00-4a-31-40-01");
+}
+
+}  // namespace
+}  // namespace pcipass::core
