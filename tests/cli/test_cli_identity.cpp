@@ -206,6 +206,33 @@ TEST(CliIdentity, RestoreAfterARebootNeverBindsTheTwinNowAtTheAddress) {
   EXPECT_EQ(twin.kernel.driver_of(k_b), "nvme");
 }
 
+TEST(CliIdentity, ASerialHiddenOnVfioPciStaysInTheRecords) {
+  TempDir dir;
+  const fs::path generated = dir.path() / core::k_generated_kconfig_name;
+  BoundTwin twin;
+  twin.kernel.reboot();  // back on nvme: the serial shows
+  ASSERT_EQ(run_pcipass(twin.args({"kconfig", "-o", generated.string()})).exit_code, 0);
+  ASSERT_NE(file_text(generated).find("nvme-serial=S7KHNJ0W100001"), std::string::npos);
+
+  BoundTwin bound;  // on vfio-pci the nvme driver, and with it the serial, is gone
+  const auto list = run_pcipass(bound.args({"--json", "list"}));
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  const auto doc = nlohmann::json::parse(list.out);
+  const auto* a = device_json(doc, k_a);
+  ASSERT_TRUE(a);
+  EXPECT_EQ((*a)["driver"], "vfio-pci");
+  EXPECT_TRUE((*a)["identity"]["nvme_serial"].is_null());
+  EXPECT_EQ((*a)["identity"]["dsn"], "00-25-38-4a-31-40-00-01");  // config space stays
+  // Regenerated now, the number keeps the serial it can no longer read.
+  const auto r = run_pcipass(bound.args({"kconfig", "--include-host-devices", "-o", generated.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(file_text(generated).find("\"nvme-serial=S7KHNJ0W100001 dsn=00-25-38-4a-31-40-00-01 "
+                                      "slot=2\""),
+            std::string::npos);
+  EXPECT_NE(file_text(generated).find("Identity:  DSN 00-25-38-4a-31-40-00-01, slot 2"),
+            std::string::npos);
+}
+
 TEST(CliIdentity, RestoreAfterAPlainRebootBindsTheSameDriveAgain) {
   BoundTwin twin;
   twin.kernel.reboot();

@@ -3,6 +3,7 @@
 #include <pcipass/core/domain_xml.hpp>
 #include <pcipass/core/dot_config.hpp>
 #include <pcipass/core/kconfig_writer.hpp>
+#include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/lspci_parser.hpp>
 #include <pcipass/core/nodes_yaml.hpp>
 #include <pcipass/core/nodedev_xml.hpp>
@@ -384,6 +385,31 @@ void check_kconfig_writer(const std::uint8_t* data, std::size_t size) {
   check_kconfig_stable(inventory, options, second.text);
 }
 
+void check_identity(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto identity = core::DeviceIdentity::parse(text);
+  if (!identity) {
+    if (identity.error().message.find('\n') != std::string::npos) {
+      violated("multi-line error message", identity.error().message);
+    }
+  } else {
+    const std::string printed = identity->to_text();
+    for (char c : printed) {
+      if (c == '"' || c == '\\' || c == '$' || c == '`' || static_cast<unsigned char>(c) < 0x20) {
+        violated("to_text holds a character Kconfig or a shell reads specially", printed);
+      }
+    }
+    auto again = core::DeviceIdentity::parse(printed);
+    if (!again || *again != *identity) violated("to_text does not round-trip", printed);
+    auto json = core::DeviceIdentity::from_json(identity->to_json());
+    if (!json || *json != *identity) violated("to_json does not round-trip", printed);
+  }
+  const std::string serial = core::parse_vpd_serial(text);
+  if (serial != core::sanitize_untrusted(serial) || serial.find('\n') != std::string::npos) {
+    violated("VPD serial is not sanitised text", serial);
+  }
+}
+
 const std::vector<FuzzTarget>& fuzz_targets() {
   static const std::vector<FuzzTarget> targets = {
       {"pci_address", check_pci_address},
@@ -395,6 +421,7 @@ const std::vector<FuzzTarget>& fuzz_targets() {
       {"dot_config", check_dot_config},
       {"kconfig_quote", check_kconfig_quote},
       {"kconfig_writer", check_kconfig_writer},
+      {"identity", check_identity},
   };
   return targets;
 }

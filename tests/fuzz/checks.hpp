@@ -41,6 +41,12 @@ void check_nodes_yaml(const std::uint8_t* data, std::size_t size);
 // one line.
 void check_dot_config(const std::uint8_t* data, std::size_t size);
 
+// DeviceIdentity::parse never crashes and fails with one line; what it
+// accepts prints (to_text) with no quote, backslash, '$', '`' or control
+// character, and re-parses to the same identity. parse_vpd_serial on the
+// same bytes never reads past them and returns sanitised one-line text.
+void check_identity(const std::uint8_t* data, std::size_t size);
+
 // kconfig_quote gives one double-quoted Kconfig literal no tool can read a
 // macro, variable, line break or early closing quote out of.
 void check_kconfig_quote(const std::uint8_t* data, std::size_t size);

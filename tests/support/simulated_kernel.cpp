@@ -60,12 +60,16 @@ SimulatedKernel::SimulatedKernel(const std::string& host_name)
 }
 
 void SimulatedKernel::reboot() {
-  for (const char* part : {"sys", "proc", "dev"}) fs::remove_all(m_dir.path() / part);
+  for (const char* part : {"sys", "proc", "dev", ".unbound"}) fs::remove_all(m_dir.path() / part);
   m_device_dirs.clear();
   m_native.clear();
   m_write_failures.clear();
   m_writes.clear();
   boot();
+}
+
+fs::path SimulatedKernel::unbound_dir(const std::string& address) const {
+  return m_dir.path() / ".unbound" / address;
 }
 
 void SimulatedKernel::reboot_into(const std::string& host_name) {
@@ -241,6 +245,12 @@ int SimulatedKernel::bind(const std::string& address, const std::string& driver)
   const std::string driver_dir = "bus/pci/drivers/" + driver;
   fs::create_symlink(up_to_root(dir) + driver_dir, sys_root() / dir / "driver");
   fs::create_symlink(up_to_root(driver_dir) + dir, sys_root() / driver_dir / address);
+  if (driver == m_native[address]) {
+    for (const char* child : k_driver_children) {
+      const fs::path kept = unbound_dir(address) / child;
+      if (fs::exists(kept)) fs::rename(kept, sys_root() / dir / child);
+    }
+  }
   if (driver == "vfio-pci") {
     if (auto group = group_of(address)) refresh_vfio_node(*group);
   }
@@ -252,6 +262,15 @@ int SimulatedKernel::unbind(const std::string& address, const std::string& drive
   if (it == m_device_dirs.end() || driver_of(address) != driver) return ENODEV;
   fs::remove(sys_root() / it->second / "driver");
   fs::remove(sys_root() / "bus/pci/drivers" / driver / address);
+  // The driver's children go with it: an NVMe controller (and its serial)
+  // or a network interface exists only while its driver holds the device.
+  for (const char* child : k_driver_children) {
+    const fs::path from = sys_root() / it->second / child;
+    if (!fs::exists(from)) continue;
+    const fs::path to = unbound_dir(address) / child;
+    fs::create_directories(to.parent_path());
+    fs::rename(from, to);
+  }
   if (driver == "vfio-pci") {
     if (auto group = group_of(address)) refresh_vfio_node(*group);
   }

@@ -9,7 +9,9 @@
 //    first newline; an empty value ("" or "\n") clears it (reads "(null)").
 //  - `bus/pci/drivers/X/unbind` with an address: removes the device's
 //    `driver` link and the driver's link to the device (ENODEV when the
-//    device is not bound to X).
+//    device is not bound to X), and what the driver made below the device
+//    (`nvme/` with the controller's serial, `net/`) until its native driver
+//    binds it again.
 //  - `bus/pci/drivers/X/bind` with an address: binds when X matches the
 //    device (its driver_override, else its native driver); EBUSY when bound,
 //    ENODEV when X does not match.
@@ -120,6 +122,10 @@ class SimulatedKernel final : public host::Sysfs {
   [[nodiscard]] bool is_bridge(const std::string& address) const;
   void refresh_vfio_node(unsigned group);
   void boot();
+  // Where the children of an unbound device's driver wait for it (outside sys/).
+  [[nodiscard]] std::filesystem::path unbound_dir(const std::string& address) const;
+  // What a driver adds below its device while it holds it.
+  static constexpr const char* k_driver_children[] = {"nvme", "net"};
 
   std::string m_host_name;
   TempDir m_dir;
