@@ -41,6 +41,12 @@ std::optional<std::string> check_device(const PciDevice* device, const Requested
   return std::nullopt;
 }
 
+std::string join_addresses(const std::vector<PciAddress>& addresses) {
+  std::vector<std::string> text;
+  for (const PciAddress& a : addresses) text.push_back(a.to_string());
+  return join(text, ", ");
+}
+
 // Where the requested device is now. A device with recorded serials is
 // checked against the device at its address; when that one is another (a
 // twin, or nothing) and the serials are found at one other address, it
@@ -54,9 +60,16 @@ std::optional<std::string> locate(const Inventory& inventory, RequestedDevice& w
   const PciDevice* device = inventory.find(wanted.address);
   const DeviceIdentity now = device != nullptr ? identity_of(*device) : DeviceIdentity{};
   const IdentityMatch match = compare_identity(recorded, now);
-  if (match == IdentityMatch::same) return std::nullopt;
-  std::vector<PciAddress> found = find_by_identity(inventory, recorded);
+  std::vector<PciAddress> found = find_by_identity(inventory, recorded, wanted.address);
   std::erase(found, wanted.address);
+  if (match == IdentityMatch::same) {
+    if (!found.empty()) {
+      notes.push_back(label + ": its serials (" + recorded.serials() + ") also match " +
+                      join_addresses(found) +
+                      ": they cannot tell these devices apart; only its vendor:device is checked");
+    }
+    return std::nullopt;
+  }
   if (match == IdentityMatch::unknown && device != nullptr && found.empty()) {
     notes.push_back(label + ": its serials cannot be checked now (selected: " + recorded.serials() +
                     "; it shows " + now.serials() +
@@ -82,10 +95,8 @@ std::optional<std::string> locate(const Inventory& inventory, RequestedDevice& w
     return problem + "; " + moved + " (--follow-moved takes it there)";
   }
   if (found.size() > 1) {
-    std::vector<std::string> where;
-    for (const PciAddress& a : found) where.push_back(a.to_string());
     return problem + "; the selected device's serials (" + recorded.serials() +
-           ") are found at " + join(where, ", ") + ": select it again";
+           ") are found at " + join_addresses(found) + ": select it again";
   }
   if (device == nullptr) return std::nullopt;  // check_device says it is gone
   return problem + "; the selected device (" + recorded.serials() +

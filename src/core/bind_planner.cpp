@@ -124,20 +124,22 @@ Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
     bind.address = address;
     bind.expected = *ids;
     bind.current_driver = device.driver;
-    bind.restore_driver =
-        entry != nullptr ? std::get<BindToVfio>(entry->action).restore_driver : device.driver;
+    bind.restore_driver = device.driver;
     bind.iommu_group = *device.iommu_group;
     bind.identity = identity_of(device);
     if (entry != nullptr) {
-      const DeviceIdentity& before = std::get<BindToVfio>(entry->action).identity;
-      if (compare_identity(before, bind.identity) == IdentityMatch::different) {
+      const auto& before = std::get<BindToVfio>(entry->action);
+      if (compare_identity(before.identity, bind.identity) == IdentityMatch::different) {
+        // Another device than the journal's: its own driver is what it goes back to.
         plan.notes.push_back(label + ": the journal's entry for this address was made for another "
                                      "device (" +
-                             identity_difference(before, bind.identity) +
+                             identity_difference(before.identity, bind.identity) +
                              "); it now records this one");
       } else {
-        // Serials it hides on vfio-pci stay recorded from the first bind.
-        bind.identity = merged_identity(before, bind.identity);
+        // The driver it had before pcipass first touched it, and serials it
+        // hides on vfio-pci, stay recorded from the first bind.
+        bind.restore_driver = before.restore_driver;
+        bind.identity = carried_identity(before.identity, bind.identity);
       }
     }
     binds.push_back(bind);

@@ -4,6 +4,7 @@
 #include <pcipass/core/pci_device.hpp>
 #include <pcipass/core/text.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -89,6 +90,34 @@ std::string list_serials(const DeviceIdentity& id, bool with_slot) {
 
 std::string clean(std::string_view raw) { return std::string(trim(sanitize_untrusted(raw))); }
 
+// A value firmware writes when it has no serial: blank, only zeros or only
+// ones (in any spelling: 00-00-..., ff:ff:..., 0000), or a stock phrase.
+bool is_placeholder(std::string_view value) {
+  const auto only = [&](std::string_view digits) {
+    bool any = false;
+    for (char c : value) {
+      if (c == '-' || c == ':' || c == ' ' || c == '.') continue;
+      if (digits.find(c) == std::string_view::npos) return false;
+      any = true;
+    }
+    return any;
+  };
+  if (value.empty() || only("0") || only("fF")) return true;
+  std::string lower;
+  for (char c : value) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (const char* stock : {"none", "n/a", "na", "not specified", "default string", "unknown",
+                            "to be filled by o.e.m.", "0123456789", "123456789", "serial"}) {
+    if (lower == stock) return true;
+  }
+  return false;
+}
+
+// The cleaned value, or "" for a placeholder.
+std::string serial_or_nothing(std::string_view raw) {
+  std::string value = clean(raw);
+  return is_placeholder(value) ? std::string() : value;
+}
+
 }  // namespace
 
 bool DeviceIdentity::has_serial() const {
@@ -138,9 +167,15 @@ Result<DeviceIdentity> DeviceIdentity::parse(std::string_view text) {
       if (key == f.key) field = &f;
     }
     if (field == nullptr) {
-      return fail("identity " + quote_for_message(text) + ": unknown field " +
-                      quote_for_message(key) + " (expected nvme-serial, dsn, mac, vpd-serial or slot)",
-                  ExitCode::bad_input);
+      const bool name_ok = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+      });
+      if (!name_ok) {
+        return fail("identity " + quote_for_message(text) + ": " + quote_for_message(key) +
+                        " is not a field name",
+                    ExitCode::bad_input);
+      }
+      continue;  // a later pcipass's field: not ours to judge
     }
     if (!(id.*field->member).empty()) {
       return fail("identity " + quote_for_message(text) + ": field " + std::string(key) +
@@ -182,13 +217,14 @@ Result<DeviceIdentity> DeviceIdentity::from_json(const nlohmann::json& json) {
 DeviceIdentity identity_of(const PciDevice& device) {
   DeviceIdentity id;
   for (const NvmeController& c : device.nvme) {
-    if (id.nvme_serial.empty()) id.nvme_serial = clean(c.serial);
+    if (id.nvme_serial.empty()) id.nvme_serial = serial_or_nothing(c.serial);
   }
-  id.dsn = device.dsn;
+  id.dsn = serial_or_nothing(device.dsn);
   for (const NetInterface& n : device.net) {
-    if (id.mac.empty() && n.mac_permanent) id.mac = clean(n.mac);
+    const std::string mac = n.mac_permanent ? serial_or_nothing(n.mac) : std::string();
+    if (!mac.empty() && (id.mac.empty() || mac < id.mac)) id.mac = mac;
   }
-  id.vpd_serial = clean(device.vpd_serial);
+  id.vpd_serial = serial_or_nothing(device.vpd_serial);
   id.slot = clean(device.slot);
   return id;
 }
@@ -206,12 +242,24 @@ IdentityMatch compare_identity(const DeviceIdentity& recorded, const DeviceIdent
   return agreed ? IdentityMatch::same : IdentityMatch::unknown;
 }
 
-DeviceIdentity merged_identity(const DeviceIdentity& known, const DeviceIdentity& now) {
-  DeviceIdentity out = now;
-  for (const Field& f : k_fields) {
-    if ((out.*f.member).empty()) out.*f.member = known.*f.member;
+DeviceIdentity carried_identity(const DeviceIdentity& recorded, const DeviceIdentity& now) {
+  switch (compare_identity(recorded, now)) {
+    case IdentityMatch::same: {
+      DeviceIdentity out = now;
+      for (const Field& f : k_fields) {
+        if ((out.*f.member).empty()) out.*f.member = recorded.*f.member;
+      }
+      return out;
+    }
+    case IdentityMatch::unknown: {
+      if (!recorded.has_serial()) return now;
+      DeviceIdentity out = recorded;
+      if (!now.slot.empty()) out.slot = now.slot;
+      return out;
+    }
+    case IdentityMatch::different: break;
   }
-  return out;
+  return now;
 }
 
 std::string identity_difference(const DeviceIdentity& recorded, const DeviceIdentity& now) {
@@ -224,11 +272,12 @@ std::string identity_difference(const DeviceIdentity& recorded, const DeviceIden
   return {};
 }
 
-std::vector<PciAddress> find_by_identity(const Inventory& inventory,
-                                         const DeviceIdentity& recorded) {
+std::vector<PciAddress> find_by_identity(const Inventory& inventory, const DeviceIdentity& recorded,
+                                         const PciAddress& recorded_at) {
   std::vector<PciAddress> out;
   if (!recorded.has_serial()) return out;
   for (const auto& [address, device] : inventory.devices()) {
+    if (address.function != recorded_at.function) continue;
     if (compare_identity(recorded, identity_of(device)) == IdentityMatch::same) {
       out.push_back(address);
     }

@@ -291,11 +291,19 @@ bool kdevops_numbers(const PciDevice& d) {
 
 // Why `record` does not (or no longer) mean the device at its address, or
 // "" when it still does (see the top of kconfig_numbers.hpp).
-std::string mismatch(const NumberRecord& record, const PciDevice* d) {
+std::string mismatch(const NumberRecord& record, const PciDevice* d, const Inventory& inventory) {
   if (d == nullptr) return "gone";
-  // A twin with the same ids but another serial is another device.
-  if (compare_identity(record.identity, identity_of(*d)) == IdentityMatch::different) {
-    return "changed";
+  // A twin with the same ids but another serial is another device; so is
+  // one whose serials cannot be read when the record's are found elsewhere.
+  switch (compare_identity(record.identity, identity_of(*d))) {
+    case IdentityMatch::different: return "changed";
+    case IdentityMatch::unknown: {
+      std::vector<PciAddress> found = find_by_identity(inventory, record.identity, record.address);
+      std::erase(found, record.address);
+      if (!found.empty()) return "changed";
+      break;
+    }
+    case IdentityMatch::same: break;
   }
   const bool retired = !record.offered && record.note != "not offered";
   if (record.vendor_id && record.device_id) {
@@ -402,7 +410,7 @@ Numbering number_devices(const Inventory& inventory,
     }
     for (const auto& [number, record] : previous.records) {
       const PciDevice* d = inventory.find(record.address);
-      std::string why = mismatch(record, d);
+      std::string why = mismatch(record, d, inventory);
       if (why.empty() && out.numbers.contains(record.address)) why = "changed";
       if (why.empty()) {
         out.numbers[record.address] = number;
@@ -476,12 +484,18 @@ std::vector<StaleSelection> stale_selections(const PassthroughChoices& choices,
     std::string message = symbol + " selected " + meant.describe() + ", " + what;
     // Where the chosen device is now, by its serials: an identical twin may
     // sit at its address, with the same ids.
-    const NumberRecord* moved = nullptr;
+    const NumberRecord* moved = nullptr;  // the one offered record with its serials
+    std::size_t alike_serials = 0;
     if (s.identity.has_serial()) {
       for (const auto& [address, record] : offered_at) {
-        if (compare_identity(s.identity, record->identity) == IdentityMatch::same) moved = record;
+        if (address.function == s.address.function &&
+            compare_identity(s.identity, record->identity) == IdentityMatch::same) {
+          moved = record;
+          ++alike_serials;
+        }
       }
     }
+    if (alike_serials != 1) moved = nullptr;
     if (moved != nullptr && moved->address != s.address) {
       message += "; the device it chose (" + s.identity.serials() + ") is now " +
                  passthrough_symbol(moved->number) + " at " + moved->address.to_string();

@@ -254,6 +254,17 @@ class Writer {
                        [](const PciDevice* member) { return member->host_in_use(); });
   }
 
+  // What the ledger records for `d`: its serials now, plus those it hides
+  // now but showed before (what `_IDENTITY` holds).
+  DeviceIdentity recorded_identity(const PciDevice& d) const {
+    const auto number = m_numbering.numbers.find(d.address);
+    if (number != m_numbering.numbers.end()) {
+      const auto it = m_result.ledger.records.find(number->second);
+      if (it != m_result.ledger.records.end()) return it->second.identity;
+    }
+    return identity_of(d);
+  }
+
   // The numbers the text gives and keeps, as a next run reads them back.
   void build_ledger() {
     NumberLedger& ledger = m_result.ledger;
@@ -267,11 +278,12 @@ class Writer {
       record.sdevice = kconfig_sdevice(d);
       record.identity = identity_of(d);
       // A serial the device showed before and hides now (on vfio-pci, the
-      // NVMe serial goes with the nvme driver) stays in the record.
+      // NVMe serial goes with the nvme driver) stays in the record; an
+      // unproven device adds none of its own.
       if (m_options.previous != nullptr) {
         const auto it = m_options.previous->records.find(number);
         if (it != m_options.previous->records.end() && it->second.address == address) {
-          record.identity = merged_identity(it->second.identity, record.identity);
+          record.identity = carried_identity(it->second.identity, record.identity);
         }
       }
       record.offered = m_offered.contains(address);
@@ -413,7 +425,7 @@ class Writer {
     }
     add_help_line(out, "Driver:    " +
                            (d.driver.empty() ? std::string("none") : kconfig_safe_text(d.driver)));
-    add_help_line(out, "Identity:  " + kconfig_safe_text(identity_of(d).describe()));
+    add_help_line(out, "Identity:  " + kconfig_safe_text(recorded_identity(d).describe()));
 
     const unsigned group_number = *d.iommu_group;
     std::vector<const PciDevice*> others;
@@ -520,10 +532,8 @@ class Writer {
     }
     // The ledger's identity: what the device showed now, plus serials it
     // showed before and hides now.
-    if (const auto it = m_result.ledger.records.find(number); it != m_result.ledger.records.end()) {
-      if (const std::string identity = it->second.identity.to_text(); !identity.empty()) {
-        add_string_symbol(m_out, symbol, "_IDENTITY", identity);
-      }
+    if (const std::string identity = recorded_identity(d).to_text(); !identity.empty()) {
+      add_string_symbol(m_out, symbol, "_IDENTITY", identity);
     }
   }
 

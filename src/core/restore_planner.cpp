@@ -38,7 +38,7 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
     }
     const PciDevice* device = inventory.find(bound.address);
     // Where the bound device's serials are now, when not at its address.
-    std::vector<PciAddress> found = find_by_identity(inventory, bound.identity);
+    std::vector<PciAddress> found = find_by_identity(inventory, bound.identity, bound.address);
     std::erase(found, bound.address);
     const std::string moved =
         found.size() == 1 ? "; the device pcipass bound (" + bound.identity.serials() +
@@ -56,12 +56,16 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
     }
     const DeviceIdentity now = identity_of(*device);
     const IdentityMatch match = compare_identity(bound.identity, now);
-    if (match == IdentityMatch::different || (match == IdentityMatch::unknown && !found.empty())) {
+    if (match == IdentityMatch::different) {
       out.refused.push_back(label + ": is not the device pcipass bound there (" +
-                            (match == IdentityMatch::different
-                                 ? identity_difference(bound.identity, now)
-                                 : "it shows " + now.serials()) +
+                            identity_difference(bound.identity, now) +
                             "): an identical device took its address; not touching it" + moved);
+      continue;
+    }
+    if (match == IdentityMatch::unknown && !found.empty()) {
+      out.refused.push_back(label + ": cannot be told from the device pcipass bound there (it shows " +
+                            now.serials() + "), whose serials are found elsewhere; not touching it" +
+                            moved);
       continue;
     }
     if (device->ids() != bound.expected.to_string()) {
@@ -99,11 +103,15 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
       out.plan.notes.push_back(label + ": its serials cannot be checked now (bound as " +
                                bound.identity.serials() + "; it shows " + now.serials() +
                                "); only its vendor:device is checked");
+    } else if (match == IdentityMatch::same && !found.empty()) {
+      out.plan.notes.push_back(label + ": its serials (" + bound.identity.serials() +
+                               ") also match another device: only its vendor:device tells them "
+                               "apart");
     }
     BindToVfio bind = bound;
     bind.current_driver = device->driver;
     bind.iommu_group = *device->iommu_group;
-    bind.identity = merged_identity(bound.identity, now);
+    bind.identity = carried_identity(bound.identity, now);
     binds.push_back(bind);
   }
 }

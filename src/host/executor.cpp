@@ -219,9 +219,9 @@ core::Status Executor::perform(const Action& action) {
   std::string context;
   if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
     context = "binding " + bind->address.to_string() + " to vfio-pci";
-    if (auto ok = check_identity(*bind); !ok) return ok;
     if (auto ok = check_device(bind->address, bind->expected, bind->current_driver, "binding"); !ok)
       return ok;
+    if (auto ok = check_identity(*bind); !ok) return ok;
   } else if (const auto* forget = std::get_if<core::ForgetDevice>(&action)) {
     const std::string dir = "bus/pci/devices/" + forget->address.to_string();
     if (forget->presence == core::Presence::gone && m_sys.exists(dir)) {

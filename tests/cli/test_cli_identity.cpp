@@ -51,10 +51,17 @@ TEST(CliIdentity, ListShowsWhatTellsTwinsApart) {
   EXPECT_EQ((*b)["identity"]["nvme_serial"], "S7KHNJ0W100002");
   const auto* nic = device_json(doc, "0000:05:00.0");
   ASSERT_TRUE(nic);
-  EXPECT_EQ((*nic)["identity"]["mac"], "a0:36:9f:12:34:57");
+  // Its MAC was set by a script: no identity. Its VPD carries the serial.
+  EXPECT_TRUE((*nic)["identity"]["mac"].is_null());
+  EXPECT_EQ((*nic)["net"][0]["mac"], "02:11:22:33:44:55");
+  EXPECT_EQ((*nic)["net"][0]["mac_permanent"], false);
   EXPECT_EQ((*nic)["identity"]["vpd_serial"], "PBA-G69839-003-A0369F123457");
   EXPECT_TRUE((*nic)["identity"]["dsn"].is_null());
-  EXPECT_EQ((*nic)["net"][0]["mac_permanent"], true);
+  // The host's NIC has its own MAC and a DSN: its VPD is never read.
+  const auto* host_nic = device_json(doc, "0000:04:00.0");
+  ASSERT_TRUE(host_nic);
+  EXPECT_EQ((*host_nic)["identity"]["mac"], "a0:36:9f:12:34:56");
+  EXPECT_EQ((*host_nic)["net"][0]["mac_permanent"], true);
 }
 
 TEST(CliIdentity, TheDsnIsTheOneLspciReads) {
@@ -229,7 +236,9 @@ TEST(CliIdentity, ASerialHiddenOnVfioPciStaysInTheRecords) {
   EXPECT_NE(file_text(generated).find("\"nvme-serial=S7KHNJ0W100001 dsn=00-25-38-4a-31-40-00-01 "
                                       "slot=2\""),
             std::string::npos);
-  EXPECT_NE(file_text(generated).find("Identity:  DSN 00-25-38-4a-31-40-00-01, slot 2"),
+  // The help shows what the record holds, not only what shows now.
+  EXPECT_NE(file_text(generated).find("Identity:  NVMe serial S7KHNJ0W100001, DSN "
+                                      "00-25-38-4a-31-40-00-01, slot 2"),
             std::string::npos);
 }
 

@@ -38,11 +38,13 @@ TEST(DeviceIdentity, TextRoundTripsAnyFirmwareString) {
 }
 
 TEST(DeviceIdentity, MalformedTextIsRefusedNamingWhat) {
-  const auto unknown = DeviceIdentity::parse("serial=1");
-  ASSERT_FALSE(unknown);
-  EXPECT_EQ(unknown.error().code, ExitCode::bad_input);
-  EXPECT_NE(unknown.error().message.find("unknown field 'serial'"), std::string::npos)
-      << unknown.error().message;
+  // A later pcipass's field is skipped, so its files stay readable here.
+  EXPECT_EQ(DeviceIdentity::parse("nvme-serial=S1 pcie-vpd-v2=X").value(), nvme("S1"));
+  const auto bad_name = DeviceIdentity::parse("Serial=1");
+  ASSERT_FALSE(bad_name);
+  EXPECT_EQ(bad_name.error().code, ExitCode::bad_input);
+  EXPECT_NE(bad_name.error().message.find("'Serial' is not a field name"), std::string::npos)
+      << bad_name.error().message;
   const auto twice = DeviceIdentity::parse("dsn=1 dsn=2");
   ASSERT_FALSE(twice);
   EXPECT_NE(twice.error().message.find("appears twice"), std::string::npos);
@@ -109,12 +111,15 @@ TEST(DeviceIdentity, ComesFromTheControllerTheDsnAPermanentMacAndTheVpd) {
   d.slot = "2";
   NetInterface set_by_bond{"bond-port", "up", "02:00:00:00:00:01", false};
   NetInterface permanent{"enp5s0", "up", "a0:36:9f:12:34:57", true};
-  d.net = {set_by_bond, permanent};
+  NetInterface second_port{"enp5s0d1", "up", "a0:36:9f:12:34:56", true};
+  d.net = {set_by_bond, permanent, second_port};
   d.vpd_serial = "PBA-1";
   const DeviceIdentity id = identity_of(d);
   EXPECT_EQ(id.nvme_serial, "S7KHNJ0W100001");
   EXPECT_EQ(id.dsn, "00-25-38-4a-31-40-00-01");
-  EXPECT_EQ(id.mac, "a0:36:9f:12:34:57");  // a MAC someone set is no identity
+  // A MAC someone set is no identity; of several ports the lowest counts,
+  // so a renamed interface does not change it.
+  EXPECT_EQ(id.mac, "a0:36:9f:12:34:56");
   EXPECT_EQ(id.vpd_serial, "PBA-1");
   EXPECT_EQ(id.slot, "2");
 }
@@ -127,22 +132,54 @@ TEST(DeviceIdentity, FoundByItsSerialsWhereverItSits) {
   b.address = test::addr("0000:03:00.0");
   b.nvme = {{"nvme2", "M", "F", "S1", {}}};
   const Inventory inventory = test::inventory_of({a, b});
-  EXPECT_EQ(find_by_identity(inventory, nvme("S1")),
+  const PciAddress was = test::addr("0000:02:00.0");
+  EXPECT_EQ(find_by_identity(inventory, nvme("S1"), was),
             std::vector<PciAddress>{test::addr("0000:03:00.0")});
-  EXPECT_TRUE(find_by_identity(inventory, nvme("S9")).empty());
-  EXPECT_TRUE(find_by_identity(inventory, DeviceIdentity{}).empty());
+  EXPECT_TRUE(find_by_identity(inventory, nvme("S9"), was).empty());
+  EXPECT_TRUE(find_by_identity(inventory, DeviceIdentity{}, was).empty());
+  // Functions of one card share a DSN: only the recorded function number counts.
+  PciDevice gpu = test::device("0000:2d:00.0", 0x1002, 0x73ff, 0x030000, "amdgpu", 15);
+  gpu.dsn = "00-00-00-00-00-00-2d-01";
+  PciDevice audio = test::device("0000:2d:00.1", 0x1002, 0xab28, 0x040300, "snd_hda_intel", 15);
+  audio.dsn = gpu.dsn;
+  const Inventory card = test::inventory_of({gpu, audio});
+  EXPECT_EQ(find_by_identity(card, identity_of(gpu), test::addr("0000:0b:00.0")),
+            std::vector<PciAddress>{test::addr("0000:2d:00.0")});
 }
 
-TEST(DeviceIdentity, MergingKeepsSerialsAHiddenDriverTookAway) {
-  // On vfio-pci an NVMe drive has no controller, so no serial: what was
-  // known stays known; what is shown now wins.
-  DeviceIdentity before = nvme("S1", "00-00-00-00-00-00-00-01");
-  before.slot = "2";
-  DeviceIdentity now = nvme("", "00-00-00-00-00-00-00-01");
-  now.slot = "4";
-  const DeviceIdentity merged = merged_identity(before, now);
-  EXPECT_EQ(merged.nvme_serial, "S1");
-  EXPECT_EQ(merged.slot, "4");
+TEST(DeviceIdentity, PlaceholderSerialsAreNoIdentity) {
+  // Firmware without a serial writes zeros, ones or a stock phrase: such
+  // values would make every device of the kind the same one.
+  for (const char* none : {"00-00-00-00-00-00-00-00", "ff-ff-ff-ff-ff-ff-ff-ff", "0000000000",
+                           "  ", "Not Specified", "To Be Filled By O.E.M.", "FFFFFFFF"}) {
+    PciDevice d;
+    d.nvme = {{"nvme0", "M", "F", none, {}}};
+    d.dsn = none;
+    d.vpd_serial = none;
+    EXPECT_FALSE(identity_of(d).has_serial()) << none;
+  }
+  PciDevice real;
+  real.dsn = "00-25-38-4a-31-40-00-01";
+  EXPECT_TRUE(identity_of(real).has_serial());
+}
+
+TEST(DeviceIdentity, ARecordLearnsOnlyFromADeviceProvedToBeIt) {
+  const DeviceIdentity before = nvme("S1", "00-00-00-00-00-00-00-01");
+  // Proved by the DSN: the NVMe serial it hides on vfio-pci stays known,
+  // the new slot is taken.
+  DeviceIdentity hidden = nvme("", "00-00-00-00-00-00-00-01");
+  hidden.slot = "4";
+  const DeviceIdentity kept = carried_identity(before, hidden);
+  EXPECT_EQ(kept.nvme_serial, "S1");
+  EXPECT_EQ(kept.slot, "4");
+  // Not proved (no serial in common): the record keeps its own serials and
+  // takes none of the stranger's, which would vouch for it later.
+  const DeviceIdentity only_s1 = nvme("S1");
+  const DeviceIdentity stranger = nvme("", "00-00-00-00-00-00-00-02");
+  EXPECT_EQ(carried_identity(only_s1, stranger), only_s1);
+  EXPECT_EQ(carried_identity(DeviceIdentity{}, stranger), stranger);
+  // Another device: what it shows.
+  EXPECT_EQ(carried_identity(only_s1, nvme("S2")), nvme("S2"));
 }
 
 // A VPD image: identifier string, read-only section with `keywords`, end.

@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace pcipass::core {
 namespace {
 
@@ -101,6 +103,50 @@ TEST(IdentityChecks, ASerialTheDriverHidesIsNotedNotRefused) {
   EXPECT_FALSE(plan_assignment(moved, request_for_a()));
 }
 
+TEST(IdentityChecks, SerialsTwoDevicesShareTellNothingAndSaySo) {
+  const Inventory shared = test::inventory_of({drive(k_a, "S1", 7), drive(k_b, "S1", 8)});
+  const Assignment plan = plan_assignment(shared, request_for_a()).value();
+  EXPECT_EQ(plan.all_devices(), std::vector<PciAddress>{addr(k_a)});
+  ASSERT_FALSE(plan.notes.empty());
+  EXPECT_EQ(plan.notes.front(),
+            "0000:02:00.0: its serials (NVMe serial S1) also match 0000:03:00.0: they cannot tell "
+            "these devices apart; only its vendor:device is checked");
+}
+
+// A drive whose NVMe serial is hidden (on vfio-pci) showing only `dsn`.
+PciDevice hidden_drive(const char* address, const char* dsn, unsigned group) {
+  PciDevice d = drive(address, "", group, "vfio-pci");
+  d.dsn = dsn;
+  return d;
+}
+
+TEST(IdentityChecks, AnUnprovedDeviceNeverLendsItsSerialsToTheRecord) {
+  // The first file knew only the NVMe serial (made without root: no DSN).
+  KconfigOptions options;
+  options.host_devices = HostDevices::include;
+  const NumberLedger first = passthrough_numbers(before_swap(), options);
+  std::size_t number_of_a = 0;
+  for (const auto& [number, record] : first.records) {
+    if (record.address == addr(k_a)) number_of_a = number;
+  }
+  // Now the twin S2 sits at A on vfio-pci (only its DSN shows) and S1, with
+  // its DSN, sits at B: A cannot be proved to be S1, and S1 is elsewhere.
+  PciDevice s1_at_b = drive(k_b, "S1", 8);
+  s1_at_b.dsn = "00-00-00-00-00-00-00-01";
+  const Inventory now =
+      test::inventory_of({hidden_drive(k_a, "00-00-00-00-00-00-00-02", 7), s1_at_b});
+  options.previous = &first;
+  const NumberLedger second = passthrough_numbers(now, options);
+  EXPECT_FALSE(second.records.at(number_of_a).offered);
+  EXPECT_EQ(second.records.at(number_of_a).note, "changed");
+  // And nothing ever records S1 together with the stranger's DSN.
+  for (const auto& [number, record] : second.records) {
+    if (record.identity.dsn == "00-00-00-00-00-00-00-02") {
+      EXPECT_EQ(record.identity.nvme_serial, "") << number;
+    }
+  }
+}
+
 JournalState journal_with_bind_of_a() {
   const Plan bind = plan_bind(before_swap(), {{addr(k_a)}, Force::no, GroupExpansion::named_only},
                               JournalState{}, VfioModule::loaded)
@@ -135,6 +181,40 @@ TEST(IdentityChecks, RestoreNeverBindsTheTwinNowAtTheAddress) {
             "identical device took its address; not touching it; the device pcipass bound (NVMe "
             "serial S1) moved from 0000:02:00.0 to 0000:03:00.0: pcipass bind 0000:03:00.0 binds "
             "it there, and pcipass bringup (or plan --follow-moved) points its guest at it");
+}
+
+TEST(IdentityChecks, RestoreRefusesADeviceItCannotTellFromOneWhoseSerialsAreElsewhere) {
+  const JournalState journal = journal_with_bind_of_a();
+  PciDevice s1_at_b = drive(k_b, "S1", 8);
+  const Inventory now =
+      test::inventory_of({hidden_drive(k_a, "00-00-00-00-00-00-00-02", 7), s1_at_b});
+  const RestorePlan plan = plan_restore(now, journal, VfioModule::loaded, {}, {});
+  EXPECT_TRUE(plan.plan.actions.empty());
+  ASSERT_EQ(plan.refused.size(), 1u);
+  EXPECT_TRUE(plan.refused.front().starts_with(
+      "0000:02:00.0: cannot be told from the device pcipass bound there (it shows DSN "
+      "00-00-00-00-00-00-00-02), whose serials are found elsewhere; not touching it; the device "
+      "pcipass bound (NVMe serial S1) moved from 0000:02:00.0 to 0000:03:00.0"))
+      << plan.refused.front();
+}
+
+TEST(IdentityChecks, ABindOverAnotherDevicesJournalEntryGivesThisOneItsOwnDriver) {
+  JournalState journal = journal_with_bind_of_a();  // S1 at A, from nvme
+  PciDevice twin = drive(k_a, "S2", 7, "nvme_twin_driver");
+  const Inventory now = test::inventory_of({twin, drive(k_b, "S1", 8)});
+  const Plan plan = plan_bind(now, {{addr(k_a)}, Force::no, GroupExpansion::named_only}, journal,
+                              VfioModule::loaded)
+                        .value();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  const auto& bind = std::get<BindToVfio>(plan.actions.front());
+  EXPECT_EQ(bind.restore_driver, "nvme_twin_driver");
+  EXPECT_EQ(bind.identity.nvme_serial, "S2");
+  EXPECT_NE(std::find_if(plan.notes.begin(), plan.notes.end(),
+                         [](const std::string& n) {
+                           return n.find("was made for another device (NVMe serial S2, not S1)") !=
+                                  std::string::npos;
+                         }),
+            plan.notes.end());
 }
 
 TEST(IdentityChecks, KconfigNumbersFollowSerialsNotJustIds) {

@@ -46,8 +46,9 @@ struct DeviceIdentity {
   // "nvme-serial=S4EW... dsn=00-11-... slot=3", fields in this order, each
   // value percent-encoded outside [A-Za-z0-9._:/+-]. "" for an empty identity.
   [[nodiscard]] std::string to_text() const;
-  // Reads to_text()'s form. Fails with ExitCode::bad_input on an unknown or
-  // repeated field, a malformed escape or a field without '='.
+    // Reads to_text()'s form. A field this version does not know (a later
+  // pcipass's) is skipped. Fails with ExitCode::bad_input on a repeated
+  // field, a malformed escape or name, or a field without '='.
   static Result<DeviceIdentity> parse(std::string_view text);
   // {"nvme_serial": ..., "dsn": ..., "mac": ..., "vpd_serial": ..., "slot":
   // ...}: every field, null when unknown.
@@ -59,8 +60,10 @@ struct DeviceIdentity {
 };
 
 // The identity of an inventory device: its first NVMe controller's serial,
-// its DSN, the permanent MAC of its first interface that has one, its VPD
-// serial and its slot.
+// its DSN, the lowest permanent MAC of its interfaces, its VPD serial and
+// its slot. Placeholder values firmware writes when it has no serial (all
+// zeros, all ones, "Not Specified", "To Be Filled By O.E.M.", ...) are
+// left out: they would make every such device the same.
 DeviceIdentity identity_of(const PciDevice& device);
 
 // What comparing a recorded identity with the one found now says.
@@ -74,20 +77,25 @@ enum class IdentityMatch {
 // disagreeing serial makes the devices different whatever else agrees.
 IdentityMatch compare_identity(const DeviceIdentity& recorded, const DeviceIdentity& now);
 
-// `now` with the fields it lacks taken from `known`: a serial the device
-// showed before and hides now (on vfio-pci an NVMe drive has no controller,
-// so no serial) stays known. Only for a device that does not compare
-// `different`.
-DeviceIdentity merged_identity(const DeviceIdentity& known, const DeviceIdentity& now);
+// What a record of the device at an address holds after `now` was read
+// there. `same`: `now`, plus the serials only the record has (an NVMe drive
+// on vfio-pci has no controller, so no serial: it stays known). `unknown`:
+// the record's serials and `now`'s slot, never `now`'s serials, which
+// would vouch for a device nothing proved to be the recorded one (a record
+// without serials takes `now`). `different`: `now`.
+DeviceIdentity carried_identity(const DeviceIdentity& recorded, const DeviceIdentity& now);
 
 // The first serial that differs, for messages: "NVMe serial S2, not S1".
 // "" when none differs.
 std::string identity_difference(const DeviceIdentity& recorded, const DeviceIdentity& now);
 
 // The addresses of `inventory` whose device compares `same` with `recorded`,
-// in address order (empty when `recorded` has no serial).
-std::vector<PciAddress> find_by_identity(const Inventory& inventory,
-                                         const DeviceIdentity& recorded);
+// in address order (empty when `recorded` has no serial). Only functions
+// with the function number of `recorded_at` count: the functions of one
+// card share its DSN, and a card that moves keeps its function numbers.
+// More than one address means the serials cannot tell those devices apart.
+std::vector<PciAddress> find_by_identity(const Inventory& inventory, const DeviceIdentity& recorded,
+                                         const PciAddress& recorded_at);
 
 // The serial number in a VPD image (the `vpd` attribute's bytes): the SN
 // keyword of its read-only section, sanitised and trimmed; "" when the image
