@@ -18,6 +18,7 @@ struct Candidate {
   std::string name;
   std::string guest;
   bool added_for_group = false;
+  DeviceIdentity recorded = {};  // the serials it was chosen with
 };
 
 // The checks of one requested device on its own; the problem, or nothing.
@@ -205,7 +206,8 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
                          " is not one of the guests (" + join(request.guests, ", ") + ")");
       continue;
     }
-    Candidate candidate{device, *DeviceIds::of(*device), wanted.name, guest, false};
+    Candidate candidate{device, *DeviceIds::of(*device), wanted.name, guest, false,
+                        wanted.expected_identity};
     auto [it, fresh] = chosen.emplace(wanted.address, candidate);
     if (!fresh && it->second.guest != guest) {
       problems.push_back(wanted.address.to_string() + ": asked for by guests " +
@@ -293,7 +295,8 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       AssignedDevice device;
       device.address = address;
       device.ids = candidate.ids;
-      device.identity = identity_of(*candidate.device);
+      // What it shows, plus serials it was chosen with and hides now.
+      device.identity = carried_identity(candidate.recorded, identity_of(*candidate.device));
       device.iommu_group = *candidate.device->iommu_group;
       device.name =
           candidate.device->human_name.empty() ? candidate.name : candidate.device->human_name;
@@ -335,6 +338,7 @@ AssignmentRequest request_from_nodes(const std::vector<GuestNode>& nodes) {
     for (const NodePassthrough& entry : node.passthrough) {
       RequestedDevice device;
       device.address = entry.address;
+      device.expected_identity = entry.identity;
       device.name = entry.name;
       device.target_guest = node.name;
       request.devices.push_back(std::move(device));

@@ -193,6 +193,11 @@ std::string kdevops_node_entries(const Assignment& plan) {
       out << YAML::Key << "bus" << YAML::Value << hex(a.bus, 2);
       out << YAML::Key << "slot" << YAML::Value << hex(a.slot, 2);
       out << YAML::Key << "function" << YAML::Value << hex(a.function, 1);
+      // What tells it from a twin: plan --nodes refuses another device here.
+      if (device.identity.has_serial()) {
+        out << YAML::Key << "identity" << YAML::Value << YAML::DoubleQuoted
+            << device.identity.to_text();
+      }
       out << YAML::EndMap;
     }
     out << YAML::EndMap << YAML::EndMap;

@@ -67,9 +67,23 @@ Result<GuestNode> parse_guest(const YAML::Node& node) {
     if (!slot) return fail(slot.error());
     auto function = address_part(entry, entry_name, "function", 7);
     if (!function) return fail(function.error());
-    guest.passthrough.push_back(
-        {entry_name, PciAddress{*domain, static_cast<std::uint8_t>(*bus),
-                                static_cast<std::uint8_t>(*slot), static_cast<std::uint8_t>(*function)}});
+    NodePassthrough device{entry_name,
+                           PciAddress{*domain, static_cast<std::uint8_t>(*bus),
+                                      static_cast<std::uint8_t>(*slot),
+                                      static_cast<std::uint8_t>(*function)}};
+    if (const YAML::Node identity = entry["identity"]; identity && !identity.IsNull()) {
+      if (!identity.IsScalar()) {
+        return bad(identity, "passthrough entry " + quote_for_message(entry_name) +
+                                 ": 'identity' is not a string");
+      }
+      auto parsed = DeviceIdentity::parse(identity.Scalar());
+      if (!parsed) {
+        return bad(identity, "passthrough entry " + quote_for_message(entry_name) + ": " +
+                                 parsed.error().message);
+      }
+      device.identity = std::move(*parsed);
+    }
+    guest.passthrough.push_back(std::move(device));
   }
   return guest;
 }

@@ -152,6 +152,28 @@ TEST(CliIdentity, APlanAfterTheTwinsSwappedRefusesAndNamesBoth) {
   EXPECT_EQ(doc["guests"][0]["devices"][0]["identity"]["nvme_serial"], "S7KHNJ0W100001");
 }
 
+TEST(CliIdentity, TheNodesFileRecordsSerialsAndPlanNodesChecksThem) {
+  TempDir dir;
+  const fs::path nodes = dir.path() / "kdevops_nodes.yaml";
+  auto r = run_pcipass(on("twins", {"plan", "02:00.0=lab-a", "--write-nodes", nodes.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(file_text(nodes).find("identity: \"nvme-serial=S7KHNJ0W100001 "
+                                  "dsn=00-25-38-4a-31-40-00-01 slot=2\""),
+            std::string::npos)
+      << file_text(nodes);
+  r = run_pcipass(on("twins", {"plan", "--nodes", nodes.string()}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = run_pcipass(on("twins-swapped", {"plan", "--nodes", nodes.string()}));
+  EXPECT_EQ(r.exit_code, 5) << r.out;
+  EXPECT_NE(r.err.find("0000:02:00.0: not the device selected (NVMe serial S7KHNJ0W100002, not "
+                       "S7KHNJ0W100001)"),
+            std::string::npos)
+      << r.err;
+  r = run_pcipass(on("twins-swapped", {"plan", "--nodes", nodes.string(), "--follow-moved"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("0000:03:00.0"), std::string::npos) << r.out;
+}
+
 TEST(CliIdentity, RegeneratingAfterTheSwapRetiresBothNumbersAndTellsTheDotConfig) {
   Lab lab;
   lab.choose("twins", k_a);

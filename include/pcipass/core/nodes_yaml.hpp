@@ -1,5 +1,6 @@
 #pragma once
 
+#include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/error.hpp>
 #include <pcipass/core/pci_address.hpp>
 
@@ -14,6 +15,9 @@ namespace pcipass::core {
 struct NodePassthrough {
   std::string name;
   PciAddress address;
+  // `identity:` (pcipass's --write-nodes adds it; kdevops ignores it): the
+  // serials of the device chosen, empty when the entry has none.
+  DeviceIdentity identity = {};
 };
 
 // A guest of the nodes file and the devices it asks for.
@@ -24,7 +28,8 @@ struct GuestNode {
 
 // Parses a kdevops nodes file: `guestfs_nodes:` (or the older
 // `vagrant_boxes:`), a list of guests with `name:` and an optional
-// `pcipassthrough:` map. Numbers may be YAML hex (0x2d) or decimal.
+// `pcipassthrough:` map. Numbers may be YAML hex (0x2d) or decimal; an
+// entry's optional `identity:` is DeviceIdentity::to_text()'s form.
 // Fails with ExitCode::bad_input and the line of the problem when the text is
 // not YAML or not of this shape.
 Result<std::vector<GuestNode>> parse_nodes_yaml(std::string_view text);
