@@ -1,4 +1,5 @@
 #include "assignment_input.hpp"
+#include "host_prep.hpp"
 
 #include <pcipass/core/dot_config.hpp>
 #include <pcipass/core/kconfig_numbers.hpp>
@@ -42,11 +43,11 @@ std::vector<std::string> split_guests(const std::string& text) {
   return guests;
 }
 
-// DEV or DEV=GUEST from the command line.
-core::RequestedDevice parse_device_argument(const std::string& arg) {
+// DEV or DEV=GUEST from the command line; DEV is already resolved to `address`.
+core::RequestedDevice parse_device_argument(const std::string& arg, const core::PciAddress& address) {
   core::RequestedDevice device;
   const std::size_t equals = arg.find('=');
-  device.address = core::PciAddress::parse(arg.substr(0, equals)).value_or_throw();
+  device.address = address;
   if (equals != std::string::npos) {
     device.target_guest = arg.substr(equals + 1);
     if (device.target_guest.empty())
@@ -55,11 +56,16 @@ core::RequestedDevice parse_device_argument(const std::string& arg) {
   return device;
 }
 
-core::AssignmentRequest request_from_command_line(const AssignmentOptions& options) {
+core::AssignmentRequest request_from_command_line(Context& context,
+                                                  const AssignmentOptions& options) {
   core::AssignmentRequest request;
   bool targets = false;
-  for (const std::string& arg : options.devices) {
-    request.devices.push_back(parse_device_argument(arg));
+  std::vector<std::string> names;
+  for (const std::string& arg : options.devices) names.push_back(arg.substr(0, arg.find('=')));
+  const std::vector<core::PciAddress> addresses = resolve_devices(context, names);
+  for (std::size_t i = 0; i < options.devices.size(); ++i) {
+    const std::string& arg = options.devices[i];
+    request.devices.push_back(parse_device_argument(arg, addresses[i]));
     targets = targets || !request.devices.back().target_guest.empty();
   }
   if (!options.technique.empty()) {
@@ -123,7 +129,8 @@ void add_assignment_options(CLI::App* cmd, AssignmentOptions& options) {
       cmd->add_option("--guests", options.guests, "The guests, in order: NAME,NAME,...");
   CLI::Option* devices = cmd->add_option(
       "DEV", options.devices,
-      "PCI addresses to assign (0000:2d:00.0), or DEV=GUEST to name each one's guest");
+      "Devices to assign (0000:2d:00.0, serial:SERIAL, /dev/nvme1n1, enp5s0, ...), or "
+      "DEV=GUEST to name each one's guest");
   CLI::Option* technique = cmd->add_option(
       "--technique", options.technique,
       "How DEV... are spread: first (all to the first guest), specific (all to --guest), each "
@@ -170,7 +177,7 @@ AssignmentInput read_assignment_input(Context& context, const AssignmentOptions&
     input.enabled = choices.enabled;
     request = core::request_from_config(choices);
   } else if (!options.devices.empty()) {
-    request = request_from_command_line(options);
+    request = request_from_command_line(context, options);
   } else {
     request = core::request_from_nodes(nodes);
   }

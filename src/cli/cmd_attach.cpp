@@ -140,7 +140,7 @@ std::vector<Item> checked_devices(Context& context, const AttachOptions& options
   request.technique = core::PassthroughTechnique::specific;
   request.specific_guest = options.guest;
   request.guests = {options.guest};
-  const std::vector<core::PciAddress> addresses = parse_devices(options.devices);
+  const std::vector<core::PciAddress> addresses = resolve_devices(context, options.devices);
   for (const core::PciAddress& address : addresses) {
     core::RequestedDevice device;
     device.address = address;
@@ -163,9 +163,9 @@ std::vector<Item> checked_devices(Context& context, const AttachOptions& options
   return items;
 }
 
-std::vector<Item> named_devices(const AttachOptions& options) {
+std::vector<Item> named_devices(Context& context, const AttachOptions& options) {
   std::vector<Item> items;
-  for (const core::PciAddress& address : parse_devices(options.devices)) {
+  for (const core::PciAddress& address : resolve_devices(context, options.devices)) {
     items.push_back({address, std::nullopt});
   }
   return items;
@@ -287,7 +287,7 @@ int run(Context& context, const AttachOptions& options, Operation op) {
   Report report(context, options, op);
   const std::vector<Item> items = op == Operation::attach
                                       ? checked_devices(context, options, report)
-                                      : named_devices(options);
+                                      : named_devices(context, options);
   if (options.xml_file.empty()) {
     run_on_domain(context, options, op, items, report);
   } else {
@@ -303,7 +303,7 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* description,
   cmd->add_option("GUEST", options.guest,
                   "The libvirt domain (or, with --xml, the domain the file defines)")
       ->required();
-  cmd->add_option("DEV", options.devices, "PCI addresses (0000:2d:00.0 or 2d:00.0)")->required();
+  cmd->add_option("DEV", options.devices, "Devices: addresses (0000:2d:00.0 or 2d:00.0), pci_0000_2d_00_0, serial:SERIAL, /dev/nvme1n1, nvme1 or an interface name")->required();
   CLI::Option* live = cmd->add_flag(
       "--live", options.live,
       "Change the running guest (and its persistent definition when it has one) instead of only "

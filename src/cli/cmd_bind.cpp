@@ -16,7 +16,7 @@ struct BindOptions {
 
 int run_bind(Context& context, const BindOptions& options) {
   core::BindRequest request;
-  request.devices = parse_devices(options.devices);
+  request.devices = resolve_devices(context, options.devices);
   request.force = options.force ? core::Force::yes : core::Force::no;
   request.expansion =
       options.exact ? core::GroupExpansion::named_only : core::GroupExpansion::whole_groups;
@@ -40,7 +40,7 @@ void register_bind(CLI::App& app, Context& context, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "bind",
       "Move devices (and the rest of their IOMMU groups) from their host drivers to vfio-pci");
-  cmd->add_option("DEV", options->devices, "PCI addresses (0000:2d:00.0 or 2d:00.0)")->required();
+  cmd->add_option("DEV", options->devices, "Devices: addresses (0000:2d:00.0 or 2d:00.0), pci_0000_2d_00_0, serial:SERIAL, /dev/nvme1n1, nvme1 or an interface name")->required();
   cmd->add_flag("--force", options->force,
                 "Also take devices the host uses (its root disk, its network, ...)");
   cmd->add_flag("--exact", options->exact,

@@ -282,7 +282,7 @@ DoctorCheck check_host_disks(Context& context) {
 }
 
 int run_doctor(Context& context, const DoctorOptions& options) {
-  const std::vector<core::PciAddress> devices = parse_devices(options.devices);
+  const std::vector<core::PciAddress> devices = resolve_devices(context, options.devices);
   std::vector<DoctorCheck> checks;
   checks.push_back(check_iommu(context));
   checks.push_back(check_interrupt_remapping(context));
@@ -313,7 +313,7 @@ void register_doctor(CLI::App& app, Context& context, int& exit_code) {
   auto options = std::make_shared<DoctorOptions>();
   CLI::App* cmd = app.add_subcommand(
       "doctor", "Check, read-only, that this host is ready for passthrough, and say how to fix it");
-  cmd->add_option("DEV", options->devices, "PCI addresses whose reset support to check");
+  cmd->add_option("DEV", options->devices, "Devices whose reset support to check (addresses, serial:SERIAL, /dev/nvme1n1, enp5s0, ...)");
   cmd->callback([&context, &exit_code, options] { exit_code = run_doctor(context, *options); });
 }
 

@@ -89,7 +89,7 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
   request.etc_root = context.options.etc_root;
   request.dev_root = context.options.dev_root;
 
-  const std::vector<core::PciAddress> addresses = parse_devices(options.devices);
+  const std::vector<core::PciAddress> addresses = resolve_devices(context, options.devices);
   const auto lock = lock_state(context, options.change);
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
@@ -119,7 +119,7 @@ void register_permissions(CLI::App& app, Context& context, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "permissions",
       "Let a group use vfio devices from qemu:///session: udev rule, sysfs modes, memlock limit");
-  cmd->add_option("DEV", options->devices, "PCI addresses (0000:2d:00.0 or 2d:00.0)")->required();
+  cmd->add_option("DEV", options->devices, "Devices: addresses (0000:2d:00.0 or 2d:00.0), pci_0000_2d_00_0, serial:SERIAL, /dev/nvme1n1, nvme1 or an interface name")->required();
   cmd->add_option("--group", options->group,
                   "Group given /dev/vfio/N and the sysfs files (default libvirt-qemu when it "
                   "exists in ETC/group, else kvm)");

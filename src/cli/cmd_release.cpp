@@ -23,7 +23,7 @@ int run_release(Context& context, const ReleaseOptions& options) {
                         core::ExitCode::usage);
   }
   core::ReleaseRequest request;
-  request.devices = parse_devices(options.devices);
+  request.devices = resolve_devices(context, options.devices);
   request.scope = options.all ? core::ReleaseScope::all : core::ReleaseScope::named;
 
   const auto lock = lock_state(context, options.change);
@@ -57,7 +57,7 @@ void register_release(CLI::App& app, Context& context, int& exit_code) {
       "release",
       "Give devices pcipass bound back to the drivers they had (recorded in the journal); "
       "forget those that have left the host");
-  cmd->add_option("DEV", options->devices, "PCI addresses of devices pcipass bound");
+  cmd->add_option("DEV", options->devices, "Devices pcipass bound: addresses, pci_0000_2d_00_0 or serial:SERIAL (names like nvme1 vanish on vfio-pci)");
   cmd->add_flag("--all", options->all,
                 "Undo everything pcipass did: release every device the journal holds, put back "
                 "the sysfs modes pcipass changed and remove the files it wrote (not the boot "

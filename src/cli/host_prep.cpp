@@ -1,9 +1,11 @@
 #include "host_prep.hpp"
 #include "commands.hpp"
 
+#include <pcipass/core/device_names.hpp>
 #include <pcipass/core/inventory_json.hpp>
 #include <pcipass/host/sysfs_source.hpp>
 
+#include <optional>
 #include <ostream>
 
 namespace pcipass::cli {
@@ -30,10 +32,17 @@ core::VfioModule vfio_module(const Context& context) {
                                                            : core::VfioModule::missing;
 }
 
-std::vector<core::PciAddress> parse_devices(const std::vector<std::string>& args) {
+std::vector<core::PciAddress> resolve_devices(Context& context, const std::vector<std::string>& args) {
   std::vector<core::PciAddress> devices;
-  for (const std::string& arg : args)
-    devices.push_back(core::PciAddress::parse(arg).value_or_throw());
+  std::optional<LoadedInventory> loaded;
+  for (const std::string& arg : args) {
+    if (!core::is_device_name(arg)) {
+      devices.push_back(core::PciAddress::parse(arg).value_or_throw());
+      continue;
+    }
+    if (!loaded) loaded = load_inventory(context);  // once, and only for names
+    devices.push_back(core::resolve_device_name(arg, loaded->inventory).value_or_throw());
+  }
   return devices;
 }
 

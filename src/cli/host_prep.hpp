@@ -33,8 +33,11 @@ core::Inventory load_sysfs_inventory(Context& context,
 // folder exists); the planners add the modprobe when it is not.
 core::VfioModule vfio_module(const Context& context);
 
-// Parses the DEV arguments; a malformed address is a usage error naming it.
-std::vector<core::PciAddress> parse_devices(const std::vector<std::string>& args);
+// The addresses the DEV arguments name (core/device_names.hpp): addresses
+// as they are; when any is a name (serial:S, /dev/nvme1n1, enp5s0, ...) the
+// inventory is read once to find them. An unknown or ambiguous name, or a
+// malformed address, is a usage error naming it.
+std::vector<core::PciAddress> resolve_devices(Context& context, const std::vector<std::string>& args);
 
 // The lock of the state folder, unless this is a dry run (which changes
 // nothing and so may run beside another run). Prints a line when it waits.

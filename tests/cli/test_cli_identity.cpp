@@ -70,6 +70,32 @@ TEST(CliIdentity, TheDsnIsTheOneLspciReads) {
   EXPECT_NE(lspci.find("Device Serial Number 00-25-38-4a-31-40-00-01"), std::string::npos);
 }
 
+TEST(CliIdentity, DevicesAreNamedTheWayPeopleKnowThem) {
+  // The second drive by its serial, its block device, its controller.
+  for (const char* name : {"serial:S7KHNJ0W100002", "/dev/nvme2n1", "nvme2", "pci_0000_03_00_0"}) {
+    const auto r = run_pcipass(on("twins", {"bind", "--dry-run", name}));
+    EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_NE(r.out.find("bind 0000:03:00.0"), std::string::npos) << name << ": " << r.out;
+    EXPECT_EQ(r.out.find("0000:02:00.0"), std::string::npos) << name << ": " << r.out;
+  }
+  // After the swap the same serial is the drive at the other address.
+  auto r = run_pcipass(on("twins-swapped", {"bind", "--dry-run", "serial:S7KHNJ0W100002"}));
+  EXPECT_NE(r.out.find("bind 0000:02:00.0"), std::string::npos) << r.out;
+  r = run_pcipass(on("twins", {"--json", "plan", "nvme1n1=lab", "enp5s0=lab"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  ASSERT_EQ(doc["guests"][0]["devices"].size(), 2u);
+  EXPECT_EQ(doc["guests"][0]["devices"][0]["address"], k_a);
+  EXPECT_EQ(doc["guests"][0]["devices"][1]["address"], "0000:05:00.0");
+
+  r = run_pcipass(on("twins", {"bind", "--dry-run", "serial:NOSUCH"}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "pcipass: error: 'serial:NOSUCH': no device on this host has that serial (give an "
+            "address (0000:02:00.0), pci_DDDD_BB_SS_F, serial:SERIAL, an NVMe device "
+            "(/dev/nvme1n1, nvme1) or a network interface (enp5s0))\n");
+}
+
 // A lab folder with the generated Kconfig of `host` and a .config that
 // selects `address` with every string the generated entry records.
 struct Lab {
