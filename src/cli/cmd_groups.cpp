@@ -44,6 +44,12 @@ int run_groups(Context& context, bool show_all) {
     }
     table.print(*context.out);
     for (const std::string& reason : status.reasons) *context.out << "  why: " << reason << "\n";
+    for (const core::PciAddress& a : group.members) {
+      const core::PciDevice* d = inventory.find(a);
+      if (d != nullptr && !d->stays_with_platform() && d->cannot_reset()) {
+        *context.out << "  note: " << a.to_string() << " has " << core::k_no_reset_note << "\n";
+      }
+    }
   }
   if (hidden > 0) {
     *context.out << "\n(" << hidden << " group" << (hidden == 1 ? "" : "s")

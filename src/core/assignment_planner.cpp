@@ -288,6 +288,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
         std::find(order.begin(), order.end(), it->second.guest) == order.end())
       order.push_back(it->second.guest);
   }
+  std::vector<PciAddress> no_reset;  // one note for all of them
   for (const std::string& guest : order) {
     GuestAssignment assignment{guest, {}};
     for (const auto& [address, candidate] : chosen) {
@@ -297,6 +298,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       device.ids = candidate.ids;
       // What it shows, plus serials it was chosen with and hides now.
       device.identity = carried_identity(candidate.recorded, identity_of(*candidate.device));
+      if (candidate.device->cannot_reset()) no_reset.push_back(address);
       device.iommu_group = *candidate.device->iommu_group;
       device.name =
           candidate.device->human_name.empty() ? candidate.name : candidate.device->human_name;
@@ -308,6 +310,10 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       assignment.devices.push_back(std::move(device));
     }
     if (!assignment.devices.empty()) plan.guests.push_back(std::move(assignment));
+  }
+  if (!no_reset.empty()) {
+    plan.notes.push_back(join_addresses(no_reset) + (no_reset.size() == 1 ? " has " : " have ") +
+                         k_no_reset_note);
   }
   return plan;
 }

@@ -64,6 +64,7 @@ nlohmann::json device_to_json(const PciDevice& d) {
                         {"mac_permanent", n.mac_permanent}});
   }
   j["identity"] = identity_of(d).to_json();
+  j["reset_methods"] = d.reset_methods ? nlohmann::json(*d.reset_methods) : nlohmann::json(nullptr);
   j["memory_bytes"] = value_or_null(d.memory_bytes);
   j["boot_vga"] = d.boot_vga;
   j["status"] = device_status(d);
@@ -99,7 +100,9 @@ nlohmann::json groups_to_json(const Inventory& inventory, const std::string& sou
                          {"human_name", d ? d->human_name : ""},
                          {"kind", d ? d->kind_name() : "unknown"},
                          {"driver", d ? string_or_null(d->driver) : nlohmann::json(nullptr)},
-                         {"status", d ? device_status(*d) : "unknown"}});
+                         {"status", d ? device_status(*d) : "unknown"},
+                         {"reset_methods", d && d->reset_methods ? nlohmann::json(*d->reset_methods)
+                                                                 : nlohmann::json(nullptr)}});
     }
     nlohmann::json endpoints = nlohmann::json::array();
     for (const PciAddress& a : status.endpoints) endpoints.push_back(a.to_string());

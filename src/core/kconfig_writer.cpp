@@ -426,6 +426,12 @@ class Writer {
     add_help_line(out, "Driver:    " +
                            (d.driver.empty() ? std::string("none") : kconfig_safe_text(d.driver)));
     add_help_line(out, "Identity:  " + kconfig_safe_text(recorded_identity(d).describe()));
+    if (d.reset_methods) {
+      add_help_line(out, "Reset:     " + (d.cannot_reset()
+                                             ? std::string("none: it keeps its state from one guest "
+                                                           "to the next (pcipass doctor)")
+                                             : kconfig_safe_text(join(*d.reset_methods, " "))));
+    }
 
     const unsigned group_number = *d.iommu_group;
     std::vector<const PciDevice*> others;

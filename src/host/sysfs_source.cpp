@@ -273,8 +273,22 @@ core::Status read_details(const Sysfs& sysfs, const std::string& dir,
       read_net_dir(sysfs, dir + "/" + entry + "/net", dev);
     }
   }
-  // What tells twins apart. Bridges stay with the platform: no need.
+  // What tells twins apart, and how the kernel resets it. Bridges stay
+  // with the platform: no need.
   if (dev.header != core::HeaderKind::bridge) {
+    dev.reset_methods.emplace();
+    if (has("reset_method")) {
+      if (auto text = read_attribute(sysfs, dir + "/reset_method")) {
+        std::string_view rest = *text;
+        while (!rest.empty()) {
+          const std::size_t space = std::min(rest.find(' '), rest.size());
+          if (space > 0) dev.reset_methods->push_back(core::sanitize_untrusted(rest.substr(0, space)));
+          rest.remove_prefix(std::min(space + 1, rest.size()));
+        }
+      }
+    } else if (has("reset")) {
+      dev.reset_methods->push_back("available");  // before 5.15: resettable, method not said
+    }
     dev.dsn = read_dsn(sysfs, dir);
     // VPD is read 4 bytes at a time by the kernel, slow on real cards:
     // only when no cheaper serial (NVMe, DSN, permanent MAC) tells the device.
@@ -426,6 +440,7 @@ void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {
     dev.net.clear();
     dev.dsn.clear();
     dev.vpd_serial.clear();
+    dev.reset_methods.reset();
     std::sort(entries->begin(), entries->end());
     (void)read_details(sysfs, dir, *entries, dev);
   }

@@ -132,7 +132,9 @@ TEST_F(AttachXmlFile, JsonIsOneDocumentWithEachDevicesOutcome) {
   EXPECT_TRUE(doc["devices"][0]["live"].is_null());
   EXPECT_EQ(doc["devices"][1]["address"], "0000:2d:00.0");
   EXPECT_EQ(doc["devices"][1]["completes_group"], 15);
-  EXPECT_EQ(doc["notes"].size(), 2u);
+  // Group completion, and the GPU card that has no reset.
+  ASSERT_EQ(doc["notes"].size(), 3u);
+  EXPECT_TRUE(contains(doc["notes"][2], "0000:2d:00.0, 0000:2d:00.1 have no reset"));
   ASSERT_EQ(doc["diffs"].size(), 1u);
   EXPECT_TRUE(contains(doc["diffs"][0]["diff"], "ua-pcipass-0000-2d-00-1"));
 }
@@ -362,6 +364,9 @@ TEST_F(AttachTestDriver, FallsBackToRedefiningTheDomain) {
   EXPECT_EQ(r.out,
             "note: 0000:2d:00.0 is used by the host (boot VGA device; framebuffer console "
             "(fb0)); assigning it anyway (--force)\n"
+            "note: 0000:2d:00.0, 0000:2d:00.1 have no reset the kernel can use: state stays from one "
+            "guest to the next and a guest restart may hang the device; give a guest every "
+            "function of the card (so a bus reset may work) or reboot the host between guests\n"
             "running: 0000:2d:00.0: added\nrunning: 0000:2d:00.1: added\nnote: test://" +
                 m_file.string() +
                 " cannot attach or detach devices of a defined domain; pcipass redefined "
@@ -422,7 +427,10 @@ TEST_F(AttachTestDriver, ALibvirtErrorIsAHostErrorWithLibvirtsMessage) {
             "virDomainAttachDeviceFlags\n");
   EXPECT_EQ(r.out,
             "note: 0000:2d:00.0 is used by the host (boot VGA device; framebuffer console "
-            "(fb0)); assigning it anyway (--force)\n");
+            "(fb0)); assigning it anyway (--force)\n"
+            "note: 0000:2d:00.0, 0000:2d:00.1 have no reset the kernel can use: state stays from one "
+            "guest to the next and a guest restart may hang the device; give a guest every "
+            "function of the card (so a bus reset may work) or reboot the host between guests\n");
 }
 
 TEST_F(AttachTestDriver, UnreachableLibvirtIsAHostError) {

@@ -51,7 +51,13 @@ TEST(CliPlan, JsonCarriesGroupCompletionAndForcedDevices) {
   EXPECT_EQ(gpu[0]["host_in_use"], true);
   EXPECT_EQ(gpu[1]["address"], "0000:2d:00.1");
   EXPECT_EQ(gpu[1]["added_for_group"], true);
-  EXPECT_EQ(doc["notes"].size(), 2u);
+  // Group completion, the forced host device, and the card without a reset.
+  ASSERT_EQ(doc["notes"].size(), 3u);
+  EXPECT_EQ(doc["notes"][2],
+            "0000:2d:00.0, 0000:2d:00.1 have no reset the kernel can use: state stays from one guest "
+            "to the next and a guest restart may hang the device; give a guest every function of the "
+            "card (so a bus reset may work) or reboot the host between guests");
+  EXPECT_EQ(gpu[0]["identity"]["nvme_serial"], nullptr);
 }
 
 TEST(CliPlan, EveryProblemInOneRefusal) {

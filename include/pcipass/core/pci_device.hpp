@@ -80,6 +80,13 @@ struct PciDevice {
   std::string vpd_serial;
   std::string slot;
 
+  // How the kernel can reset the function between guests, from sysfs
+  // `reset_method` ("flr", "bus", "pm", ...): empty when it has none (no
+  // `reset_method` and no `reset` attribute), {"available"} on a kernel
+  // older than 5.15 that has `reset` but does not say which method, nullopt
+  // when the source cannot tell (lspci text, another host).
+  std::optional<std::vector<std::string>> reset_methods;
+
   std::string human_name;
 
   // Why the host itself needs this function, e.g. "backs / (ext4 on
@@ -108,11 +115,20 @@ struct PciDevice {
   // unknown: WHY)".
   [[nodiscard]] std::string host_claim_note() const;
   [[nodiscard]] bool on_vfio() const { return driver == "vfio-pci"; }
+  // True when sysfs says the kernel has no way to reset this function.
+  [[nodiscard]] bool cannot_reset() const { return reset_methods && reset_methods->empty(); }
   // "8086:15f3", or "" when the source did not give ids.
   [[nodiscard]] std::string ids() const;
   // The class code's upper 16 bits (base class and sub-class), or nullopt.
   [[nodiscard]] std::optional<std::uint16_t> class_id() const;
 };
+
+// What it means for a guest that a device has no reset (after "ADDRESS has"
+// in groups' and plan's notes).
+inline constexpr const char* k_no_reset_note =
+    "no reset the kernel can use: state stays from one guest to the next and a guest restart may "
+    "hang the device; give a guest every function of the card (so a bus reset may work) or reboot "
+    "the host between guests";
 
 // Header kind from a class code where no config space is at hand: PCI-to-PCI,
 // semi-transparent and CardBus bridges count as bridges.
