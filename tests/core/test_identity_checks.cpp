@@ -33,6 +33,14 @@ PciDevice drive(const char* address, const char* serial, unsigned group,
   return d;
 }
 
+// The number `ledger` gives the device at `address` (0 when none).
+std::size_t number_at(const NumberLedger& ledger, const char* address) {
+  for (const auto& [number, record] : ledger.records) {
+    if (record.address == addr(address)) return number;
+  }
+  return 0;
+}
+
 Inventory before_swap() { return test::inventory_of({drive(k_a, "S1", 7), drive(k_b, "S2", 8)}); }
 Inventory after_swap() { return test::inventory_of({drive(k_a, "S2", 7), drive(k_b, "S1", 8)}); }
 
@@ -125,10 +133,7 @@ TEST(IdentityChecks, AnUnprovedDeviceNeverLendsItsSerialsToTheRecord) {
   KconfigOptions options;
   options.host_devices = HostDevices::include;
   const NumberLedger first = passthrough_numbers(before_swap(), options);
-  std::size_t number_of_a = 0;
-  for (const auto& [number, record] : first.records) {
-    if (record.address == addr(k_a)) number_of_a = number;
-  }
+  const std::size_t number_of_a = number_at(first, k_a);
   // Now the twin S2 sits at A on vfio-pci (only its DSN shows) and S1, with
   // its DSN, sits at B: A cannot be proved to be S1, and S1 is elsewhere.
   PciDevice s1_at_b = drive(k_b, "S1", 8);
@@ -221,10 +226,7 @@ TEST(IdentityChecks, KconfigNumbersFollowSerialsNotJustIds) {
   KconfigOptions options;
   options.host_devices = HostDevices::include;
   const NumberLedger first = passthrough_numbers(before_swap(), options);
-  std::size_t number_of_a = 0;
-  for (const auto& [number, record] : first.records) {
-    if (record.address == addr(k_a)) number_of_a = number;
-  }
+  const std::size_t number_of_a = number_at(first, k_a);
   ASSERT_NE(number_of_a, 0u);
   EXPECT_EQ(first.records.at(number_of_a).identity.nvme_serial, "S1");
 
