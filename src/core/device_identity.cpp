@@ -56,6 +56,22 @@ int hex_digit(char c) {
   return -1;
 }
 
+// Sanitised, trimmed and at most k_max_value bytes (cut at a character
+// boundary, without sanitize_untrusted's "..."): cleaning a clean value
+// changes nothing, so the text and JSON forms read back exactly.
+constexpr std::size_t k_max_value = 128;
+
+std::string clean(std::string_view raw) {
+  std::string value(trim(sanitize_untrusted(raw)));
+  if (value.size() > k_max_value) {
+    std::size_t cut = k_max_value;
+    while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xc0) == 0x80) --cut;
+    value.resize(cut);
+    value = std::string(trim(value));
+  }
+  return value;
+}
+
 Result<std::string> decode(std::string_view value, std::string_view key) {
   std::string out;
   for (std::size_t i = 0; i < value.size(); ++i) {
@@ -74,7 +90,7 @@ Result<std::string> decode(std::string_view value, std::string_view key) {
     i += 2;
   }
   // Decoded text is firmware's text again: it must pass as sanitised.
-  return std::string(trim(sanitize_untrusted(out)));
+  return clean(out);
 }
 
 std::string list_serials(const DeviceIdentity& id, bool with_slot) {
@@ -88,7 +104,6 @@ std::string list_serials(const DeviceIdentity& id, bool with_slot) {
   return out;
 }
 
-std::string clean(std::string_view raw) { return std::string(trim(sanitize_untrusted(raw))); }
 
 // A value firmware writes when it has no serial: blank, only zeros or only
 // ones (in any spelling: 00-00-..., ff:ff:..., 0000), or a stock phrase.
