@@ -15,7 +15,10 @@
 # a second boot with the same state disk, restore and status. Stage 2, a
 # third boot with libvirtd and QEMU added: pcipass bringup into a nested
 # guest that libvirt starts with the controller passed through, as root
-# (qemu:///system) and as an unprivileged user (qemu:///session).
+# (qemu:///system) and as an unprivileged user (qemu:///session). Stage 3,
+# two more boots: bind the free controller, then boot with the two
+# controllers in each other's slot: restore must refuse the mounted one now
+# at the journaled address, by its serial, and say where the bound one went.
 # The README's "Proof on a real kernel" says what each step proves.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -183,6 +186,13 @@ run_guest() {
   set +e
   local image=$initrd memory=1024
   if [[ $phase == nested ]]; then image=$work/initrd-nested.cpio memory=3072; fi
+  local state_disk=(-drive "if=none,id=state,file=$state_img,format=raw"
+    -device nvme,drive=state,serial=e2e-state)
+  local free_disk=(-drive "if=none,id=free,file=$free_img,format=raw"
+    -device nvme,drive=free,serial=e2e-free)
+  local disks=("${state_disk[@]}" "${free_disk[@]}")
+  # swap2: the two controllers in each other's slot, as after moving cards.
+  if [[ $phase == swap2 ]]; then disks=("${free_disk[@]}" "${state_disk[@]}"); fi
   timeout 300 qemu-system-x86_64 \
     -machine q35 -accel tcg,thread=multi -cpu max -smp 2 -m "$memory" \
     -device intel-iommu,intremap=on,caching-mode=on \
@@ -190,8 +200,7 @@ run_guest() {
     -append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 pcipass_e2e=$phase" \
     -display none -monitor none -no-reboot \
     -serial "file:$console" -serial "file:$results" \
-    -drive "if=none,id=state,file=$state_img,format=raw" -device nvme,drive=state,serial=e2e-state \
-    -drive "if=none,id=free,file=$free_img,format=raw" -device nvme,drive=free,serial=e2e-free \
+    "${disks[@]}" \
     -netdev user,id=net0 -device e1000e,netdev=net0 \
     >"$work/$phase.qemu.log" 2>&1
   local rc=$?
@@ -207,4 +216,6 @@ run_guest() {
 run_guest boot1
 run_guest boot2
 run_guest nested
+run_guest swap1
+run_guest swap2
 /usr/bin/python3 tests/e2e/check.py "$work"

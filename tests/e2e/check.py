@@ -5,7 +5,7 @@
 
 WORK holds PHASE.results (the guest's second serial port: records between
 "@@E2E BEGIN NAME" and "@@E2E END") and PHASE.console (its console) for the
-phases boot1 and boot2. Every check is printed; on a failure the guest's
+phases boot1, boot2, nested, swap1 and swap2. Every check is printed; on a failure the guest's
 console and the step's output are shown, and the exit code is 1.
 """
 
@@ -362,6 +362,35 @@ def nested(c, free):
     c.step_ok("session-release")
 
 
+def setup_addresses(c):
+    out = {}
+    for line in c.text("setup").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[parts[0]] = parts[1]
+    return out
+
+
+def swapped(c, free_before):
+    # The controllers sit in each other's slot: the journal's address now
+    # holds the mounted e2e-state, which is the same model.
+    now = setup_addresses(c)
+    c.check(now.get("state") == free_before and now.get("free") not in (None, free_before),
+            f"the controllers swapped slots: e2e-state is at {now.get('state')}, "
+            f"e2e-free at {now.get('free')}")
+    c.step_ok("swap-restore", 5)
+    err = c.text("swap-restore.stderr")
+    c.check(f"{free_before}: is not the device pcipass bound there (NVMe serial e2e-state, "
+            "not e2e-free)" in err, "restore refuses the other controller by its serial",
+            "swap-restore")
+    c.check(f"moved from {free_before} to {now.get('free')}" in err,
+            "restore says where the bound controller went", "swap-restore")
+    after = facts(c.text("facts.swap-restored"))
+    c.check(after.get(free_before, {}).get("driver") == "nvme" and
+            after.get(now.get("free"), {}).get("driver") == "nvme",
+            "neither controller was bound after the swap")
+
+
 def main():
     work = sys.argv[1]
     c = Checker(work)
@@ -371,6 +400,10 @@ def main():
             boot2(c, free, group, permissions)
         if c.load("nested"):
             nested(c, free)
+        if c.load("swap1"):
+            c.step_ok("swap-bind")
+            if c.load("swap2"):
+                swapped(c, free)
     if c.failures:
         c.show_console()
         print(f"e2e: {c.failures} check(s) FAILED")

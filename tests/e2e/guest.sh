@@ -4,7 +4,7 @@
 # output goes to the second serial port (/dev/ttyS1) between markers, and
 # tests/e2e/check.py checks it on the host.
 #
-#   guest.sh boot1|boot2
+#   guest.sh boot1|boot2|nested|swap1|swap2
 #
 # The guest has two NVMe controllers told apart by serial number: e2e-state
 # (ext4, mounted on /var/lib/pcipass: used by the host, and it keeps pcipass's
@@ -180,6 +180,19 @@ case $phase in
     step session-destroy as_e2e virsh -c qemu:///session destroy e2e-nested
     step session-release pcipass --json release "$free"
     tail -30 /tmp/e2e-home/.cache/libvirt/qemu/log/e2e-nested.log 2>&1 | emit session-qemu-log
+    ;;
+  swap1)
+    # Before the two controllers swap slots: bind the free one; the journal
+    # records its serial.
+    step swap-bind pcipass --json bind "$free"
+    ;;
+  swap2)
+    # scripts/e2e.sh started QEMU with the two controllers' -device order
+    # reversed: each sits in the other's slot, so the journal's address now
+    # holds the mounted e2e-state. restore must refuse it, by its serial.
+    pci_facts | emit facts.swapped
+    step swap-restore pcipass restore
+    pci_facts | emit facts.swap-restored
     ;;
   *)
     echo "unknown phase '$phase'" | emit error
