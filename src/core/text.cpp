@@ -64,7 +64,9 @@ std::string sanitize_untrusted(std::string_view raw) {
   }
   std::string trimmed(trim(out));
   if (trimmed.size() > k_max_untrusted_length) {
-    std::size_t cut = k_max_untrusted_length;
+    // The cut text with its "..." fits the cap, so cleaning a cleaned string
+    // changes nothing: a value written to a file and read back compares equal.
+    std::size_t cut = k_max_untrusted_length - 3;
     // Do not cut a UTF-8 sequence in half.
     while (cut > 0 && (static_cast<unsigned char>(trimmed[cut]) & 0xc0) == 0x80) --cut;
     trimmed.resize(cut);

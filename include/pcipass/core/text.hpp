@@ -8,13 +8,15 @@
 
 namespace pcipass::core {
 
-// Longest device-supplied string pcipass keeps; longer ones end in "...".
+// Longest device-supplied string pcipass keeps, in bytes; longer ones are cut
+// to fit and end in "...".
 inline constexpr std::size_t k_max_untrusted_length = 256;
 
 // Makes a device- or database-supplied string safe to carry around: trims
 // surrounding whitespace, turns control characters (newlines included) into
 // spaces, replaces bytes that are not valid UTF-8 with U+FFFD and caps the
-// length. Output formats still escape their own syntax (quotes, `$`, `<`).
+// length. Idempotent: cleaning its own output returns it unchanged. Output
+// formats still escape their own syntax (quotes, `$`, `<`).
 std::string sanitize_untrusted(std::string_view raw);
 
 // `text` without leading and trailing whitespace.
