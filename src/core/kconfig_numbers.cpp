@@ -78,6 +78,57 @@ std::string identity_text(std::string_view text) {
   return out;
 }
 
+// A line's indentation in columns, as Kconfig's lexer counts it: a tab goes
+// to the next multiple of 8.
+std::size_t indentation(std::string_view line) {
+  std::size_t columns = 0;
+  for (const char ch : line) {
+    if (ch == ' ')
+      ++columns;
+    else if (ch == '\t')
+      columns = (columns & ~std::size_t{7}) + 8;
+    else
+      break;
+  }
+  return columns;
+}
+
+// Kconfig's help text: after a `help` line, every line indented at least as
+// far as the first non-blank one (blank lines included), up to the first
+// line indented less. Device names end up in help text, wrapped at any word,
+// so a help line may read "config ...", "default ..." or "# number ...":
+// none of it is a record.
+class HelpText {
+ public:
+  // True when `line` is help text; call once per line, in order.
+  bool holds(std::string_view line) {
+    const std::string_view text = trim(line);
+    if (m_open) {
+      if (text.empty()) return true;
+      const std::size_t indent = indentation(line);
+      if (m_indent == 0) {
+        if (indent > 0) {
+          m_indent = indent;
+          return true;
+        }
+      } else if (indent >= m_indent) {
+        return true;
+      }
+      m_open = false;
+      m_indent = 0;
+    }
+    if (text == "help" || text == "---help---") {
+      m_open = true;
+      return true;
+    }
+    return false;
+  }
+
+ private:
+  bool m_open = false;
+  std::size_t m_indent = 0;  // of the block's first line; 0 before it
+};
+
 class LedgerReader {
  public:
   explicit LedgerReader(std::string_view source_name) : m_source(source_name) {}
@@ -86,8 +137,10 @@ class LedgerReader {
     const std::vector<std::string_view> lines = split_lines(text);
     std::optional<SymbolParts> symbol;
     bool highest_symbol = false;
+    HelpText help;
     for (std::size_t i = 0; i < lines.size(); ++i) {
       const std::size_t line_number = i + 1;
+      if (help.holds(lines[i])) continue;
       const std::string_view line = trim(lines[i]);
       if (line.starts_with("# number ")) {
         if (Status s = read_comment(line, line_number); !s) return fail(s.error());

@@ -184,6 +184,40 @@ TEST(KconfigNumbers, AFileOfKdevopsOwnGeneratorKeepsItsNumbers) {
   EXPECT_EQ(offered_address(g.text, 3), "0000:02:00.0");
 }
 
+// Device names are wrapped into help text at any word: a help line that
+// reads like a record is still help text, as Kconfig itself reads it.
+TEST(KconfigNumbers, HelpTextThatReadsLikeARecordIsNoRecord) {
+  const std::string text =
+      "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001\n\tbool \"0000:04:00.0 X\"\n\tdefault n\n"
+      "\thelp\n"
+      "\t  Subsystem: Evil drive\n"
+      "\t  config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0009_PCI_ID\n"
+      "\n"
+      "\t  default \"0000:09:00.0\"\n"
+      "\t    # number 0007 0000:07:00.0 144d:a809 not offered\n"
+      "\t  # identity 0001 nvme:FAKE\n"
+      "\t  help\n"
+      "\t  default \"0000:08:00.0\"\n"
+      "\n"
+      "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_PCI_ID\n\tstring\n\tdefault \"0000:04:00.0\"\n"
+      "\n"
+      "# number 0002 0000:05:00.0 144d:a809 not offered\n";
+  const NumberLedger ledger = ledger_of(text);
+  ASSERT_EQ(ledger.records.size(), 2u);
+  EXPECT_EQ(ledger.records.at(1).address, addr("0000:04:00.0"));
+  EXPECT_FALSE(ledger.records.at(1).identity.has_serial());
+  EXPECT_EQ(ledger.records.at(2).address, addr("0000:05:00.0"));
+  EXPECT_FALSE(ledger.records.contains(7));
+  EXPECT_FALSE(ledger.records.contains(9));
+
+  // A help block ends at the first line indented less than its first line.
+  const NumberLedger after_help = ledger_of(
+      "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001\n\tbool \"x\"\n\thelp\n\t  text\n"
+      "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_PCI_ID\n\tstring\n\tdefault \"0000:04:00.0\"\n");
+  ASSERT_EQ(after_help.records.size(), 1u);
+  EXPECT_EQ(after_help.records.at(1).address, addr("0000:04:00.0"));
+}
+
 TEST(KconfigNumbers, AnEmptyPreviousFileNumbersAfresh) {
   const NumberLedger ledger = ledger_of("");
   EXPECT_TRUE(ledger.empty());
