@@ -3,6 +3,7 @@
 
 #include <pcipass/core/group_status.hpp>
 #include <pcipass/core/inventory_json.hpp>
+#include <pcipass/core/sriov.hpp>
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
@@ -66,6 +67,13 @@ std::string status_cell(const core::PciDevice& d) {
   return cell;
 }
 
+// The human name, with the SR-IOV relation: which PF a VF belongs to.
+std::string name_cell(const core::PciDevice& d, const core::Inventory& inventory) {
+  const std::string relation = core::sriov_relation(d, inventory);
+  if (relation.empty()) return d.human_name;
+  return d.human_name.empty() ? relation : d.human_name + " (" + relation + ")";
+}
+
 int run_list(Context& context, const ListFilters& filters) {
   auto loaded = load_inventory(context);
   core::Inventory& inventory = loaded.inventory;
@@ -94,7 +102,7 @@ int run_list(Context& context, const ListFilters& filters) {
   Table table({"ADDRESS", "GROUP", "CLASS", "NAME", "DRIVER", "STATUS"});
   for (const core::PciDevice* d : shown) {
     table.add_row({d->address.to_string(), d->iommu_group ? std::to_string(*d->iommu_group) : "-",
-                   d->class_name.empty() ? "-" : d->class_name, d->human_name,
+                   d->class_name.empty() ? "-" : d->class_name, name_cell(*d, inventory),
                    d->driver.empty() ? "-" : d->driver, status_cell(*d)});
   }
   table.print(*context.out);

@@ -1,5 +1,6 @@
 #include <pcipass/core/assignment_planner.hpp>
 
+#include <pcipass/core/sriov.hpp>
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
@@ -273,6 +274,24 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       problems.push_back(address.to_string() + ": " + claim + " (--force assigns it anyway)");
     } else {
       plan.notes.push_back(candidate.device->host_claim_note() + "; assigning it anyway (--force)");
+    }
+  }
+
+  // A PF's driver owns its VFs: unbinding it removes them, and a PF and its
+  // VFs never go to two guests.
+  for (const auto& [address, candidate] : chosen) {
+    if (const std::string lost = vfs_lost_by_unbinding(*candidate.device); !lost.empty()) {
+      problems.push_back(address.to_string() + ": " + lost);
+      continue;
+    }
+    const auto& pf_address = candidate.device->physical_function;
+    const auto pf = pf_address ? chosen.find(*pf_address) : chosen.end();
+    if (pf != chosen.end() && pf->second.guest != candidate.guest &&
+        vfs_lost_by_unbinding(*pf->second.device).empty()) {
+      problems.push_back(address.to_string() + " goes to " + quote_for_message(candidate.guest) +
+                         " while its physical function " + pf_address->to_string() + " goes to " +
+                         quote_for_message(pf->second.guest) +
+                         "; whoever has the PF controls its VFs: give them to one guest");
     }
   }
 

@@ -1,5 +1,6 @@
 #include <pcipass/core/bind_planner.hpp>
 
+#include <pcipass/core/sriov.hpp>
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
@@ -109,6 +110,10 @@ Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
         continue;
       }
       plan.notes.push_back(device.host_claim_note() + "; binding it anyway (--force)");
+    }
+    if (const std::string lost = vfs_lost_by_unbinding(device); !lost.empty()) {
+      problems.push_back(label + ": " + lost);
+      continue;
     }
     const JournalEntry* entry = journal.bind_entry(address);
     if (device.on_vfio() && (entry == nullptr || entry->state == EntryState::done)) {

@@ -1,5 +1,6 @@
 #include <pcipass/core/restore_planner.hpp>
 
+#include <pcipass/core/sriov.hpp>
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
@@ -94,6 +95,12 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
         continue;
       }
       out.plan.notes.push_back(device->host_claim_note() + "; binding it anyway (--force)");
+    }
+    // VFs something else enabled at boot (a udev rule, the driver's own
+    // parameter) would vanish under the guests using them.
+    if (const std::string lost = vfs_lost_by_unbinding(*device); !lost.empty()) {
+      out.refused.push_back(label + ": " + lost);
+      continue;
     }
     if (!finished) {
       out.plan.notes.push_back(label + ": finishing the bind an earlier run left " +

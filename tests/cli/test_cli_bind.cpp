@@ -291,3 +291,32 @@ TEST(CliBind, ABrokenDeviceElsewhereStopsListButNotBindOrPlan) {
 
 }  // namespace
 }  // namespace pcipass::test
+
+namespace pcipass::test {
+namespace {
+
+// The server's X710 PFs have 63 VFs each: the PF is refused (its driver
+// would take the VFs with it), a VF binds, and list says which is which.
+TEST(CliBind, APfWithVfsIsRefusedAndListShowsWhoseVfIsWhich) {
+  TempDir state;
+  const std::string sys = (sim_host("server") / "sys").string();
+  const auto pf = run_pcipass({"--sysfs-root", sys, "--state-dir", state.path().string(), "bind",
+                               "--dry-run", "--force", "0000:01:00.0"});
+  EXPECT_EQ(pf.exit_code, 5) << pf.err;
+  EXPECT_NE(pf.err.find("0000:01:00.0: is an SR-IOV physical function with 63 virtual functions "
+                        "enabled (0000:01:02.0 and 62 more); unbinding i40e removes them"),
+            std::string::npos)
+      << pf.err;
+  const auto vf = run_pcipass({"--sysfs-root", sys, "--state-dir", state.path().string(), "bind",
+                               "--dry-run", "0000:01:02.1"});
+  EXPECT_EQ(vf.exit_code, 0) << vf.err;
+
+  const auto list = run_pcipass({"--sysfs-root", sys, "list", "--group", "2", "--group", "139"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("X710 for 10GbE SFP+ (PF of 63 VFs)"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("Virtual Function 700 Series (VF 1 of 0000:01:00.0)"), std::string::npos)
+      << list.out;
+}
+
+}  // namespace
+}  // namespace pcipass::test

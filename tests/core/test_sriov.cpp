@@ -1,0 +1,129 @@
+// SR-IOV: a PF with VFs enabled is never unbound (its driver would remove
+// the VFs), a PF and its VFs never go to two guests, and listings say which
+// VFs belong to which PF.
+
+#include <pcipass/core/assignment_planner.hpp>
+#include <pcipass/core/bind_planner.hpp>
+#include <pcipass/core/restore_planner.hpp>
+#include <pcipass/core/sriov.hpp>
+
+#include "support/test_devices.hpp"
+
+#include <gtest/gtest.h>
+
+namespace pcipass::core {
+namespace {
+
+using test::addr;
+using test::device;
+
+// An i40e PF at 01:00.0 with `vfs` VFs on iavf, each in its own group.
+Inventory nic(unsigned vfs, const char* pf_driver = "i40e") {
+  std::vector<PciDevice> devices;
+  PciDevice pf = device("0000:01:00.0", 0x8086, 0x1572, 0x020000, pf_driver, 2);
+  pf.sriov_total_vfs = 64;
+  pf.sriov_num_vfs = vfs;
+  for (unsigned i = 0; i < vfs; ++i) {
+    const std::string address = "0000:01:02." + std::to_string(i);
+    PciDevice vf = device(address.c_str(), 0x8086, 0x154c, 0x020000, "iavf", 10 + i);
+    vf.physical_function = pf.address;
+    pf.virtual_functions.push_back(vf.address);
+    devices.push_back(std::move(vf));
+  }
+  devices.push_back(std::move(pf));
+  return test::inventory_of(std::move(devices));
+}
+
+TEST(Sriov, APfWithVfsEnabledWouldLoseThemWhenUnbound) {
+  const Inventory two = nic(2);
+  const std::string lost = vfs_lost_by_unbinding(*two.find(addr("0000:01:00.0")));
+  EXPECT_NE(lost.find("2 virtual functions enabled (0000:01:02.0 and 1 more)"), std::string::npos)
+      << lost;
+  EXPECT_NE(lost.find("unbinding i40e removes them"), std::string::npos) << lost;
+  EXPECT_NE(lost.find("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"), std::string::npos);
+
+  EXPECT_EQ(vfs_lost_by_unbinding(*nic(0).find(addr("0000:01:00.0"))), "");
+  EXPECT_EQ(vfs_lost_by_unbinding(*nic(2, "vfio-pci").find(addr("0000:01:00.0"))), "");
+  EXPECT_EQ(vfs_lost_by_unbinding(*nic(2, "").find(addr("0000:01:00.0"))), "");
+  EXPECT_EQ(vfs_lost_by_unbinding(*two.find(addr("0000:01:02.1"))), "");  // a VF
+
+  // A source that lists VFs without the count (libvirt) still counts them.
+  PciDevice listed = *two.find(addr("0000:01:00.0"));
+  listed.sriov_num_vfs.reset();
+  EXPECT_EQ(enabled_vfs(listed), 2u);
+}
+
+TEST(Sriov, ListingsSayWhichPfAVfBelongsTo) {
+  const Inventory three = nic(3);
+  EXPECT_EQ(sriov_relation(*three.find(addr("0000:01:02.2")), three), "VF 2 of 0000:01:00.0");
+  EXPECT_EQ(sriov_relation(*three.find(addr("0000:01:00.0")), three), "PF of 3 VFs");
+  EXPECT_EQ(sriov_relation(*nic(0).find(addr("0000:01:00.0")), three), "");
+}
+
+TEST(Sriov, BindRefusesAPfWithVfsAndBindsAVf) {
+  BindRequest pf;
+  pf.devices = {addr("0000:01:00.0")};
+  pf.force = Force::yes;  // not a host-usage question: --force does not help
+  const auto refused = plan_bind(nic(2), pf, JournalState{}, VfioModule::loaded);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ExitCode::refused);
+  EXPECT_NE(refused.error().message.find("0000:01:00.0: is an SR-IOV physical function"),
+            std::string::npos)
+      << refused.error().message;
+
+  BindRequest vf;
+  vf.devices = {addr("0000:01:02.1")};
+  EXPECT_TRUE(plan_bind(nic(2), vf, JournalState{}, VfioModule::loaded));
+  EXPECT_TRUE(plan_bind(nic(0), pf, JournalState{}, VfioModule::loaded));
+}
+
+AssignmentRequest assign(std::vector<std::pair<const char*, const char*>> devices) {
+  AssignmentRequest r;
+  r.technique = PassthroughTechnique::each;
+  r.guests = {"a", "b"};
+  for (const auto& [address, guest] : devices) {
+    RequestedDevice d;
+    d.address = addr(address);
+    d.target_guest = guest;
+    r.devices.push_back(d);
+  }
+  return r;
+}
+
+TEST(Sriov, APfAndItsVfsNeverGoToTwoGuests) {
+  // On its own driver the PF cannot go anywhere while its VFs exist.
+  auto pf_alone = plan_assignment(nic(2), assign({{"0000:01:00.0", "a"}}));
+  ASSERT_FALSE(pf_alone);
+  EXPECT_NE(pf_alone.error().message.find("unbinding i40e removes them"), std::string::npos);
+
+  // On vfio-pci (which created the VFs) it may, but not away from its VFs.
+  const Inventory on_vfio = nic(2, "vfio-pci");
+  auto split = plan_assignment(on_vfio, assign({{"0000:01:00.0", "a"}, {"0000:01:02.1", "b"}}));
+  ASSERT_FALSE(split);
+  EXPECT_NE(split.error().message.find("0000:01:02.1 goes to 'b' while its physical function "
+                                       "0000:01:00.0 goes to 'a'"),
+            std::string::npos)
+      << split.error().message;
+  EXPECT_TRUE(plan_assignment(on_vfio, assign({{"0000:01:00.0", "a"}, {"0000:01:02.1", "a"}})));
+
+  // VFs alone go anywhere: the PF stays with its driver.
+  EXPECT_TRUE(plan_assignment(nic(2), assign({{"0000:01:02.0", "a"}, {"0000:01:02.1", "b"}})));
+}
+
+TEST(Sriov, RestoreNeverUnbindsAPfThatHasVfsAgain) {
+  // Bound with no VFs; after the reboot something enabled two.
+  const BindToVfio bound{addr("0000:01:00.0"), DeviceIds{0x8086, 0x1572}, "i40e", "i40e", 2};
+  JournalState journal;
+  journal.finish(journal.begin(bound));
+  const auto out = plan_restore(nic(2), journal, VfioModule::loaded, {}, RestoreRequest{Force::no, "/sys"});
+  ASSERT_EQ(out.refused.size(), 1u);
+  EXPECT_NE(out.refused.front().find("SR-IOV physical function with 2 virtual functions"),
+            std::string::npos)
+      << out.refused.front();
+  EXPECT_TRUE(out.plan.actions.empty() ||
+              std::holds_alternative<LoadModule>(out.plan.actions.front()));
+  EXPECT_TRUE(plan_restore(nic(0), journal, VfioModule::loaded, {}, RestoreRequest{Force::no, "/sys"}).refused.empty());
+}
+
+}  // namespace
+}  // namespace pcipass::core
