@@ -61,7 +61,10 @@ std::optional<std::string> gpu_human_name(const PciDevice& d) {
   const auto cls = d.class_id();
   if (!cls || (*cls >> 8) != 0x03) return std::nullopt;  // display controllers
   std::string out = database_name(d);
-  if (d.memory_bytes) out += " with " + format_bytes(*d.memory_bytes);
+  if (d.memory_bytes) {
+    out += " with " + format_bytes(*d.memory_bytes);
+    if (d.memory_source == MemorySource::prefetchable_bar) out += " BAR";
+  }
   return out;
 }
 

@@ -66,6 +66,9 @@ nlohmann::json device_to_json(const PciDevice& d) {
   j["identity"] = identity_of(d).to_json();
   j["reset_methods"] = d.reset_methods ? nlohmann::json(*d.reset_methods) : nlohmann::json(nullptr);
   j["memory_bytes"] = value_or_null(d.memory_bytes);
+  j["memory_source"] = !d.memory_bytes ? nlohmann::json(nullptr)
+                       : d.memory_source == MemorySource::driver ? nlohmann::json("driver")
+                                                                 : nlohmann::json("prefetchable-bar");
   j["boot_vga"] = d.boot_vga;
   j["status"] = device_status(d);
   j["host_uses"] = d.host_uses;

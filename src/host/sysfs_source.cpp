@@ -263,6 +263,16 @@ core::Status read_details(const Sysfs& sysfs, const std::string& dir,
       if (auto n = core::parse_decimal(*v); n && *n > 0) dev.memory_bytes = static_cast<std::uint64_t>(*n);
     }
   }
+  // Other GPUs (NVIDIA, Intel): the window on their memory.
+  const auto cls = dev.class_id();
+  if (!dev.memory_bytes && cls && (*cls >> 8) == 0x03 && has("resource")) {
+    if (auto text = read_attribute(sysfs, dir + "/resource")) {
+      if (auto size = core::largest_prefetchable_bar(*text)) {
+        dev.memory_bytes = *size;
+        dev.memory_source = core::MemorySource::prefetchable_bar;
+      }
+    }
+  }
   if (has("nvme")) {
     if (auto s = read_nvme(sysfs, dir, dev); !s) return fail(s.error());
   }
@@ -441,6 +451,7 @@ void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {
     dev.dsn.clear();
     dev.vpd_serial.clear();
     dev.reset_methods.reset();
+    dev.memory_bytes.reset();
     std::sort(entries->begin(), entries->end());
     (void)read_details(sysfs, dir, *entries, dev);
   }

@@ -192,7 +192,7 @@ TEST(CliSources, LspciTextFromStdinGivesTheSameDevicesButNeverThisMachinesUsage)
     (*doc)["source"] = "";
     for (auto& d : (*doc)["devices"]) {
       for (const char* key : {"status", "host_usage_unknown", "host_uses", "human_name", "nvme",
-                              "net", "memory_bytes", "boot_vga", "identity", "reset_methods"}) {
+                              "net", "memory_bytes", "memory_source", "boot_vga", "identity", "reset_methods"}) {
         d.erase(key);
       }
     }

@@ -52,3 +52,33 @@ TEST(ConfigHeader, RejectsShortOrSilentConfigSpace) {
 
 }  // namespace
 }  // namespace pcipass::core
+
+namespace pcipass::core {
+namespace {
+
+// sysfs `resource`: START END FLAGS per line; six BARs, then ROM and the rest.
+TEST(PrefetchableBar, TheLargestPrefetchableMemoryBarOfTheSixCounts) {
+  const std::string resource =
+      "0x00000000fb000000 0x00000000fbffffff 0x0000000000040200\n"  // 16 MiB, not prefetchable
+      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+      "0x000000e000000000 0x000000e1ffffffff 0x000000000014220c\n"  // 8 GiB, prefetchable
+      "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+      "0x000000e200000000 0x000000e20fffffff 0x000000000014220c\n"  // 256 MiB, prefetchable
+      "0x000000000000f000 0x000000000000f07f 0x0000000000040101\n"  // I/O
+      "0x0000000fc0000000 0x0000001fffffffff 0x000000000014220c\n";  // ROM line: not a BAR
+  EXPECT_EQ(largest_prefetchable_bar(resource), 8ull << 30);
+  // None prefetchable, none set up, or not a resource file: no answer.
+  EXPECT_FALSE(largest_prefetchable_bar(
+      "0x00000000fb000000 0x00000000fbffffff 0x0000000000040200\n"));
+  EXPECT_FALSE(largest_prefetchable_bar(
+      "0x0000000000000000 0x0000000000000000 0x0000000000002200\n"));
+  EXPECT_FALSE(largest_prefetchable_bar(""));
+  EXPECT_FALSE(largest_prefetchable_bar("garbage\n"));
+  EXPECT_FALSE(largest_prefetchable_bar("0x1 0x2 0x2200 extra\n"));
+  // The whole 64-bit space would overflow to 0: not a BAR.
+  EXPECT_FALSE(largest_prefetchable_bar(
+      "0x0000000000000000 0xffffffffffffffff 0x0000000000002200\n"));
+}
+
+}  // namespace
+}  // namespace pcipass::core

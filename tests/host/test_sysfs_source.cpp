@@ -18,8 +18,8 @@ using test::sim_host;
 
 PciAddress addr(const char* text) { return *PciAddress::parse(text); }
 
-core::Inventory complete_workstation() {
-  const auto root = sim_host("workstation");
+core::Inventory complete_host(const char* name) {
+  const auto root = sim_host(name);
   RealSysfs sys(root / "sys");
   RealSysfs proc(root / "proc");
   LibpciNames names;
@@ -29,6 +29,8 @@ core::Inventory complete_workstation() {
   complete_inventory(*inventory, names, &local, HaveDetails::yes);
   return std::move(inventory).value_or_throw();
 }
+
+core::Inventory complete_workstation() { return complete_host("workstation"); }
 
 TEST(SysfsSource, ReadsIdentityFromConfigSpace) {
   const core::Inventory inv = complete_workstation();
@@ -58,11 +60,26 @@ TEST(SysfsSource, ReadsHumanNameDetails) {
             "/dev/nvme0n1 - Samsung SSD 980 PRO 1TB with FW 5B2QGXA7");
   const core::PciDevice* gpu = inv.find(addr("0000:2d:00.0"));
   EXPECT_EQ(gpu->memory_bytes, 8573157376u);
+  EXPECT_EQ(gpu->memory_source, core::MemorySource::driver);  // amdgpu says
   EXPECT_TRUE(gpu->boot_vga);
   const core::PciDevice* nic = inv.find(addr("0000:05:00.0"));
   ASSERT_EQ(nic->net.size(), 1u);
   EXPECT_EQ(nic->net[0].name, "enp5s0");
   EXPECT_EQ(nic->net[0].operstate, "up");
+}
+
+// i915 (and nvidia, nouveau) say nothing of the memory size: the largest
+// prefetchable BAR is the window on it. The laptop's iGPU has a 16 MiB
+// register BAR and a 256 MiB prefetchable one.
+TEST(SysfsSource, AGpuWhoseDriverIsSilentGetsItsPrefetchableBar) {
+  const core::Inventory inv = complete_host("laptop");
+  const core::PciDevice* gpu = inv.find(addr("0000:00:02.0"));
+  ASSERT_NE(gpu, nullptr);
+  EXPECT_EQ(gpu->memory_bytes, 256u << 20);
+  EXPECT_EQ(gpu->memory_source, core::MemorySource::prefetchable_bar);
+  EXPECT_NE(gpu->human_name.find("with 256 MiB BAR"), std::string::npos) << gpu->human_name;
+  // Not a GPU: no memory, whatever its BARs.
+  EXPECT_FALSE(inv.find(addr("0000:00:14.3"))->memory_bytes);
 }
 
 TEST(SysfsSource, BuildsIommuGroupsFromLinks) {

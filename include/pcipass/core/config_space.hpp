@@ -25,4 +25,12 @@ inline constexpr std::size_t k_config_header_size = 64;
 // (vendor 0xffff: powered off or gone).
 std::optional<ConfigHeader> parse_config_header(std::string_view bytes);
 
+// The size in bytes of the largest prefetchable memory BAR in sysfs
+// `resource` text (one "START END FLAGS" line per resource; the first six
+// are the standard BARs, the rest ROM, SR-IOV and bridge windows, which do
+// not count). nullopt when no such BAR is set up or the text is not that.
+// A GPU's prefetchable BAR is the window on its memory: all of it with
+// resizable BAR, often 256 MiB without.
+std::optional<std::uint64_t> largest_prefetchable_bar(std::string_view resource);
+
 }  // namespace pcipass::core

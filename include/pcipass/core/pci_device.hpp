@@ -39,6 +39,9 @@ struct NetInterface {
 // One PCI function and everything pcipass knows about it. Fields a source
 // cannot provide stay empty (std::nullopt / empty string); docs/json.md lists
 // which source provides which field.
+// Where a GPU's memory size comes from.
+enum class MemorySource { driver, prefetchable_bar };
+
 struct PciDevice {
   PciAddress address;
 
@@ -69,7 +72,10 @@ struct PciDevice {
   // Details behind the human name.
   std::vector<NvmeController> nvme;
   std::vector<NetInterface> net;
-  std::optional<std::uint64_t> memory_bytes;  // GPU memory, when sysfs tells it
+  // GPU memory: what the driver says (amdgpu), else the largest
+  // prefetchable BAR (the window on it; all of it with resizable BAR).
+  std::optional<std::uint64_t> memory_bytes;
+  MemorySource memory_source = MemorySource::driver;
   bool boot_vga = false;
 
   // What tells this physical device from a twin of the same model (see
