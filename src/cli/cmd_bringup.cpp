@@ -7,6 +7,7 @@
 #include "assignment_input.hpp"
 #include "commands.hpp"
 #include "guest_checks.hpp"
+#include "guest_memory.hpp"
 #include "host_prep.hpp"
 #include "templates.hpp"
 
@@ -47,15 +48,6 @@ core::Status add_all(core::DomainXml& xml, const core::GuestAssignment& guest) {
     if (!change) return core::fail(change.error());
   }
   return core::Ok{};
-}
-
-// kdevops keeps a guest's XML at DIR/NAME/NAME.xml; a flat DIR/NAME.xml is
-// accepted too. Guest names were checked by the planner: no path tricks.
-std::filesystem::path guest_file(const std::filesystem::path& dir, const std::string& guest) {
-  const std::filesystem::path nested = dir / guest / (guest + ".xml");
-  std::error_code ec;
-  if (std::filesystem::exists(nested, ec)) return nested;
-  return dir / (guest + ".xml");
 }
 
 // Reads every guest and computes its new XML without changing anything, so

@@ -3,6 +3,7 @@
 // writes, and a memlock limit. Performed by the executor, journaled.
 
 #include "commands.hpp"
+#include "guest_memory.hpp"
 #include "host_prep.hpp"
 
 #include <pcipass/core/permissions_planner.hpp>
@@ -19,6 +20,8 @@ struct PermissionsOptions {
   std::string group;
   std::string user;
   std::vector<std::string> guest_memory;
+  std::vector<std::string> guests;
+  std::string xml_dir;
   ChangeOptions change;
 };
 
@@ -61,6 +64,11 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
   request.limit_subject =
       options.user.empty() ? core::LimitSubject::group : core::LimitSubject::user;
   request.limit_name = options.user.empty() ? request.group : options.user;
+  if (!options.guest_memory.empty() && (!options.guests.empty() || !options.xml_dir.empty())) {
+    throw core::Failure("--guest-memory gives the guests' sizes by hand; it does not go with "
+                        "--guest or --xml-dir, which read them from the guests' definitions",
+                        core::ExitCode::usage);
+  }
   for (const std::string& size : options.guest_memory) {
     const auto bytes = parse_size(size);
     if (!bytes) {
@@ -107,6 +115,20 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
     request.devices.push_back({address, *device->iommu_group, device->driver});
   }
   core::Plan plan;
+  if (options.guest_memory.empty()) {
+    std::vector<core::PciAddress> addresses_held;
+    for (const core::PermissionDevice& d : request.devices) addresses_held.push_back(d.address);
+    GuestMemory guests =
+        read_guest_memory(context, options.guests, options.xml_dir, addresses_held);
+    plan.notes = std::move(guests.notes);
+    if (guests.guests.empty()) {
+      plan.notes.push_back(
+          "no guest definition found that holds these devices: sizing the memlock limit for one "
+          "8 GiB guest (name the guests with --guest, or give their sizes with --guest-memory)");
+    }
+    request.guest_memory = std::move(guests.bytes);
+    request.guest_names = std::move(guests.guests);
+  }
   plan.actions = core::plan_permissions(request).value_or_throw();
   execute_plan(context, plan, journal, options.change, {.command = "permissions"});
   return 0;
@@ -124,9 +146,16 @@ void register_permissions(CLI::App& app, Context& context, int& exit_code) {
                   "Group given /dev/vfio/N and the sysfs files (default libvirt-qemu when it "
                   "exists in ETC/group, else kvm)");
   cmd->add_option("--user", options->user, "Give the memlock limit to this user, not the group");
+  cmd->add_option("--guest", options->guests,
+                  "Size the memlock limit for these guests (repeatable; default: the guests "
+                  "whose definitions already hold the devices)")
+      ->allow_extra_args(false);
+  cmd->add_option("--xml-dir", options->xml_dir,
+                  "Read the guests' definitions from DIR/NAME/NAME.xml or DIR/NAME.xml "
+                  "(kdevops' guestfs) instead of libvirt");
   cmd->add_option("--guest-memory", options->guest_memory,
-                  "Memory of a guest (16G, 512M); repeatable; the limit is their sum plus 1 GiB "
-                  "(default one 8 GiB guest)")
+                  "Memory of a guest (16G, 512M), instead of reading the guests' definitions; "
+                  "repeatable; the limit is their sum plus 1 GiB")
       ->allow_extra_args(false);
   cmd->add_flag("--dry-run", options->change.dry_run,
                 "Print every change that would be made, and make none");

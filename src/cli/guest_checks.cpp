@@ -18,21 +18,23 @@ std::vector<std::string> guest_warnings(Context& context, const core::DomainXml&
         "): devices passed through to it sit on a conventional PCI bus and lose "
         "their PCI Express capabilities; define it with machine='q35'");
   }
-  const auto memory_kib = guest.memory_kib();
-  if (!uri.ends_with("/session") || !memory_kib) return warnings;
+  const auto lockable = guest.lockable_memory();
+  if (!uri.ends_with("/session") || !lockable) return warnings;
   const auto limits = context.proc->read("self/limits", 1u << 16);
   const auto memlock = limits ? core::parse_proc_limits_memlock(*limits) : std::nullopt;
   if (!memlock || !memlock->hard) return warnings;  // unknown, or unlimited
   // libvirt locks all guest memory plus a margin when a device is passed through.
-  const std::uint64_t needed = *memory_kib * 1024 + core::k_memlock_margin;
+  const std::uint64_t needed = lockable->kib * 1024 + core::k_memlock_margin;
   if (needed <= *memlock->hard) return warnings;
   warnings.push_back(name + " needs " + core::format_bytes(needed) +
                      " of locked memory (its memory plus 1 GiB) but this user may lock only " +
                      core::format_bytes(*memlock->hard) + " (hard limit in " +
                      context.proc->display_path("self/limits") + "), and " + uri +
                      " cannot raise it: the guest will not start with a passed-through device; "
-                     "raise the limit with pcipass permissions --guest-memory " +
-                     std::to_string(*memory_kib / 1024) + "M and log in again");
+                     "raise the limit with pcipass permissions (which reads the guests' "
+                     "definitions: --guest NAME, --xml-dir DIR; or --guest-memory " +
+                     std::to_string(lockable->kib / 1024) + "M for this guest alone) and log in "
+                     "again");
   return warnings;
 }
 

@@ -254,12 +254,15 @@ bool DomainXml::is_q35() const {
   return machine().find("q35") != std::string::npos;
 }
 
-std::optional<std::uint64_t> DomainXml::memory_kib() const {
-  const pugi::xml_node memory = m_document->document_element().child("memory");
-  if (!memory) return std::nullopt;
-  const auto value = parse_decimal(trim(memory.child_value()));
+namespace {
+
+// A libvirt size element (<memory unit='GiB'>4</memory>) in KiB; nullopt
+// when absent, invalid, or beyond 2^50 KiB (an exbibyte: no real guest).
+std::optional<std::uint64_t> size_kib(const pugi::xml_node element) {
+  if (!element) return std::nullopt;
+  const auto value = parse_decimal(trim(element.child_value()));
   if (!value || *value < 0) return std::nullopt;
-  const std::string unit = memory.attribute("unit") ? memory.attribute("unit").value() : "KiB";
+  const std::string unit = element.attribute("unit") ? element.attribute("unit").value() : "KiB";
   struct Unit {
     const char* name;
     double to_kib;
@@ -280,9 +283,31 @@ std::optional<std::uint64_t> DomainXml::memory_kib() const {
       {"T", 1024.0 * 1024 * 1024},
       {"TiB", 1024.0 * 1024 * 1024},
   };
+  constexpr double k_largest = static_cast<double>(1ull << 50);
   for (const Unit& u : k_units) {
-    if (unit == u.name) return static_cast<std::uint64_t>(static_cast<double>(*value) * u.to_kib);
+    if (unit != u.name) continue;
+    const double kib = static_cast<double>(*value) * u.to_kib;
+    if (kib > k_largest) return std::nullopt;
+    return static_cast<std::uint64_t>(kib);
   }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> DomainXml::memory_kib() const {
+  return size_kib(m_document->document_element().child("memory"));
+}
+
+std::optional<LockableMemory> DomainXml::lockable_memory() const {
+  const pugi::xml_node domain = m_document->document_element();
+  if (auto hard = size_kib(domain.child("memtune").child("hard_limit"))) {
+    return LockableMemory{*hard, LockableMemory::Basis::hard_limit};
+  }
+  if (auto max = size_kib(domain.child("maxMemory"))) {
+    return LockableMemory{*max, LockableMemory::Basis::max_memory};
+  }
+  if (auto memory = memory_kib()) return LockableMemory{*memory, LockableMemory::Basis::memory};
   return std::nullopt;
 }
 

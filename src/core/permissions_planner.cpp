@@ -1,5 +1,7 @@
 #include <pcipass/core/permissions_planner.hpp>
 
+#include <pcipass/core/assignment_planner.hpp>
+
 #include <algorithm>
 #include <set>
 
@@ -76,7 +78,8 @@ Result<std::vector<Action>> plan_permissions(const PermissionRequest& request) {
   if (memory.empty()) memory.push_back(k_default_guest_memory);
   std::uint64_t total = k_memlock_margin;
   std::string sizes;
-  for (std::uint64_t bytes : memory) {
+  for (std::size_t i = 0; i < memory.size(); ++i) {
+    const std::uint64_t bytes = memory[i];
     if (bytes > k_max_memlock_total || total > k_max_memlock_total - bytes) {
       return fail("the guests' memory adds up to more than 1 EiB (with the 1 GiB margin): no "
                   "memlock limit that large makes sense; give each guest's real size with "
@@ -84,7 +87,13 @@ Result<std::vector<Action>> plan_permissions(const PermissionRequest& request) {
                   ExitCode::usage);
     }
     total += bytes;
-    sizes += (sizes.empty() ? "" : " + ") + human_gib(bytes);
+    sizes += (sizes.empty() ? "" : " + ");
+    // Only names that are plain words go into the file: a domain name is
+    // free text, and a newline in it would be a limits.conf line.
+    if (i < request.guest_names.size() && is_valid_guest_name(request.guest_names[i]))
+      sizes += request.guest_names[i] + " (" + human_gib(bytes) + ")";
+    else
+      sizes += human_gib(bytes);
   }
   const std::string domain =
       request.limit_subject == LimitSubject::group ? "@" + request.limit_name : request.limit_name;

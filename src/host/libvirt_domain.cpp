@@ -283,6 +283,40 @@ core::Result<DomainParts> read_domain_parts(const LibvirtConnection& connection,
   return parts;
 }
 
+core::Result<std::vector<DomainDefinition>> read_all_domains(const LibvirtConnection& connection) {
+  if (connection.raw() == nullptr) {
+    return fail("listing domains: the libvirt connection is closed", ExitCode::host_error);
+  }
+  virDomainPtr* listed = nullptr;
+  const int count = virConnectListAllDomains(connection.raw(), &listed, 0);
+  if (count < 0) {
+    return fail("listing the domains of '" + connection.uri() +
+                    "': " + last_libvirt_error(connection.raw()).message,
+                ExitCode::host_error);
+  }
+  // Own every handle before anything can fail.
+  std::vector<Domain> domains;
+  domains.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) domains.emplace_back(listed[i]);
+  std::free(listed);
+
+  std::vector<DomainDefinition> out;
+  for (Domain& domain : domains) {
+    const char* name = virDomainGetName(domain.get());
+    if (name == nullptr) continue;
+    Target t;
+    t.connection = connection.raw();
+    t.name = name;
+    t.uri = connection.uri();
+    t.persistent = virDomainIsPersistent(domain.get()) == 1;
+    t.domain = std::move(domain);
+    auto xml = read_xml(t, t.persistent);
+    if (!xml) return fail(xml.error());
+    out.push_back(DomainDefinition{t.name, std::move(*xml)});
+  }
+  return out;
+}
+
 core::Result<HostdevResult> attach_hostdev(const LibvirtConnection& connection,
                                            const std::string& name, const core::PciAddress& address,
                                            std::string_view hostdev_template, AttachScope scope) {

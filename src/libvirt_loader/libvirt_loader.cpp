@@ -89,6 +89,10 @@ virDomainPtr virDomainLookupByName(virConnectPtr conn, const char* name) {
   PCIPASS_FORWARD(virDomainLookupByName, conn, name);
 }
 int virDomainFree(virDomainPtr domain) { PCIPASS_FORWARD(virDomainFree, domain); }
+int virConnectListAllDomains(virConnectPtr conn, virDomainPtr** domains, unsigned int flags) {
+  PCIPASS_FORWARD(virConnectListAllDomains, conn, domains, flags);
+}
+const char* virDomainGetName(virDomainPtr domain) { PCIPASS_FORWARD(virDomainGetName, domain); }
 int virDomainIsActive(virDomainPtr dom) { PCIPASS_FORWARD(virDomainIsActive, dom); }
 int virDomainIsPersistent(virDomainPtr dom) { PCIPASS_FORWARD(virDomainIsPersistent, dom); }
 char* virDomainGetXMLDesc(virDomainPtr domain, unsigned int flags) {

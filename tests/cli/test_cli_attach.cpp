@@ -241,8 +241,9 @@ TEST_F(AttachXmlFile, WarnsWhenASessionGuestNeedsMoreLockedMemoryThanTheUserHas)
             "1 GiB) but this user may lock only 64 MiB (hard limit in " +
                 (proc.path() / "self/limits").string() +
                 "), and qemu:///session cannot raise it: the guest will not start with a "
-                "passed-through device; raise the limit with pcipass permissions "
-                "--guest-memory 128M and log in again\n");
+                "passed-through device; raise the limit with pcipass permissions (which reads "
+                "the guests' definitions: --guest NAME, --xml-dir DIR; or --guest-memory 128M "
+                "for this guest alone) and log in again\n");
 
   // qemu:///system raises the limit itself.
   r = run_pcipass(on_workstation({"--proc-root", proc.path().string(), "-c", "qemu:///system",

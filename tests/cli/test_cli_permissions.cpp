@@ -139,3 +139,116 @@ TEST(CliPermissions, KdevopsScriptTakesPciIdsAndPassesOptionsOn) {
 
 }  // namespace
 }  // namespace pcipass::test
+
+namespace pcipass::test {
+namespace {
+
+// A guest definition holding `hostdev` (bus number, "" for none) with a
+// size element (`size`, e.g. "<memory unit='GiB'>4</memory>").
+void write_guest(const fs::path& file, const std::string& name, const std::string& size,
+                 const std::string& hostdev_bus) {
+  fs::create_directories(file.parent_path());
+  std::string devices;
+  if (!hostdev_bus.empty()) {
+    devices = "    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <source><address "
+              "domain='0x0000' bus='0x" +
+              hostdev_bus + "' slot='0x00' function='0x0'/></source>\n    </hostdev>\n";
+  }
+  std::ofstream(file) << "<domain type='kvm'>\n  <name>" << name << "</name>\n  " << size
+                      << "\n  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n"
+                      << "  <devices>\n" << devices << "  </devices>\n</domain>\n";
+}
+
+const char* k_limits = "etc/security/limits.d/90-pcipass-memlock.conf";
+
+// Issue 18 item 6: the limit comes from the guests that get the devices,
+// read from their definitions (kdevops' guestfs layout or flat files).
+TEST(CliPermissions, TheMemlockLimitIsSizedFromTheGuestsThatHoldTheDevices) {
+  const std::string group = own_group();
+  if (group.empty()) GTEST_SKIP() << "this process's group has no name";
+  PermissionsHost host;
+  const fs::path guests = host.dir.path() / "guestfs";
+  write_guest(guests / "xfs/xfs.xml", "xfs", "<memory unit='GiB'>4</memory>", "02");
+  write_guest(guests / "btrfs.xml", "btrfs", "<memory unit='MiB'>3072</memory>", "2d");
+  write_guest(guests / "idle/idle.xml", "idle", "<memory unit='GiB'>64</memory>", "");
+  const auto r = run_pcipass(host.args(
+      {"permissions", "--group", group, "--xml-dir", guests.string(), "02:00.0", "2d:00.0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("note: guest 'xfs' may lock 4 GiB (its memory, from " +
+                       (guests / "xfs/xfs.xml").string() + ")"),
+            std::string::npos)
+      << r.out;
+  // 3 GiB + 4 GiB + the 1 GiB margin; the idle guest holds neither device.
+  EXPECT_EQ(host.read(k_limits),
+            "# Written by pcipass permissions. A guest with a passed-through device locks\n"
+            "# all its memory: guests of btrfs (3 GiB) + xfs (4 GiB) plus a 1 GiB margin = 8 "
+            "GiB,\n# in KiB.\n@" +
+                group + " soft memlock 8388608\n@" + group + " hard memlock 8388608\n");
+}
+
+// Named guests count whether or not they hold the devices yet (permissions
+// comes before attach); maxMemory and memtune's hard_limit are what libvirt
+// lets a guest lock.
+TEST(CliPermissions, NamedGuestsCountWhatLibvirtLetsThemLock) {
+  const std::string group = own_group();
+  if (group.empty()) GTEST_SKIP() << "this process's group has no name";
+  PermissionsHost host;
+  const fs::path guests = host.dir.path() / "guestfs";
+  write_guest(guests / "a/a.xml", "a",
+              "<memory unit='GiB'>2</memory><maxMemory slots='2' unit='GiB'>6</maxMemory>", "");
+  write_guest(guests / "b/b.xml", "b",
+              "<memory unit='GiB'>2</memory><memtune><hard_limit unit='GiB'>5</hard_limit>"
+              "</memtune>",
+              "");
+  const auto r = run_pcipass(host.args({"permissions", "--group", group, "--xml-dir",
+                                        guests.string(), "--guest", "a", "--guest", "b",
+                                        "02:00.0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("(its maxMemory, from"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(its memtune hard_limit, from"), std::string::npos) << r.out;
+  EXPECT_NE(host.read(k_limits).find("guests of a (6 GiB) + b (5 GiB) plus a 1 GiB margin = 12 "
+                                     "GiB"),
+            std::string::npos)
+      << host.read(k_limits);
+}
+
+TEST(CliPermissions, MissingGuestsAndMixedSizeOptionsChangeNothing) {
+  PermissionsHost host;
+  const fs::path guests = host.dir.path() / "guestfs";
+  write_guest(guests / "nosize/nosize.xml", "nosize", "", "02");
+  const std::string before = snapshot_tree(host.dir.path());
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"--xml-dir", guests.string(), "--guest", "gone"}, "no definition of guest 'gone'"},
+      {{"--xml-dir", guests.string()}, "guest 'nosize' ("},
+      {{"--guest", "x", "--guest-memory", "4G"}, "--guest-memory gives the guests' sizes by hand"},
+      {{"--guest", "a\nb", "--xml-dir", guests.string()}, "is not a guest name"},
+      {{"--xml-dir", (guests / "nosize/nosize.xml").string()}, "is not a folder"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"permissions", "02:00.0"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const auto r = run_pcipass(host.args(args));
+    EXPECT_EQ(r.exit_code, 2) << c.message << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  fs::remove_all(host.dir.path() / "sys/../var");  // the lock file is all a refused run leaves
+  EXPECT_EQ(snapshot_tree(host.dir.path()), before);
+}
+
+// A simulated host's devices are not this machine's guests' devices: without
+// --xml-dir or --guest, the default size is used, and said.
+TEST(CliPermissions, ASimulatedHostNeverReadsThisMachinesGuests) {
+  PermissionsHost host;
+  const auto r = run_pcipass(host.args({"permissions", "--dry-run", "02:00.0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("note: guests not read: the sysfs root"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sizing the memlock limit for one 8 GiB guest"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pcipass::test

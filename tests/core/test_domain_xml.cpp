@@ -134,6 +134,32 @@ TEST(DomainXml, MemoryUnitsAndPcMachines) {
   EXPECT_FALSE(d->memory_kib());
 }
 
+// What libvirt lets a guest lock with a vfio device: memtune's hard_limit,
+// else maxMemory (memory hotplug), else memory.
+TEST(DomainXml, LockableMemoryFollowsLibvirtsOrder) {
+  using Basis = LockableMemory::Basis;
+  auto d = DomainXml::parse("<domain><memory unit='GiB'>4</memory><devices/></domain>");
+  ASSERT_TRUE(d && d->lockable_memory());
+  EXPECT_EQ(d->lockable_memory()->kib, 4ull << 20);
+  EXPECT_EQ(d->lockable_memory()->basis, Basis::memory);
+  d = DomainXml::parse(
+      "<domain><memory unit='GiB'>4</memory><maxMemory slots='2' unit='GiB'>16</maxMemory>"
+      "<devices/></domain>");
+  EXPECT_EQ(d->lockable_memory()->kib, 16ull << 20);
+  EXPECT_EQ(d->lockable_memory()->basis, Basis::max_memory);
+  d = DomainXml::parse(
+      "<domain><memory unit='GiB'>4</memory><maxMemory slots='2' unit='GiB'>16</maxMemory>"
+      "<memtune><hard_limit unit='KiB'>5000000</hard_limit></memtune><devices/></domain>");
+  EXPECT_EQ(d->lockable_memory()->kib, 5000000u);
+  EXPECT_EQ(d->lockable_memory()->basis, Basis::hard_limit);
+  // None given, or sizes no machine has (which would overflow): no answer.
+  d = DomainXml::parse("<domain><devices/></domain>");
+  EXPECT_FALSE(d->lockable_memory());
+  d = DomainXml::parse("<domain><memory unit='TiB'>9223372036854775807</memory><devices/></domain>");
+  EXPECT_FALSE(d->memory_kib());
+  EXPECT_FALSE(d->lockable_memory());
+}
+
 TEST(DomainXml, BadDocumentsFailWithOneClearLine) {
   auto d = DomainXml::parse("<domain><devices>");
   ASSERT_FALSE(d);

@@ -49,6 +49,22 @@ TEST(PermissionsPlanner, UdevRuleSysfsModesAndMemlockFile) {
   EXPECT_EQ(*actions, expected);
 }
 
+// Guest names go into the limits file's comment only when they are plain
+// words: a domain name is free text, and a newline would start a
+// limits.conf line of its own.
+TEST(PermissionsPlanner, OnlyPlainGuestNamesReachTheLimitsFile) {
+  auto r = request();
+  r.guest_memory = {4ull << 30, 2ull << 30};
+  r.guest_names = {"xfs", "evil\n* hard memlock unlimited"};
+  const auto actions = plan_permissions(r);
+  ASSERT_TRUE(actions) << actions.error().message;
+  const auto& limits = std::get<WriteFile>(actions->back()).bytes;
+  EXPECT_NE(limits.find("guests of xfs (4 GiB) + 2 GiB plus a 1 GiB margin = 7 GiB"),
+            std::string::npos)
+      << limits;
+  EXPECT_EQ(limits.find("unlimited"), std::string::npos) << limits;
+}
+
 TEST(PermissionsPlanner, NodesThatExistNowGetTheRuleModeAtOnce) {
   // udev applies the rule only to nodes it sees appear: the node of a group
   // already on vfio-pci (group 15, twice) gets its mode now, once; group 9

@@ -171,7 +171,9 @@ case $phase in
     step session-id as_e2e id
     step session-define as_e2e virsh -c qemu:///session define nested.xml
     step session-start-unopened as_e2e virsh -c qemu:///session start --paused e2e-nested
-    step session-permissions pcipass --json permissions --group kvm --guest-memory 128M "$free"
+    # The limit is sized from the guest's own definition (128 MiB), found
+    # because it holds the device.
+    step session-permissions pcipass --json permissions --group kvm --xml-dir /tmp/e2e-home "$free"
     file_facts | emit files.session
     memlock=$(awk '$2 == "hard" && $3 == "memlock" {print $4}' /etc/security/limits.d/90-pcipass-memlock.conf)
     echo "$memlock" | emit session-memlock

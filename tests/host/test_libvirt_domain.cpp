@@ -38,6 +38,17 @@ std::string inactive_xml(const LibvirtConnection& c, const std::string& name) {
   return out;
 }
 
+TEST(LibvirtDomain, ReadsEveryDomainsDefinition) {
+  auto conn = LibvirtConnection::open("test:///default", LibvirtConnection::Access::read_only);
+  ASSERT_TRUE(conn) << conn.error().message;
+  auto domains = read_all_domains(*conn);
+  ASSERT_TRUE(domains) << domains.error().message;
+  ASSERT_EQ(domains->size(), 1u);  // the test driver's one guest
+  EXPECT_EQ(domains->front().name, "test");
+  EXPECT_EQ(domains->front().xml.name(), "test");
+  EXPECT_EQ(domains->front().xml.memory_kib(), 8ull << 20);
+}
+
 TEST(LibvirtDomain, TestDriverFallsBackToRedefineAndIsIdempotent) {
   auto conn = LibvirtConnection::open("test:///default", LibvirtConnection::Access::read_write);
   ASSERT_TRUE(conn) << conn.error().message;

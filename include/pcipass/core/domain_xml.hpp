@@ -30,6 +30,13 @@ enum class HostdevChange { added, already_present, removed, not_present, owned_b
 // A libvirt domain document edited in memory. Parsing keeps comments,
 // processing instructions and whitespace, so a document written back differs
 // from the original only where pcipass changed it.
+// What a guest may lock, in KiB, and which element of its definition says so.
+struct LockableMemory {
+  enum class Basis { memory, max_memory, hard_limit };
+  std::uint64_t kib = 0;
+  Basis basis = Basis::memory;
+};
+
 class DomainXml {
  public:
   // Parses `xml`. Fails with ExitCode::bad_input when it is not well-formed,
@@ -47,6 +54,10 @@ class DomainXml {
   [[nodiscard]] bool is_q35() const;
   // The guest's <memory> in KiB, converting libvirt's units; nullopt when absent or invalid.
   [[nodiscard]] std::optional<std::uint64_t> memory_kib() const;
+  // How much memory the guest may lock with a passed-through device, as
+  // libvirt sizes it: <memtune><hard_limit> when set, else <maxMemory>
+  // (memory hotplug), else <memory>. nullopt when none is given.
+  [[nodiscard]] std::optional<LockableMemory> lockable_memory() const;
 
   // Every PCI <hostdev> with a parseable source address, in document order.
   [[nodiscard]] std::vector<PciHostdev> pci_hostdevs() const;

@@ -37,6 +37,9 @@ struct PermissionRequest {
   std::string limit_name;  // group or user the memlock limit is for
   LimitSubject limit_subject = LimitSubject::group;
   std::vector<std::uint64_t> guest_memory;  // bytes per guest; empty: k_default_guest_memory
+  // The guests' names, beside guest_memory, for the limits file's comment
+  // (empty when the sizes were given by hand).
+  std::vector<std::string> guest_names;
   std::string sysfs_root;                   // "/sys" or a simulated host's sys/
   std::string dev_root;                     // "/dev" or a simulated host's dev/
   std::string etc_root;                     // "/etc" or a temporary folder

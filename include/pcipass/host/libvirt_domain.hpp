@@ -35,6 +35,17 @@ struct DomainParts {
 core::Result<DomainParts> read_domain_parts(const LibvirtConnection& connection,
                                             const std::string& name, AttachScope scope);
 
+// A domain's definition: its persistent one (inactive XML) where it has
+// one, else the running guest's.
+struct DomainDefinition {
+  std::string name;
+  core::DomainXml xml;
+};
+
+// The definitions of every domain of the connection, running or not, in
+// libvirt's order. Fails with libvirt's message (ExitCode::host_error).
+core::Result<std::vector<DomainDefinition>> read_all_domains(const LibvirtConnection& connection);
+
 // Adds pcipass's <hostdev> for `address` to domain `name`, through
 // virDomainAttachDeviceFlags; where the driver lacks it (libvirt's test
 // driver), through get XML, edit, define (persistent part only). Adding what
