@@ -5,7 +5,14 @@
 # two emulated NVMe controllers and an e1000e, inside the guest only. Nothing
 # on this machine is bound, unbound or written outside BUILD/e2e.
 #
-#   scripts/e2e.sh [BUILD]      # BUILD: a configured build folder (default build)
+#   scripts/e2e.sh [BUILD [KERNEL]]
+#
+# BUILD is a configured build folder (default build). KERNEL is which Debian
+# kernel boots: `default` (what linux-image-amd64 depends on: 6.1 on Debian
+# 12), `newest` (the newest linux-image-X.Y-amd64 the archive offers: 6.12,
+# whose sysfs and VFIO are what newer hosts run), or a package name. Each
+# kernel gets its own work folder: BUILD/e2e for the default,
+# BUILD/e2e-VERSION for the others.
 #
 # Exit codes: 0 passed, 1 failed, 77 skipped (QEMU, the kernel package or
 # TCG are not available here; the reason is printed).
@@ -24,9 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=${1:-build}
-work=$build/e2e
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
+kernel_choice=${2:-default}
 
 skip() {
   echo "e2e: SKIPPED: $*" >&2
@@ -42,13 +47,33 @@ if [[ ! -x $build/pcipass ]]; then
 fi
 pcipass=$(cd "$build" && pwd)/pcipass
 
-# --- the kernel and busybox, from Debian's archive (cached in BUILD/e2e/debs)
+# --- the kernel and busybox, from Debian's archive (cached in WORK/debs)
+# The kernel package a meta-package depends on. No early exit in a reader of
+# a pipe: under pipefail the writer's SIGPIPE (exit 141) would end the script.
+kernel_of() {
+  apt-cache depends "$1" 2>/dev/null | awk '!found && /Depends: linux-image-[0-9]/ {print $2; found = 1}'
+}
+case $kernel_choice in
+  default)
+    kernel_pkg=$(kernel_of linux-image-amd64)
+    [[ -n $kernel_pkg ]] || skip "apt knows no linux-image-amd64 package"
+    ;;
+  newest)
+    meta=$(apt-cache pkgnames linux-image- 2>/dev/null | grep -E '^linux-image-[0-9]+\.[0-9]+-amd64$' | sort -V | tail -n 1 || true)
+    [[ -n $meta ]] || skip "apt knows no linux-image-X.Y-amd64 package"
+    kernel_pkg=$(kernel_of "$meta")
+    [[ -n $kernel_pkg ]] || skip "apt knows no kernel behind $meta"
+    ;;
+  linux-image-*) kernel_pkg=$kernel_choice ;;
+  *) echo "e2e: KERNEL is default, newest or a linux-image-... package, not '$kernel_choice'" >&2; exit 2 ;;
+esac
+kver=${kernel_pkg#linux-image-}
+if [[ $kernel_choice == default ]]; then work=$build/e2e; else work=$build/e2e-$kver; fi
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+echo "e2e: kernel $kver (work folder $work)"
 debs=$work/debs
 mkdir -p "$debs"
-# No early exit in a reader of a pipe: under pipefail the writer's SIGPIPE
-# (exit 141) would end the script.
-kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '!found && /Depends: linux-image-[0-9]/ {print $2; found = 1}')
-[[ -n $kernel_pkg ]] || skip "apt knows no linux-image-amd64 package"
 fetch() {  # fetch PACKAGE: the .deb in $debs (downloaded once)
   local deb
   deb=$(compgen -G "$debs/$1_*.deb" | sort | sed -n 1p || true)
@@ -62,7 +87,6 @@ kernel_deb=$(fetch "$kernel_pkg") || skip "cannot download $kernel_pkg (no netwo
 busybox_deb=$(fetch busybox-static) || skip "cannot download busybox-static"
 
 kernel_dir=$work/kernel
-kver=${kernel_pkg#linux-image-}
 if [[ ! -f $kernel_dir/lib/modules/$kver/modules.dep ]]; then
   rm -rf "$kernel_dir"
   dpkg -x "$kernel_deb" "$kernel_dir"

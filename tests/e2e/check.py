@@ -179,6 +179,18 @@ def boot1(c):
                 f"doctor's exit code follows its result ({worst})", "doctor")
 
     devices = check_list_matches_kernel(c, "list", before)
+    # Reset capability (issue 18): what list says is the kernel's reset_method.
+    for line in c.text("facts.reset").splitlines():
+        parts = line.split()
+        if len(parts) != 2 or parts[0] not in devices:
+            continue
+        address, methods = parts
+        d = devices[address]
+        if d.get("kind") != "endpoint":
+            continue
+        want = [] if methods == "-" else ["available"] if methods == "reset" else methods.split(",")
+        c.check(d.get("reset_methods") == want,
+                f"list: {address}'s reset methods are the kernel's ({want})", "list")
     if devices:
         c.check(devices.get(state, {}).get("status") == "host-in-use" and
                 any("/var/lib/pcipass" in u for u in devices[state].get("host_uses", [])),

@@ -46,6 +46,21 @@ pci_facts() {
   done
 }
 
+# How the kernel can reset each function: ADDRESS METHODS, METHODS the
+# reset_method attribute with commas ("-" without one, "reset" when only the
+# older reset attribute is there).
+reset_facts() {
+  for d in /sys/bus/pci/devices/*; do
+    methods=-
+    if [ -e "$d/reset_method" ]; then
+      methods=$(tr ' ' ',' <"$d/reset_method")
+    elif [ -e "$d/reset" ]; then
+      methods=reset
+    fi
+    echo "${d##*/} $methods"
+  done
+}
+
 # Mode, owner and group of the vfio nodes, the free controller's sysfs files
 # and the files bind writes: PATH MODE UID GID.
 file_facts() {
@@ -99,6 +114,7 @@ cat /proc/mounts | emit mounts
 case $phase in
   boot1)
     pci_facts | emit facts.before
+    reset_facts | emit facts.reset
     step doctor pcipass --json doctor
     step list pcipass --json list
     step groups pcipass --json groups
