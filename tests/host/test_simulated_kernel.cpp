@@ -3,6 +3,8 @@
 
 #include "support/simulated_kernel.hpp"
 
+#include <pcipass/host/sysfs_source.hpp>
+
 #include <gtest/gtest.h>
 
 namespace pcipass::test {
@@ -105,6 +107,74 @@ TEST(SimulatedKernel, InjectedFailuresAndCrashes) {
   ASSERT_TRUE(kernel.write("bus/pci/devices/0000:02:00.0/driver_override", "vfio-pci"));
   EXPECT_THROW((void)kernel.write("bus/pci/drivers/nvme/unbind", k_zns), SimulatedCrash);
   EXPECT_EQ(kernel.driver_of(k_zns), "nvme");  // the crashed write never happened
+}
+
+}  // namespace
+}  // namespace pcipass::test
+
+namespace pcipass::test {
+namespace {
+
+// sriov_numvfs as Linux's sriov_numvfs_store(): VFs go and come back whole,
+// and the inventory pcipass reads sees exactly that.
+TEST(SimulatedKernel, SriovNumvfsRemovesAndRecreatesTheVfs) {
+  SimulatedKernel kernel("sriov");  // PF 0000:02:00.0 on i40e, VFs 02:02.0-3 on iavf, groups 7-10
+  const std::string numvfs = "bus/pci/devices/0000:02:00.0/sriov_numvfs";
+  const std::string boot = snapshot_tree(kernel.sys_root());
+  const auto errno_of = [&](std::string_view bytes) {
+    auto r = kernel.write(numvfs, bytes);
+    return r ? std::string("ok") : r.error().message.substr(r.error().message.rfind(": ") + 2);
+  };
+  EXPECT_EQ(errno_of("9"), "Numerical result out of range");  // above sriov_totalvfs (8)
+  EXPECT_EQ(errno_of("2"), "Device or resource busy");        // 4 enabled: 0 first
+  EXPECT_EQ(errno_of("4"), "ok");                              // the same count: nothing to do
+
+  // A VF on vfio-pci goes away with the others, and so does its group's node.
+  ASSERT_TRUE(kernel.load_module("vfio_pci"));
+  ASSERT_TRUE(kernel.write("bus/pci/devices/0000:02:02.1/driver_override", "vfio-pci"));
+  ASSERT_TRUE(kernel.write("bus/pci/drivers/iavf/unbind", "0000:02:02.1"));
+  ASSERT_TRUE(kernel.write("bus/pci/drivers_probe", "0000:02:02.1"));
+  ASSERT_TRUE(fs::exists(kernel.dev_root() / "vfio/8"));
+
+  EXPECT_EQ(errno_of("0\n"), "ok");
+  EXPECT_EQ(*kernel.read(numvfs), "0\n");
+  for (const char* vf : {"0000:02:02.0", "0000:02:02.1", "0000:02:02.2", "0000:02:02.3"}) {
+    EXPECT_FALSE(kernel.exists(std::string("bus/pci/devices/") + vf)) << vf;
+    EXPECT_FALSE(fs::exists(kernel.sys_root() / "bus/pci/drivers/iavf" / vf)) << vf;
+  }
+  EXPECT_FALSE(kernel.exists("bus/pci/devices/0000:02:00.0/virtfn0"));
+  EXPECT_FALSE(kernel.exists("kernel/iommu_groups/7"));  // each VF had a group of its own
+  EXPECT_FALSE(fs::exists(kernel.dev_root() / "vfio/8"));
+  EXPECT_EQ(kernel.driver_of("0000:02:00.0"), "i40e");
+  {
+    auto inventory = host::read_sysfs_inventory(kernel);  // what pcipass sees
+    ASSERT_TRUE(inventory) << inventory.error().message;
+    const core::PciDevice* pf = inventory->find(*core::PciAddress::parse("0000:02:00.0"));
+    ASSERT_NE(pf, nullptr);
+    EXPECT_EQ(pf->sriov_num_vfs, 0u);
+    EXPECT_TRUE(pf->virtual_functions.empty());
+    EXPECT_EQ(inventory->devices().size(), 7u);  // 11 functions at boot, 4 of them VFs
+  }
+
+  // Two come back fresh: no override, on iavf, with their links and groups.
+  EXPECT_EQ(errno_of("2"), "ok");
+  EXPECT_EQ(kernel.driver_of("0000:02:02.0"), "iavf");
+  EXPECT_EQ(kernel.driver_of("0000:02:02.1"), "iavf");
+  EXPECT_EQ(kernel.override_of("0000:02:02.1"), "");
+  EXPECT_FALSE(kernel.exists("bus/pci/devices/0000:02:02.2"));
+  EXPECT_TRUE(kernel.exists("kernel/iommu_groups/8/devices/0000:02:02.1"));
+  EXPECT_TRUE(kernel.exists("bus/pci/devices/0000:02:00.0/virtfn1/vendor"));
+
+  // Without the PF's driver nothing can be configured; more VFs than the
+  // generated host had is a mistake in the test, not a kernel answer.
+  EXPECT_EQ(errno_of("0"), "ok");
+  EXPECT_THROW((void)kernel.write(numvfs, "5"), std::logic_error);
+  ASSERT_TRUE(kernel.write("bus/pci/drivers/i40e/unbind", "0000:02:00.0"));
+  EXPECT_EQ(errno_of("4"), "No such file or directory");
+  ASSERT_TRUE(kernel.write("bus/pci/drivers_probe", "0000:02:00.0"));
+  EXPECT_EQ(errno_of("4"), "ok");
+  kernel.reboot();
+  EXPECT_EQ(snapshot_tree(kernel.sys_root()), boot);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -60,8 +61,10 @@ SimulatedKernel::SimulatedKernel(const std::string& host_name)
 }
 
 void SimulatedKernel::reboot() {
-  for (const char* part : {"sys", "proc", "dev", ".unbound"}) fs::remove_all(m_dir.path() / part);
+  for (const char* part : {"sys", "proc", "dev", ".unbound", ".vfs"})
+    fs::remove_all(m_dir.path() / part);
   m_device_dirs.clear();
+  m_removed_vfs.clear();
   m_native.clear();
   m_write_failures.clear();
   m_writes.clear();
@@ -142,6 +145,8 @@ core::Status SimulatedKernel::write(std::string_view path, std::string_view byte
     const std::string driver = basename_of(parent);
     error =
         name == "bind" ? bind(strip_newline(bytes), driver) : unbind(strip_newline(bytes), driver);
+  } else if (name == "sriov_numvfs") {
+    error = set_vf_count(basename_of(parent), bytes);
   } else if (name == "driver_override") {
     // Everything up to the first newline; empty clears (the kernel shows "(null)").
     std::string value(bytes.substr(0, bytes.find('\n')));
@@ -285,6 +290,102 @@ int SimulatedKernel::probe(const std::string& address) {
   if (wanted.empty() || !fs::exists(sys_root() / "bus/pci/drivers" / wanted)) return 0;
   (void)bind(address, wanted);  // a failing probe leaves the device unbound; the write succeeds
   return 0;
+}
+
+int SimulatedKernel::set_vf_count(const std::string& pf, std::string_view bytes) {
+  if (!m_device_dirs.contains(pf)) return ENODEV;
+  const std::string dir = m_device_dirs.at(pf);
+  // Plain numbers (-1: unreadable), which GCC's optional analysis trusts.
+  const auto number = [](std::string_view text) -> std::int64_t {
+    return core::parse_decimal(core::trim(text)).value_or(-1);
+  };
+  const auto attribute = [&](const char* name) -> std::int64_t {
+    auto text = m_real.read(dir + "/" + name);
+    return text ? number(*text) : -1;
+  };
+  const std::int64_t count = number(bytes);
+  const std::int64_t total = attribute("sriov_totalvfs");
+  const std::int64_t now = attribute("sriov_numvfs");
+  if (count < 0 || total < 0 || now < 0) return EINVAL;
+  if (driver_of(pf).empty()) return ENOENT;  // "no driver bound to device; cannot configure SR-IOV"
+  if (count > total) return ERANGE;
+  if (count == now) return 0;
+  if (now != 0 && count != 0) return EBUSY;  // "N VFs already enabled. Disable before enabling M"
+  if (count == 0)
+    remove_vfs(pf);
+  else
+    create_vfs(pf, static_cast<unsigned>(count));
+  write_plain(sys_root() / dir / "sriov_numvfs", std::to_string(count) + "\n");
+  return 0;
+}
+
+void SimulatedKernel::remove_vfs(const std::string& pf) {
+  const std::string pf_dir = m_device_dirs.at(pf);
+  auto entries = m_real.list(pf_dir);
+  if (!entries) return;
+  std::vector<std::pair<unsigned, std::string>> virtfns;  // index -> link name
+  for (const std::string& entry : *entries) {
+    if (!entry.starts_with("virtfn")) continue;
+    if (auto index = core::parse_decimal(entry.substr(6))) virtfns.emplace_back(*index, entry);
+  }
+  std::sort(virtfns.begin(), virtfns.end());
+  std::vector<RemovedVf> removed;
+  std::set<unsigned> groups;
+  for (const auto& [index, link] : virtfns) {
+    const std::string target = m_real.read_link(pf_dir + "/" + link).value_or_throw();
+    const std::string address = basename_of(target);
+    RemovedVf vf{address, m_device_dirs.at(address), m_native[address], {}, {}};
+    const std::string driver = driver_of(address);
+    if (!driver.empty()) (void)unbind(address, driver);
+    const auto group = group_of(address);
+    std::vector<std::string> named = {pf_dir + "/" + link, "bus/pci/devices/" + address};
+    if (group) named.push_back("kernel/iommu_groups/" + std::to_string(*group) + "/devices/" + address);
+    for (const std::string& path : named) {
+      vf.links.emplace_back(path, m_real.read_link(path).value_or_throw());
+      fs::remove(sys_root() / path);
+    }
+    if (group) {
+      groups.insert(*group);
+      const std::string group_dir = "kernel/iommu_groups/" + std::to_string(*group);
+      if (fs::is_empty(sys_root() / group_dir / "devices")) {
+        vf.group_dir = group_dir;
+        const fs::path kept = m_dir.path() / ".vfs" / group_dir;
+        fs::create_directories(kept.parent_path());
+        fs::rename(sys_root() / group_dir, kept);
+      }
+    }
+    const fs::path kept = m_dir.path() / ".vfs" / vf.dir;
+    fs::create_directories(kept.parent_path());
+    fs::rename(sys_root() / vf.dir, kept);
+    m_device_dirs.erase(address);
+    m_native.erase(address);
+    removed.push_back(std::move(vf));
+  }
+  for (const unsigned group : groups) refresh_vfio_node(group);
+  // Keep the VFs in index order, after any the PF had removed before.
+  auto& all = m_removed_vfs[pf];
+  all.insert(all.begin(), removed.begin(), removed.end());
+}
+
+void SimulatedKernel::create_vfs(const std::string& pf, unsigned count) {
+  auto& removed = m_removed_vfs[pf];
+  if (count > removed.size()) {
+    throw std::logic_error("simulated kernel: " + pf + " can re-create only the " +
+                           std::to_string(removed.size()) +
+                           " VFs the generated host had, not " + std::to_string(count));
+  }
+  for (unsigned i = 0; i < count; ++i) {
+    const RemovedVf& vf = removed[i];
+    fs::rename(m_dir.path() / ".vfs" / vf.dir, sys_root() / vf.dir);
+    if (!vf.group_dir.empty()) fs::rename(m_dir.path() / ".vfs" / vf.group_dir, sys_root() / vf.group_dir);
+    for (const auto& [path, target] : vf.links) fs::create_symlink(target, sys_root() / path);
+    write_plain(sys_root() / vf.dir / "driver_override", "(null)\n");  // a fresh device
+    m_device_dirs[vf.address] = vf.dir;
+    m_native[vf.address] = vf.native;
+  }
+  std::vector<RemovedVf> created(removed.begin(), removed.begin() + count);
+  removed.erase(removed.begin(), removed.begin() + count);
+  for (const RemovedVf& vf : created) (void)probe(vf.address);  // sriov_drivers_autoprobe
 }
 
 void SimulatedKernel::refresh_vfio_node(unsigned group) {

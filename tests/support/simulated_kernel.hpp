@@ -21,6 +21,14 @@
 //  - vfio-pci refuses bridges (EINVAL), exists only while module vfio_pci is
 //    loaded, and binding to it makes `dev/vfio/N` appear (N: IOMMU group);
 //    the last vfio-pci device of a group leaving removes it.
+//  - `devices/.../PF/sriov_numvfs` with a count: as Linux's
+//    sriov_numvfs_store(): ENOENT when the PF has no driver, ERANGE above
+//    sriov_totalvfs, EBUSY from one non-zero count to another; 0 removes the
+//    PF's VFs (their folders, bus/pci/devices and driver links, virtfnN links
+//    and IOMMU group entries; a group left empty goes too); a count re-creates
+//    that many of the VFs the generated host had, fresh (no driver_override),
+//    probed to their driver. More VFs than the generated host made is a test
+//    error (std::logic_error): the simulation cannot invent their folders.
 //  - any other attribute just stores the written bytes.
 
 #include <pcipass/host/sysfs.hpp>
@@ -121,6 +129,9 @@ class SimulatedKernel final : public host::Sysfs {
   [[nodiscard]] std::optional<unsigned> group_of(const std::string& address) const;
   [[nodiscard]] bool is_bridge(const std::string& address) const;
   void refresh_vfio_node(unsigned group);
+  int set_vf_count(const std::string& pf, std::string_view bytes);
+  void remove_vfs(const std::string& pf);
+  void create_vfs(const std::string& pf, unsigned count);
   void boot();
   // Where the children of an unbound device's driver wait for it (outside sys/).
   [[nodiscard]] std::filesystem::path unbound_dir(const std::string& address) const;
@@ -134,6 +145,16 @@ class SimulatedKernel final : public host::Sysfs {
   std::map<std::string, std::string> m_device_dirs;  // address -> devices/... (relative to sys)
   std::map<std::string, std::string> m_native;       // address -> native driver
   std::map<std::string, int, std::less<>> m_write_failures;
+  // A removed VF: where it lived and the links that named it, so that
+  // re-creating it puts back exactly what the generated host had.
+  struct RemovedVf {
+    std::string address;
+    std::string dir;     // devices/... relative to sys
+    std::string native;  // its driver at boot
+    std::vector<std::pair<std::string, std::string>> links;  // path -> target, relative to sys
+    std::string group_dir;  // kernel/iommu_groups/N when the VF was its only member
+  };
+  std::map<std::string, std::vector<RemovedVf>> m_removed_vfs;  // PF address -> its VFs, in order
   std::vector<std::string> m_writes;
   CrashSwitch* m_crash = nullptr;
   FaultInjector* m_faults = nullptr;
