@@ -121,13 +121,14 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
     GuestMemory guests =
         read_guest_memory(context, options.guests, options.xml_dir, addresses_held);
     plan.notes = std::move(guests.notes);
-    if (guests.guests.empty()) {
+    if (guests.guests.empty() && guests.unlimited.empty()) {
       plan.notes.push_back(
           "no guest definition found that holds these devices: sizing the memlock limit for one "
           "8 GiB guest (name the guests with --guest, or give their sizes with --guest-memory)");
     }
     request.guest_memory = std::move(guests.bytes);
     request.guest_names = std::move(guests.guests);
+    request.unlimited_for = std::move(guests.unlimited);
   }
   plan.actions = core::plan_permissions(request).value_or_throw();
   execute_plan(context, plan, journal, options.change, {.command = "permissions"});
@@ -148,7 +149,7 @@ void register_permissions(CLI::App& app, Context& context, int& exit_code) {
   cmd->add_option("--user", options->user, "Give the memlock limit to this user, not the group");
   cmd->add_option("--guest", options->guests,
                   "Size the memlock limit for these guests (repeatable; default: the guests "
-                  "whose definitions already hold the devices)")
+                  "whose definitions already hold the devices), read from --xml-dir or -c URI")
       ->allow_extra_args(false);
   cmd->add_option("--xml-dir", options->xml_dir,
                   "Read the guests' definitions from DIR/NAME/NAME.xml or DIR/NAME.xml "

@@ -23,11 +23,22 @@ std::vector<std::string> guest_warnings(Context& context, const core::DomainXml&
   const auto limits = context.proc->read("self/limits", 1u << 16);
   const auto memlock = limits ? core::parse_proc_limits_memlock(*limits) : std::nullopt;
   if (!memlock || !memlock->hard) return warnings;  // unknown, or unlimited
-  // libvirt locks all guest memory plus a margin when a device is passed through.
-  const std::uint64_t needed = lockable->kib * 1024 + core::k_memlock_margin;
+  if (lockable->basis == core::LockableMemory::Basis::locked) {
+    warnings.push_back(name + " locks all its memory (<memoryBacking><locked/>), which needs an "
+                              "unlimited memlock limit, but this user may lock only " +
+                       core::format_bytes(*memlock->hard) + " (hard limit in " +
+                       context.proc->display_path("self/limits") + "): the guest will not start; "
+                       "pcipass permissions --guest NAME --xml-dir DIR writes that limit");
+    return warnings;
+  }
+  // libvirt locks the guest's memory plus a margin when a device is passed
+  // through, or exactly its memtune hard_limit.
+  const bool hard = lockable->basis == core::LockableMemory::Basis::hard_limit;
+  const std::uint64_t needed = lockable->kib * 1024 + (hard ? 0 : core::k_memlock_margin);
   if (needed <= *memlock->hard) return warnings;
-  warnings.push_back(name + " needs " + core::format_bytes(needed) +
-                     " of locked memory (its memory plus 1 GiB) but this user may lock only " +
+  warnings.push_back(name + " needs " + core::format_bytes(needed) + " of locked memory (" +
+                     (hard ? "its memtune hard_limit" : "its memory plus 1 GiB") +
+                     ") but this user may lock only " +
                      core::format_bytes(*memlock->hard) + " (hard limit in " +
                      context.proc->display_path("self/limits") + "), and " + uri +
                      " cannot raise it: the guest will not start with a passed-through device; "

@@ -50,25 +50,33 @@ std::vector<Definition> read_dir_definitions(Context& context, const std::filesy
     throw Failure("--xml-dir " + core::quote_for_message(dir.string()) + " is not a folder",
                   ExitCode::usage);
   }
-  std::vector<std::filesystem::path> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+  // DIR/NAME/NAME.xml first (kdevops' layout wins over a flat file of the
+  // same guest), then DIR/NAME.xml.
+  std::vector<std::filesystem::path> nested;
+  std::vector<std::filesystem::path> flat;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) throw Failure("listing " + dir.string() + ": " + ec.message(), ExitCode::host_error);
+  for (const auto& entry : it) {
     const std::filesystem::path& path = entry.path();
-    const std::string name = path.filename().string();
-    if (entry.is_regular_file(ec) && path.extension() == ".xml") {
-      files.push_back(path);
-    } else if (entry.is_directory(ec)) {
-      const std::filesystem::path nested = path / (name + ".xml");
-      if (std::filesystem::is_regular_file(nested, ec)) files.push_back(nested);
+    std::error_code entry_ec;  // a dangling link or a folder without NAME.xml is no error
+    if (entry.is_regular_file(entry_ec) && path.extension() == ".xml") {
+      flat.push_back(path);
+    } else if (entry.is_directory(entry_ec)) {
+      const std::filesystem::path file = path / (path.filename().string() + ".xml");
+      if (std::filesystem::is_regular_file(file, entry_ec)) nested.push_back(file);
     }
   }
-  if (ec) throw Failure("listing " + dir.string() + ": " + ec.message(), ExitCode::host_error);
-  std::sort(files.begin(), files.end());
+  std::sort(nested.begin(), nested.end());
+  std::sort(flat.begin(), flat.end());
+  nested.insert(nested.end(), flat.begin(), flat.end());
   std::vector<Definition> out;
-  for (const auto& path : files) {
+  for (const auto& path : nested) {
     Definition d = read_file_definition(context, path, path.stem().string());
     // The domain's own name where it is a plain one (the file may be named otherwise).
     if (const std::string name = d.xml.name(); core::is_valid_guest_name(name)) d.guest = name;
-    out.push_back(std::move(d));
+    const bool seen = std::any_of(out.begin(), out.end(),
+                                  [&](const Definition& o) { return o.guest == d.guest; });
+    if (!seen) out.push_back(std::move(d));
   }
   return out;
 }
@@ -95,8 +103,8 @@ bool holds_any(const core::DomainXml& xml, const std::vector<core::PciAddress>& 
 const char* basis_name(core::LockableMemory::Basis basis) {
   switch (basis) {
     case core::LockableMemory::Basis::memory: return "memory";
-    case core::LockableMemory::Basis::max_memory: return "maxMemory";
     case core::LockableMemory::Basis::hard_limit: return "memtune hard_limit";
+    case core::LockableMemory::Basis::locked: return "locked memory";
   }
   return "memory";
 }
@@ -106,7 +114,11 @@ const char* basis_name(core::LockableMemory::Basis basis) {
 GuestMemory read_guest_memory(Context& context, const std::vector<std::string>& names,
                               const std::string& xml_dir,
                               const std::vector<core::PciAddress>& devices) {
+  std::vector<std::string> unique;
   for (const std::string& name : names) {
+    if (std::find(unique.begin(), unique.end(), name) == unique.end()) unique.push_back(name);
+  }
+  for (const std::string& name : unique) {
     if (!core::is_valid_guest_name(name)) {
       throw Failure("--guest " + core::quote_for_message(name) +
                         " is not a guest name (letters, digits, '.', '_' and '-', at most 63)",
@@ -115,43 +127,34 @@ GuestMemory read_guest_memory(Context& context, const std::vector<std::string>& 
   }
   GuestMemory out;
   std::vector<Definition> chosen;
-  if (!xml_dir.empty() && !names.empty()) {
-    for (const std::string& name : names)
+  if (!xml_dir.empty() && !unique.empty()) {
+    for (const std::string& name : unique)
       chosen.push_back(read_file_definition(context, guest_file(xml_dir, name), name));
-  } else if (xml_dir.empty() && names.empty() && context.options.connect.empty() &&
-             context.options.sysfs_root != "/sys") {
-    // A simulated host's addresses are not this machine's guests' devices.
-    out.notes.push_back("guests not read: the sysfs root " + context.options.sysfs_root +
-                        " is not this machine's, so its libvirt guests are not the ones "
-                        "(give --xml-dir, --guest or -c URI)");
-  } else {
-    std::vector<Definition> all;
-    if (!xml_dir.empty()) {
-      all = read_dir_definitions(context, xml_dir);
-    } else if (!names.empty()) {
-      all = read_libvirt_definitions(context);
-    } else {
-      // Looking for the guests that hold the devices is a courtesy: without
-      // libvirt, the default size is used and said.
-      try {
-        all = read_libvirt_definitions(context);
-      } catch (const Failure& e) {
-        out.notes.push_back("guests not read from libvirt: " + e.error().message);
-      }
+  } else if (xml_dir.empty() && context.options.connect.empty()) {
+    // Root's default connection is qemu:///system, whose guests need no
+    // limit (libvirtd raises it) and are not the session guests this is for.
+    if (!unique.empty()) {
+      throw Failure("--guest " + core::quote_for_message(unique.front()) +
+                        ": say where its definition is, with --xml-dir DIR (its XML file) or "
+                        "-c URI (the libvirt that defines it)",
+                    ExitCode::usage);
     }
-    if (names.empty()) {
+    out.notes.push_back("guests not read: give --xml-dir DIR (the guests' XML files) or -c URI "
+                        "(the libvirt that defines them) to size the limit from them");
+  } else {
+    std::vector<Definition> all =
+        xml_dir.empty() ? read_libvirt_definitions(context) : read_dir_definitions(context, xml_dir);
+    if (unique.empty()) {
       for (Definition& d : all)
         if (holds_any(d.xml, devices)) chosen.push_back(std::move(d));
     } else {
-      for (const std::string& name : names) {
+      for (const std::string& name : unique) {
         const auto it = std::find_if(all.begin(), all.end(),
                                      [&](const Definition& d) { return d.guest == name; });
         if (it == all.end()) {
-          throw Failure("no guest " + core::quote_for_message(name) + " at " +
-                            core::sanitize_untrusted(context.options.connect.empty()
-                                                         ? std::string("libvirt's default URI")
-                                                         : context.options.connect) +
-                            " (name a defined domain, or give --xml-dir)",
+          throw Failure("no guest " + core::quote_for_message(name) + " in " +
+                            (xml_dir.empty() ? core::sanitize_untrusted(context.options.connect)
+                                             : xml_dir),
                         ExitCode::usage);
         }
         chosen.push_back(std::move(*it));
@@ -163,8 +166,16 @@ GuestMemory read_guest_memory(Context& context, const std::vector<std::string>& 
     const auto lockable = d.xml.lockable_memory();
     if (!lockable) {
       throw Failure("guest " + core::quote_for_message(d.guest) + " (" + d.where +
-                        ") gives no memory size: its definition has no valid <memory>",
+                        ") gives no memory size: its definition has no valid <memory> (or an "
+                        "invalid memtune hard_limit)",
                     ExitCode::usage);
+    }
+    if (lockable->basis == core::LockableMemory::Basis::locked) {
+      out.unlimited = d.guest;
+      out.notes.push_back("guest " + core::quote_for_message(d.guest) +
+                          " locks all its memory (<memoryBacking><locked/>, from " + d.where +
+                          "): libvirt wants no memlock limit for it");
+      continue;
     }
     const std::uint64_t bytes = lockable->kib * 1024;
     out.guests.push_back(d.guest);

@@ -2,6 +2,8 @@
 
 #include <pcipass/core/text.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
@@ -262,26 +264,24 @@ std::optional<std::uint64_t> size_kib(const pugi::xml_node element) {
   if (!element) return std::nullopt;
   const auto value = parse_decimal(trim(element.child_value()));
   if (!value || *value < 0) return std::nullopt;
-  const std::string unit = element.attribute("unit") ? element.attribute("unit").value() : "KiB";
+  // libvirt's units, compared without case as libvirt does (virScaleInteger).
+  std::string unit = element.attribute("unit") ? element.attribute("unit").value() : "KiB";
+  std::transform(unit.begin(), unit.end(), unit.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   struct Unit {
     const char* name;
     double to_kib;
   };
   static constexpr Unit k_units[] = {
-      {"b", 1.0 / 1024},
-      {"bytes", 1.0 / 1024},
-      {"KB", 1000.0 / 1024},
-      {"k", 1},
-      {"KiB", 1},
-      {"MB", 1e6 / 1024},
-      {"M", 1024},
-      {"MiB", 1024},
-      {"GB", 1e9 / 1024},
-      {"G", 1024.0 * 1024},
-      {"GiB", 1024.0 * 1024},
-      {"TB", 1e12 / 1024},
-      {"T", 1024.0 * 1024 * 1024},
-      {"TiB", 1024.0 * 1024 * 1024},
+      {"b", 1.0 / 1024},     {"byte", 1.0 / 1024},   {"bytes", 1.0 / 1024},
+      {"kb", 1000.0 / 1024}, {"k", 1},               {"kib", 1},
+      {"mb", 1e6 / 1024},    {"m", 1024},            {"mib", 1024},
+      {"gb", 1e9 / 1024},    {"g", 1024.0 * 1024},   {"gib", 1024.0 * 1024},
+      {"tb", 1e12 / 1024},   {"t", 1024.0 * 1024 * 1024}, {"tib", 1024.0 * 1024 * 1024},
+      {"pb", 1e15 / 1024},   {"p", 1024.0 * 1024 * 1024 * 1024},
+      {"pib", 1024.0 * 1024 * 1024 * 1024},
+      {"eb", 1e18 / 1024},   {"e", 1024.0 * 1024 * 1024 * 1024 * 1024},
+      {"eib", 1024.0 * 1024 * 1024 * 1024 * 1024},
   };
   constexpr double k_largest = static_cast<double>(1ull << 50);
   for (const Unit& u : k_units) {
@@ -301,11 +301,12 @@ std::optional<std::uint64_t> DomainXml::memory_kib() const {
 
 std::optional<LockableMemory> DomainXml::lockable_memory() const {
   const pugi::xml_node domain = m_document->document_element();
-  if (auto hard = size_kib(domain.child("memtune").child("hard_limit"))) {
-    return LockableMemory{*hard, LockableMemory::Basis::hard_limit};
-  }
-  if (auto max = size_kib(domain.child("maxMemory"))) {
-    return LockableMemory{*max, LockableMemory::Basis::max_memory};
+  if (domain.child("memoryBacking").child("locked"))
+    return LockableMemory{0, LockableMemory::Basis::locked};
+  if (const pugi::xml_node hard = domain.child("memtune").child("hard_limit")) {
+    const auto kib = size_kib(hard);
+    if (!kib) return std::nullopt;
+    return LockableMemory{*kib, LockableMemory::Basis::hard_limit};
   }
   if (auto memory = memory_kib()) return LockableMemory{*memory, LockableMemory::Basis::memory};
   return std::nullopt;

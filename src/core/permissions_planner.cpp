@@ -97,12 +97,21 @@ Result<std::vector<Action>> plan_permissions(const PermissionRequest& request) {
   }
   const std::string domain =
       request.limit_subject == LimitSubject::group ? "@" + request.limit_name : request.limit_name;
-  const std::string kib = std::to_string(total / 1024);
-  const std::string limits =
+  std::string kib = std::to_string(total / 1024);
+  std::string limits =
       "# Written by pcipass permissions. A guest with a passed-through device locks\n"
       "# all its memory: guests of " +
-      sizes + " plus a 1 GiB margin = " + human_gib(total) + ",\n# in KiB.\n" + domain +
-      " soft memlock " + kib + "\n" + domain + " hard memlock " + kib + "\n";
+      sizes + " plus a 1 GiB margin = " + human_gib(total) + ",\n# in KiB.\n";
+  if (!request.unlimited_for.empty()) {
+    const std::string who = is_valid_guest_name(request.unlimited_for)
+                                ? "guest " + request.unlimited_for
+                                : std::string("a guest");
+    limits = "# Written by pcipass permissions. A guest with a passed-through device locks\n"
+             "# all its memory, and " + who + " locks it all from the start\n"
+             "# (<memoryBacking><locked/>): libvirt then needs no limit.\n";
+    kib = "unlimited";
+  }
+  limits += domain + " soft memlock " + kib + "\n" + domain + " hard memlock " + kib + "\n";
   actions.push_back(WriteFile{
       join_path(request.etc_root, "security/limits.d/90-pcipass-memlock.conf"), limits, 0644, {}});
   return actions;

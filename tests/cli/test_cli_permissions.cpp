@@ -178,36 +178,67 @@ TEST(CliPermissions, TheMemlockLimitIsSizedFromTheGuestsThatHoldTheDevices) {
                        (guests / "xfs/xfs.xml").string() + ")"),
             std::string::npos)
       << r.out;
-  // 3 GiB + 4 GiB + the 1 GiB margin; the idle guest holds neither device.
+  // 4 GiB + 3 GiB + the 1 GiB margin (DIR/NAME/NAME.xml before flat files); the
+  // idle guest holds neither device.
   EXPECT_EQ(host.read(k_limits),
             "# Written by pcipass permissions. A guest with a passed-through device locks\n"
-            "# all its memory: guests of btrfs (3 GiB) + xfs (4 GiB) plus a 1 GiB margin = 8 "
+            "# all its memory: guests of xfs (4 GiB) + btrfs (3 GiB) plus a 1 GiB margin = 8 "
             "GiB,\n# in KiB.\n@" +
                 group + " soft memlock 8388608\n@" + group + " hard memlock 8388608\n");
 }
 
 // Named guests count whether or not they hold the devices yet (permissions
-// comes before attach); maxMemory and memtune's hard_limit are what libvirt
-// lets a guest lock.
+// comes before attach); memtune's hard_limit is what libvirt lets a guest
+// lock (maxMemory is not), and locked memory needs no limit at all.
 TEST(CliPermissions, NamedGuestsCountWhatLibvirtLetsThemLock) {
   const std::string group = own_group();
   if (group.empty()) GTEST_SKIP() << "this process's group has no name";
   PermissionsHost host;
   const fs::path guests = host.dir.path() / "guestfs";
   write_guest(guests / "a/a.xml", "a",
-              "<memory unit='GiB'>2</memory><maxMemory slots='2' unit='GiB'>6</maxMemory>", "");
+              "<memory unit='GiB'>6</memory><maxMemory slots='2' unit='GiB'>64</maxMemory>", "");
   write_guest(guests / "b/b.xml", "b",
               "<memory unit='GiB'>2</memory><memtune><hard_limit unit='GiB'>5</hard_limit>"
               "</memtune>",
               "");
   const auto r = run_pcipass(host.args({"permissions", "--group", group, "--xml-dir",
                                         guests.string(), "--guest", "a", "--guest", "b",
-                                        "02:00.0"}));
+                                        "--guest", "a", "02:00.0"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("(its maxMemory, from"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("guest 'a' may lock 6 GiB (its memory, from"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(its memtune hard_limit, from"), std::string::npos) << r.out;
+  // Each guest once, however often it is named.
   EXPECT_NE(host.read(k_limits).find("guests of a (6 GiB) + b (5 GiB) plus a 1 GiB margin = 12 "
                                      "GiB"),
+            std::string::npos)
+      << host.read(k_limits);
+
+  write_guest(guests / "c/c.xml", "c",
+              "<memory unit='GiB'>2</memory><memoryBacking><locked/></memoryBacking>", "");
+  const auto locked = run_pcipass(host.args({"permissions", "--group", group, "--xml-dir",
+                                             guests.string(), "--guest", "a", "--guest", "c",
+                                             "02:00.0"}));
+  ASSERT_EQ(locked.exit_code, 0) << locked.err;
+  EXPECT_NE(host.read(k_limits).find("@" + group + " hard memlock unlimited\n"), std::string::npos)
+      << host.read(k_limits);
+}
+
+// A folder of guests as kdevops leaves it: a subfolder without NAME.xml, a
+// dangling link and a flat file of a guest that also has DIR/NAME/NAME.xml
+// are no error, and no guest counts twice.
+TEST(CliPermissions, AnUntidyXmlDirIsReadWhole) {
+  const std::string group = own_group();
+  if (group.empty()) GTEST_SKIP() << "this process's group has no name";
+  PermissionsHost host;
+  const fs::path guests = host.dir.path() / "guestfs";
+  write_guest(guests / "xfs/xfs.xml", "xfs", "<memory unit='GiB'>4</memory>", "02");
+  write_guest(guests / "xfs.xml", "xfs", "<memory unit='GiB'>4</memory>", "02");
+  fs::create_directories(guests / "zzz-old");
+  fs::create_symlink("nowhere", guests / "zzz-gone");
+  const auto r = run_pcipass(
+      host.args({"permissions", "--group", group, "--xml-dir", guests.string(), "02:00.0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(host.read(k_limits).find("guests of xfs (4 GiB) plus a 1 GiB margin = 5 GiB"),
             std::string::npos)
       << host.read(k_limits);
 }
@@ -225,6 +256,7 @@ TEST(CliPermissions, MissingGuestsAndMixedSizeOptionsChangeNothing) {
       {{"--xml-dir", guests.string(), "--guest", "gone"}, "no definition of guest 'gone'"},
       {{"--xml-dir", guests.string()}, "guest 'nosize' ("},
       {{"--guest", "x", "--guest-memory", "4G"}, "--guest-memory gives the guests' sizes by hand"},
+      {{"--guest", "x"}, "say where its definition is"},
       {{"--guest", "a\nb", "--xml-dir", guests.string()}, "is not a guest name"},
       {{"--xml-dir", (guests / "nosize/nosize.xml").string()}, "is not a folder"},
   };
@@ -240,13 +272,13 @@ TEST(CliPermissions, MissingGuestsAndMixedSizeOptionsChangeNothing) {
   EXPECT_EQ(snapshot_tree(host.dir.path()), before);
 }
 
-// A simulated host's devices are not this machine's guests' devices: without
-// --xml-dir or --guest, the default size is used, and said.
-TEST(CliPermissions, ASimulatedHostNeverReadsThisMachinesGuests) {
+// Without --xml-dir or -c nothing is read (root's default libvirt holds
+// system guests, which need no limit): the default size is used, and said.
+TEST(CliPermissions, WithoutXmlDirOrUriTheDefaultSizeIsSaid) {
   PermissionsHost host;
   const auto r = run_pcipass(host.args({"permissions", "--dry-run", "02:00.0"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("note: guests not read: the sysfs root"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("note: guests not read: give --xml-dir DIR"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("sizing the memlock limit for one 8 GiB guest"), std::string::npos);
 }
 

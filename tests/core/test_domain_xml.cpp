@@ -134,30 +134,39 @@ TEST(DomainXml, MemoryUnitsAndPcMachines) {
   EXPECT_FALSE(d->memory_kib());
 }
 
-// What libvirt lets a guest lock with a vfio device: memtune's hard_limit,
-// else maxMemory (memory hotplug), else memory.
+// What libvirt lets a guest lock with a vfio device on x86: unlimited with
+// locked memory, else memtune's hard_limit, else memory (maxMemory is not
+// it: libvirt raises the limit when memory is hot-plugged).
 TEST(DomainXml, LockableMemoryFollowsLibvirtsOrder) {
   using Basis = LockableMemory::Basis;
-  auto d = DomainXml::parse("<domain><memory unit='GiB'>4</memory><devices/></domain>");
+  auto d = DomainXml::parse(
+      "<domain><memory unit='GiB'>4</memory><maxMemory slots='2' unit='TiB'>1</maxMemory>"
+      "<devices/></domain>");
   ASSERT_TRUE(d && d->lockable_memory());
   EXPECT_EQ(d->lockable_memory()->kib, 4ull << 20);
   EXPECT_EQ(d->lockable_memory()->basis, Basis::memory);
   d = DomainXml::parse(
-      "<domain><memory unit='GiB'>4</memory><maxMemory slots='2' unit='GiB'>16</maxMemory>"
-      "<devices/></domain>");
-  EXPECT_EQ(d->lockable_memory()->kib, 16ull << 20);
-  EXPECT_EQ(d->lockable_memory()->basis, Basis::max_memory);
-  d = DomainXml::parse(
-      "<domain><memory unit='GiB'>4</memory><maxMemory slots='2' unit='GiB'>16</maxMemory>"
-      "<memtune><hard_limit unit='KiB'>5000000</hard_limit></memtune><devices/></domain>");
-  EXPECT_EQ(d->lockable_memory()->kib, 5000000u);
+      "<domain><memory unit='GiB'>4</memory>"
+      "<memtune><hard_limit unit='g'>32</hard_limit></memtune><devices/></domain>");
+  EXPECT_EQ(d->lockable_memory()->kib, 32ull << 20);  // units without case, as libvirt reads them
   EXPECT_EQ(d->lockable_memory()->basis, Basis::hard_limit);
+  d = DomainXml::parse(
+      "<domain><memory unit='GiB'>4</memory><memoryBacking><locked/></memoryBacking>"
+      "<memtune><hard_limit unit='GiB'>8</hard_limit></memtune><devices/></domain>");
+  EXPECT_EQ(d->lockable_memory()->basis, Basis::locked);
+  // An invalid hard_limit is never skipped for the smaller <memory>.
+  d = DomainXml::parse(
+      "<domain><memory unit='GiB'>4</memory>"
+      "<memtune><hard_limit unit='parsec'>1</hard_limit></memtune><devices/></domain>");
+  EXPECT_FALSE(d->lockable_memory());
   // None given, or sizes no machine has (which would overflow): no answer.
   d = DomainXml::parse("<domain><devices/></domain>");
   EXPECT_FALSE(d->lockable_memory());
   d = DomainXml::parse("<domain><memory unit='TiB'>9223372036854775807</memory><devices/></domain>");
   EXPECT_FALSE(d->memory_kib());
   EXPECT_FALSE(d->lockable_memory());
+  d = DomainXml::parse("<domain><memory unit='P'>1</memory><devices/></domain>");
+  EXPECT_EQ(d->memory_kib(), 1ull << 40);
 }
 
 TEST(DomainXml, BadDocumentsFailWithOneClearLine) {

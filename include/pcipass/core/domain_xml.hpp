@@ -30,9 +30,13 @@ enum class HostdevChange { added, already_present, removed, not_present, owned_b
 // A libvirt domain document edited in memory. Parsing keeps comments,
 // processing instructions and whitespace, so a document written back differs
 // from the original only where pcipass changed it.
-// What a guest may lock, in KiB, and which element of its definition says so.
+// What a guest may lock with a passed-through device, as libvirt sizes it
+// on x86: `locked` (<memoryBacking><locked/>): no limit at all; else
+// `hard_limit` (<memtune><hard_limit>): that, as it is; else `memory`: its
+// <memory>, to which libvirt adds 1 GiB (and raises the limit itself when
+// memory is hot-plugged later). `kib` is 0 for `locked`.
 struct LockableMemory {
-  enum class Basis { memory, max_memory, hard_limit };
+  enum class Basis { memory, hard_limit, locked };
   std::uint64_t kib = 0;
   Basis basis = Basis::memory;
 };
@@ -54,9 +58,9 @@ class DomainXml {
   [[nodiscard]] bool is_q35() const;
   // The guest's <memory> in KiB, converting libvirt's units; nullopt when absent or invalid.
   [[nodiscard]] std::optional<std::uint64_t> memory_kib() const;
-  // How much memory the guest may lock with a passed-through device, as
-  // libvirt sizes it: <memtune><hard_limit> when set, else <maxMemory>
-  // (memory hotplug), else <memory>. nullopt when none is given.
+  // How much memory the guest may lock with a passed-through device (see
+  // LockableMemory). nullopt when <memory> is missing or invalid, or a
+  // <memtune><hard_limit> is there but invalid (never silently skipped).
   [[nodiscard]] std::optional<LockableMemory> lockable_memory() const;
 
   // Every PCI <hostdev> with a parseable source address, in document order.

@@ -40,6 +40,9 @@ struct PermissionRequest {
   // The guests' names, beside guest_memory, for the limits file's comment
   // (empty when the sizes were given by hand).
   std::vector<std::string> guest_names;
+  // A guest that locks all its memory (<memoryBacking><locked/>): the limit
+  // is then unlimited, whatever the sizes say. "" for none.
+  std::string unlimited_for;
   std::string sysfs_root;                   // "/sys" or a simulated host's sys/
   std::string dev_root;                     // "/dev" or a simulated host's dev/
   std::string etc_root;                     // "/etc" or a temporary folder
