@@ -36,6 +36,7 @@ std::optional<ConfigHeader> parse_config_header(std::string_view bytes) {
 std::optional<std::uint64_t> largest_prefetchable_bar(std::string_view resource) {
   constexpr std::uint64_t k_mem = 0x200;        // IORESOURCE_MEM
   constexpr std::uint64_t k_prefetch = 0x2000;  // IORESOURCE_PREFETCH
+  constexpr std::uint64_t k_unset = 0x20000000;  // IORESOURCE_UNSET: no address assigned
   constexpr int k_standard_bars = 6;
   std::optional<std::uint64_t> largest;
   int line = 0;
@@ -59,7 +60,10 @@ std::optional<std::uint64_t> largest_prefetchable_bar(std::string_view resource)
     }
     if (!ok || !trim(rest).empty()) return std::nullopt;  // not a resource file
     const auto [start, end, flags] = fields;
-    if ((flags & k_mem) == 0 || (flags & k_prefetch) == 0 || end <= start) continue;
+    if ((flags & k_mem) == 0 || (flags & k_prefetch) == 0 || (flags & k_unset) != 0 ||
+        end <= start) {
+      continue;
+    }
     const std::uint64_t size = end - start + 1;
     if (size == 0) continue;  // the whole 64-bit space: not a real BAR
     if (!largest || size > *largest) largest = size;

@@ -11,7 +11,7 @@ unsigned enabled_vfs(const PciDevice& d) {
 
 std::string vfs_lost_by_unbinding(const PciDevice& pf) {
   const unsigned count = enabled_vfs(pf);
-  if (count == 0 || pf.driver.empty() || pf.on_vfio()) return {};
+  if (count == 0 || pf.on_vfio()) return {};
   std::string text = "is an SR-IOV physical function with " + std::to_string(count) +
                      (count == 1 ? " virtual function" : " virtual functions") + " enabled";
   if (!pf.virtual_functions.empty()) {
@@ -20,9 +20,11 @@ std::string vfs_lost_by_unbinding(const PciDevice& pf) {
       text += " and " + std::to_string(pf.virtual_functions.size() - 1) + " more";
     text += ")";
   }
-  text += "; unbinding " + pf.driver +
-          " removes them from the host and from any guest using them. Set its VF count to 0 "
-          "first (echo 0 > /sys/bus/pci/devices/" +
+  text += pf.driver.empty()
+              ? std::string("; vfio-pci refuses a PF with SR-IOV enabled")
+              : "; unbinding " + pf.driver +
+                    " removes them from the host and from any guest using them";
+  text += ". Set its VF count to 0 first (echo 0 > /sys/bus/pci/devices/" +
           pf.address.to_string() + "/sriov_numvfs), or pass its VFs instead";
   return text;
 }

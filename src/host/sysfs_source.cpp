@@ -452,6 +452,7 @@ void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {
     dev.vpd_serial.clear();
     dev.reset_methods.reset();
     dev.memory_bytes.reset();
+    dev.memory_source = core::MemorySource::driver;
     std::sort(entries->begin(), entries->end());
     (void)read_details(sysfs, dir, *entries, dev);
   }

@@ -73,6 +73,9 @@ TEST(PrefetchableBar, TheLargestPrefetchableMemoryBarOfTheSixCounts) {
   EXPECT_FALSE(largest_prefetchable_bar(
       "0x0000000000000000 0x0000000000000000 0x0000000000002200\n"));
   EXPECT_FALSE(largest_prefetchable_bar(""));
+  // A BAR the kernel could not place (IORESOURCE_UNSET) is no window.
+  EXPECT_FALSE(largest_prefetchable_bar(
+      "0x0000000000000000 0x00000000ffffffff 0x000000002014220c\n"));
   EXPECT_FALSE(largest_prefetchable_bar("garbage\n"));
   EXPECT_FALSE(largest_prefetchable_bar("0x1 0x2 0x2200 extra\n"));
   // The whole 64-bit space would overflow to 0: not a BAR.

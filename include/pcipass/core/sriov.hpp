@@ -16,10 +16,11 @@ namespace pcipass::core {
 // VFs the source listed; 0 for a VF or a function without SR-IOV.
 unsigned enabled_vfs(const PciDevice& d);
 
-// Why unbinding `pf` from its driver would take its VFs away, for a
-// refusal after "ADDRESS: ", or "" when it would not: `pf` has no VFs
-// enabled, has no driver, or is on vfio-pci already (which keeps VFs it
-// created).
+// Why `pf` cannot move to vfio-pci (or a guest) while its VFs exist, for a
+// refusal after "ADDRESS: ", or "" when it can: it has no VFs enabled, or
+// is on vfio-pci already (which keeps VFs it created). On its driver,
+// unbinding removes the VFs; without one, vfio-pci refuses a PF with SR-IOV
+// enabled.
 std::string vfs_lost_by_unbinding(const PciDevice& pf);
 
 // "VF 3 of 0000:01:00.0", "PF of 63 VFs" or "": the SR-IOV relation of a
