@@ -1,6 +1,8 @@
 #include "commands.hpp"
 #include "host_prep.hpp"
 
+#include <pcipass/core/sriov.hpp>
+
 #include <memory>
 
 namespace pcipass::cli {
@@ -37,7 +39,17 @@ int run_release(Context& context, const ReleaseOptions& options) {
   const core::Inventory inventory = load_inventory_for(context, journal.state());
   core::Plan plan = core::plan_release(inventory, request, journal.state()).value_or_throw();
   if (options.all) {
-    // Devices go first: while one is still on vfio-pci, the group keeps its access to it.
+    // Devices go first: while one is still on vfio-pci, the group keeps its
+    // access to it; and a VF must be back on its driver before its PF's
+    // count changes (which removes it).
+    std::vector<core::PciAddress> releasing;
+    for (const core::Action& action : plan.actions) {
+      if (const auto* release = std::get_if<core::ReleaseDevice>(&action))
+        releasing.push_back(release->address);
+    }
+    core::Plan vfs = core::plan_vf_count_undo(inventory, journal.state(), releasing);
+    plan.actions.insert(plan.actions.end(), vfs.actions.begin(), vfs.actions.end());
+    plan.refused.insert(plan.refused.end(), vfs.refused.begin(), vfs.refused.end());
     const core::FileStates files =
         host::read_file_states(*context.os, journal.state()).value_or_throw();
     core::Plan undo = core::plan_release_files(journal.state(), files);
@@ -59,9 +71,9 @@ void register_release(CLI::App& app, Context& context, int& exit_code) {
       "forget those that have left the host");
   cmd->add_option("DEV", options->devices, "Devices pcipass bound: addresses, pci_0000_2d_00_0 or serial:SERIAL (names like nvme1 vanish on vfio-pci)");
   cmd->add_flag("--all", options->all,
-                "Undo everything pcipass did: release every device the journal holds, put back "
-                "the sysfs modes pcipass changed and remove the files it wrote (not the boot "
-                "service unit)");
+                "Undo everything pcipass did: release every device the journal holds, give "
+                "SR-IOV PFs their earlier VF count, put back the sysfs modes pcipass changed and "
+                "remove the files it wrote (not the boot service unit)");
   cmd->add_flag("--forget", options->forget,
                 "Drop the named devices from the journal without touching them (for an entry "
                 "release refuses, e.g. a different card now at the address, once checked by hand)");

@@ -6,7 +6,9 @@
 #include "commands.hpp"
 #include "host_prep.hpp"
 
+#include <pcipass/core/inventory_json.hpp>
 #include <pcipass/core/restore_planner.hpp>
+#include <pcipass/core/sriov.hpp>
 
 #include <memory>
 
@@ -23,19 +25,60 @@ int run_restore(Context& context, const RestoreOptions& options) {
   const auto lock = lock_state(context, options.change);
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
-  const core::Inventory inventory = load_inventory_for(context, journal.state());
+  core::Inventory inventory = load_inventory_for(context, journal.state());
+
+  // First the VF counts pcipass set: VFs exist only once their PF has its
+  // count again, and only then can their binds be planned (the kernel may
+  // give them other IOMMU groups than before the reboot).
+  core::Plan vfs = core::plan_vf_count_restore(inventory, journal.state());
+  std::vector<std::string> vf_problems = vfs.refused;
+  nlohmann::json vf_document;
+  const bool vfs_first = !vfs.actions.empty() && !options.change.dry_run;
+  if (vfs_first) {
+    vfs.refused.clear();
+    try {
+      execute_plan(context, vfs, journal, options.change,
+                   {.command = "restore", .document = &vf_document});
+    } catch (const core::Failure& e) {
+      vf_problems.push_back(e.error().message);  // at boot the rest still goes ahead
+    }
+    inventory = load_inventory_for(context, journal.state());
+  }
   const core::VfioModule vfio = vfio_module(context);
   const core::FileStates files =
       host::read_file_states(*context.os, journal.state()).value_or_throw();
   core::RestoreRequest request;
   request.force = options.force ? core::Force::yes : core::Force::no;
   request.sysfs_root = context.options.sysfs_root;
-  const core::RestorePlan plan =
-      core::plan_restore(inventory, journal.state(), vfio, files, request);
+  core::RestorePlan plan = core::plan_restore(inventory, journal.state(), vfio, files, request);
+  if (!vfs.actions.empty() && options.change.dry_run) {
+    // A dry run makes no VFs, so their binds cannot be planned yet.
+    plan.plan.actions.insert(plan.plan.actions.begin(), vfs.actions.begin(), vfs.actions.end());
+    plan.plan.notes.push_back("the VFs of a PF whose count is set again are bound once they "
+                              "exist: a dry run cannot show those binds");
+  }
+  plan.refused.insert(plan.refused.begin(), vf_problems.begin(), vf_problems.end());
   // At boot nobody watches: one device that fails must not keep the others
   // (or the files and modes) from being restored.
-  execute_plan(context, plan.plan, journal, options.change,
-               {.command = "restore", .refused = plan.refused, .keep_going = host::KeepGoing::yes});
+  nlohmann::json document;
+  const bool nest = vfs_first && context.options.json;
+  try {
+    execute_plan(context, plan.plan, journal, options.change,
+                 {.command = "restore",
+                  .refused = plan.refused,
+                  .keep_going = host::KeepGoing::yes,
+                  .document = nest ? &document : nullptr});
+  } catch (const core::Failure&) {
+    if (nest) {
+      document["vf_counts"] = vf_document;
+      *context.out << core::dump_json(document);
+    }
+    throw;
+  }
+  if (nest) {
+    document["vf_counts"] = vf_document;
+    *context.out << core::dump_json(document);
+  }
   return 0;
 }
 
@@ -45,8 +88,9 @@ void register_restore(CLI::App& app, Context& context, int& exit_code) {
   auto options = std::make_shared<RestoreOptions>();
   CLI::App* cmd = app.add_subcommand(
       "restore",
-      "Re-apply what the journal records and a reboot loses: devices back on vfio-pci, sysfs "
-      "modes, missing or changed files (run at boot by pcipass-restore.service)");
+      "Re-apply what the journal records and a reboot loses: SR-IOV VF counts, devices back "
+      "on vfio-pci, sysfs modes, missing or changed files (run at boot by "
+      "pcipass-restore.service)");
   cmd->footer(
       std::string(
           "Devices whose bind an earlier run left pending or failed are bound too; a device whose "

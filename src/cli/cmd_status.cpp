@@ -3,6 +3,7 @@
 #include "table.hpp"
 
 #include <pcipass/core/inventory_json.hpp>
+#include <pcipass/core/sriov.hpp>
 #include <pcipass/core/text.hpp>
 
 #include <optional>
@@ -98,6 +99,15 @@ std::string describe_now(const FileNow& now) {
          (now.file.group.empty() ? std::string() : " group " + now.file.group);
 }
 
+// How many VFs the PF of a VF count entry has now, or nullopt when it is gone.
+std::optional<unsigned> vfs_now(const core::Inventory& inventory, const core::JournalEntry& entry) {
+  const auto* set = std::get_if<core::SetVfCount>(&entry.action);
+  if (set == nullptr) return std::nullopt;
+  const core::PciDevice* pf = inventory.find(set->address);
+  if (pf == nullptr) return std::nullopt;
+  return core::enabled_vfs(*pf);
+}
+
 std::string or_dash(const std::string& text) {
   return text.empty() ? "-" : text;
 }
@@ -147,6 +157,10 @@ int run_status(Context& context) {
                      {"group", file->file.exists ? nlohmann::json(file->file.group)
                                                  : nlohmann::json(nullptr)}};
       }
+      if (std::holds_alternative<core::SetVfCount>(entry->action)) {
+        const auto count = vfs_now(inventory, *entry);
+        state_now = {{"vfs", count ? nlohmann::json(*count) : nlohmann::json(nullptr)}};
+      }
       doc["other"].push_back({{"journal_state", core::to_string(entry->state)},
                               {"action", core::action_to_json(entry->action)},
                               {"error", entry->error},
@@ -174,9 +188,14 @@ int run_status(Context& context) {
   }
   for (const core::JournalEntry* entry : others) {
     const auto file = file_now(*entry, now);
+    std::string vf_now;
+    if (std::holds_alternative<core::SetVfCount>(entry->action)) {
+      const auto count = vfs_now(inventory, *entry);
+      vf_now = count ? "; it has " + std::to_string(*count) + " now" : "; not on this host now";
+    }
     out << core::to_string(entry->state) << ": " << core::describe(entry->action)
         << (entry->error.empty() ? "" : " (" + entry->error + ")")
-        << (file ? "; " + describe_now(*file) : std::string()) << "\n";
+        << (file ? "; " + describe_now(*file) : std::string()) << vf_now << "\n";
   }
   return 0;
 }

@@ -23,6 +23,7 @@ void register_restore(CLI::App& app, Context& context, int& exit_code);
 void register_install_service(CLI::App& app, Context& context, int& exit_code);
 void register_attach(CLI::App& app, Context& context, int& exit_code);
 void register_detach(CLI::App& app, Context& context, int& exit_code);
+void register_vfs(CLI::App& app, Context& context, int& exit_code);
 
 // The message printed when a host has no IOMMU groups, with the fix.
 extern const char* const k_no_iommu_message;

@@ -59,7 +59,7 @@ std::optional<host::StateLock> lock_state(Context& context, const ChangeOptions&
 
 core::Inventory load_inventory_for(Context& context, const core::JournalState& journal) {
   refuse_foreign_connection(context, context.options.connect);
-  if (journal.bind_entries().empty()) return core::Inventory{};
+  if (journal.bind_entries().empty() && journal.vf_count_entries().empty()) return core::Inventory{};
   return load_sysfs_inventory(context);
 }
 

@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
   cli::register_install_service(app, context, exit_code);
   cli::register_attach(app, context, exit_code);
   cli::register_detach(app, context, exit_code);
+  cli::register_vfs(app, context, exit_code);
 
   // The real objects are built once the options are known, before any
   // command callback runs (CLI11 calls parse_complete_callback first).

@@ -119,6 +119,14 @@ std::vector<SysfsWrite> sysfs_writes(const Action& action) {
             }
             return writes;
           },
+          [](const SetVfCount& a) {
+            const std::string path = device_path(a.address, "sriov_numvfs");
+            std::vector<SysfsWrite> writes;
+            if (a.previous != 0 && a.count != 0 && a.previous != a.count)
+              writes.push_back({path, "0"});
+            writes.push_back({path, std::to_string(a.count)});
+            return writes;
+          },
           [](const auto&) { return std::vector<SysfsWrite>{}; },
       },
       action);
@@ -172,6 +180,14 @@ std::string describe(const Action& action) {
           },
           [](const ForgetFile& a) {
             return "forget " + a.path + ": no earlier mode recorded, the file stays as it is";
+          },
+          [](const SetVfCount& a) {
+            const auto vfs = [](unsigned n) {
+              return std::to_string(n) + (n == 1 ? " VF" : " VFs");
+            };
+            return std::string(a.undo ? "give " : "set ") + a.address.to_string() + " (" +
+                   a.expected.to_string() + ")" + (a.undo ? " back its " : " to ") +
+                   vfs(a.count) + " (from " + std::to_string(a.previous) + ")";
           },
       },
       action);
@@ -237,6 +253,16 @@ nlohmann::json action_to_json(const Action& action) {
           },
           [](const ForgetFile& a) {
             return nlohmann::json{{"action", "forget-file"}, {"path", a.path}};
+          },
+          [](const SetVfCount& a) {
+            nlohmann::json json{{"action", "set-vf-count"},
+                                {"address", a.address.to_string()},
+                                {"expected_ids", a.expected.to_string()},
+                                {"driver", a.driver},
+                                {"count", a.count},
+                                {"previous", a.previous}};
+            if (a.undo) json["undo"] = true;
+            return json;
           },
       },
       action);
@@ -332,6 +358,21 @@ Result<Action> action_from_json(const nlohmann::json& json) {
   if (kind == "forget-file") {
     ForgetFile a;
     if (!get_string(json, "path", a.path) || a.path.empty()) return bad_field("forget-file", "path");
+    return Action{a};
+  }
+  if (kind == "set-vf-count") {
+    SetVfCount a;
+    if (!get_address(json, a.address)) return bad_field("set-vf-count", "address");
+    if (!get_ids(json, a.expected)) return bad_field("set-vf-count", "expected_ids");
+    if (!get_string(json, "driver", a.driver)) return bad_field("set-vf-count", "driver");
+    if (!get_unsigned(json, "count", a.count) || a.count > 0xffff)
+      return bad_field("set-vf-count", "count");
+    if (!get_unsigned(json, "previous", a.previous) || a.previous > 0xffff)
+      return bad_field("set-vf-count", "previous");
+    if (json.contains("undo")) {
+      if (!json["undo"].is_boolean()) return bad_field("set-vf-count", "undo");
+      a.undo = json["undo"].get<bool>();
+    }
     return Action{a};
   }
   return fail("journal action: unknown action " + quote_for_message(kind), ExitCode::bad_input);

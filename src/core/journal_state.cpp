@@ -44,7 +44,15 @@ const char* to_string(EntryState state) {
 
 std::uint64_t JournalState::begin(const Action& action) {
   Action recorded = action;
-  if (const auto* bind = std::get_if<BindToVfio>(&action)) {
+  if (auto* vfs = std::get_if<SetVfCount>(&recorded)) {
+    std::erase_if(m_entries, [&](const JournalEntry& e) {
+      const auto* earlier = std::get_if<SetVfCount>(&e.action);
+      if (earlier == nullptr || earlier->address != vfs->address || earlier->undo != vfs->undo)
+        return false;
+      if (!vfs->undo) vfs->previous = earlier->previous;  // what the PF had before pcipass
+      return true;
+    });
+  } else if (const auto* bind = std::get_if<BindToVfio>(&action)) {
     std::erase_if(m_entries,
                   [&](const JournalEntry& e) { return is_device_entry_for(e, bind->address); });
   } else if (const auto* load = std::get_if<LoadModule>(&action)) {
@@ -86,6 +94,14 @@ void JournalState::finish(std::uint64_t id) {
                   [&](const JournalEntry& e) { return is_device_entry_for(e, address); });
     return;
   }
+  if (const auto* vfs = std::get_if<SetVfCount>(&entry->action); vfs && vfs->undo) {
+    const PciAddress address = vfs->address;
+    std::erase_if(m_entries, [&](const JournalEntry& e) {
+      const auto* other = std::get_if<SetVfCount>(&e.action);
+      return other != nullptr && other->address == address;
+    });
+    return;
+  }
   if (is_undo_of_file(entry->action)) {
     const std::string path = *action_path(entry->action);
     std::erase_if(m_entries, [&](const JournalEntry& e) { return is_file_entry_for(e, path); });
@@ -125,6 +141,14 @@ std::vector<const JournalEntry*> JournalState::file_entries() const {
         std::holds_alternative<SetPermissions>(e.action)) {
       out.push_back(&e);
     }
+  }
+  return out;
+}
+
+std::vector<const JournalEntry*> JournalState::vf_count_entries() const {
+  std::vector<const JournalEntry*> out;
+  for (const JournalEntry& e : m_entries) {
+    if (const auto* vfs = std::get_if<SetVfCount>(&e.action); vfs && !vfs->undo) out.push_back(&e);
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include <pcipass/core/sriov.hpp>
 
+#include <pcipass/core/text.hpp>
+
 #include <algorithm>
 
 namespace pcipass::core {
@@ -24,8 +26,8 @@ std::string vfs_lost_by_unbinding(const PciDevice& pf) {
               ? std::string("; vfio-pci refuses a PF with SR-IOV enabled")
               : "; unbinding " + pf.driver +
                     " removes them from the host and from any guest using them";
-  text += ". Set its VF count to 0 first (echo 0 > /sys/bus/pci/devices/" +
-          pf.address.to_string() + "/sriov_numvfs), or pass its VFs instead";
+  text += ". Set its VF count to 0 first (pcipass vfs " + pf.address.to_string() +
+          " 0), or pass its VFs instead";
   return text;
 }
 
@@ -42,6 +44,151 @@ std::string sriov_relation(const PciDevice& d, const Inventory& inventory) {
   const unsigned count = enabled_vfs(d);
   if (count == 0) return {};
   return "PF of " + std::to_string(count) + (count == 1 ? " VF" : " VFs");
+}
+
+namespace {
+
+std::string vfs_text(unsigned n) { return std::to_string(n) + (n == 1 ? " VF" : " VFs"); }
+
+// Why the VFs `pf` has now may not be destroyed, one line each.
+std::vector<std::string> vfs_in_use(const Inventory& inventory, const PciDevice& pf,
+                                    const JournalState& journal, Force force,
+                                    const std::vector<PciAddress>& releasing) {
+  std::vector<std::string> problems;
+  for (const PciAddress& address : pf.virtual_functions) {
+    const PciDevice* vf = inventory.find(address);
+    if (vf == nullptr) continue;
+    const bool released =
+        std::find(releasing.begin(), releasing.end(), address) != releasing.end();
+    if (released) continue;
+    const std::string label = address.to_string() + " (VF of " + pf.address.to_string() + ")";
+    if (journal.bind_entry(address) != nullptr) {
+      problems.push_back(label + ": bound by pcipass; release it first (pcipass release " +
+                         address.to_string() + ")");
+    } else if (vf->on_vfio()) {
+      problems.push_back(label + ": on vfio-pci, so a guest may hold it; give it back to its "
+                                 "driver first");
+    } else if (vf->host_may_need() && force == Force::no) {
+      problems.push_back(label + ": " + vf->host_claim() + " (--force changes its PF anyway)");
+    }
+  }
+  return problems;
+}
+
+// The PF a VF count entry names, when it is still there with its ids; else
+// nullptr and a line in `refused` ending in `consequence`.
+const PciDevice* recorded_pf(const Inventory& inventory, const SetVfCount& set,
+                             const std::string& consequence, std::vector<std::string>& refused) {
+  const std::string label = set.address.to_string();
+  const PciDevice* pf = inventory.find(set.address);
+  if (pf == nullptr) {
+    refused.push_back(label + ": not on this host now; " + consequence);
+    return nullptr;
+  }
+  if (DeviceIds::of(*pf) != set.expected) {
+    refused.push_back(label + ": is now " + pf->ids() + ", not the " + set.expected.to_string() +
+                      " whose VFs pcipass changed; " + consequence);
+    return nullptr;
+  }
+  return pf;
+}
+
+}  // namespace
+
+Result<Plan> plan_vf_count(const Inventory& inventory, const VfCountRequest& request,
+                           const JournalState& journal) {
+  const std::string label = request.pf.to_string();
+  const PciDevice* pf = inventory.find(request.pf);
+  if (pf == nullptr) return fail("no device " + label + " on this host", ExitCode::usage);
+  if (pf->physical_function || !pf->sriov_total_vfs || *pf->sriov_total_vfs == 0) {
+    return fail(label + " is not an SR-IOV physical function (it has no sriov_totalvfs)",
+                ExitCode::usage);
+  }
+  if (request.count > *pf->sriov_total_vfs) {
+    return fail(label + " supports at most " + vfs_text(*pf->sriov_total_vfs) + ", not " +
+                    std::to_string(request.count),
+                ExitCode::usage);
+  }
+  Plan plan;
+  const unsigned now = enabled_vfs(*pf);
+  if (now == request.count) {
+    plan.notes.push_back(label + " has " + vfs_text(now) + " already");
+    return plan;
+  }
+  std::vector<std::string> problems;
+  const auto ids = DeviceIds::of(*pf);
+  if (!ids) problems.push_back(label + ": vendor:device unknown, so it cannot be checked first");
+  if (pf->driver.empty()) {
+    problems.push_back(label + ": has no driver; the kernel makes VFs only through the PF's "
+                               "driver (bind it to its driver first)");
+  } else if (pf->on_vfio()) {
+    problems.push_back(label + ": is on vfio-pci; pcipass changes the VFs of a PF on its own "
+                               "driver only");
+  }
+  if (now > 0) {
+    auto in_use = vfs_in_use(inventory, *pf, journal, request.force, {});
+    problems.insert(problems.end(), in_use.begin(), in_use.end());
+    if (request.force == Force::yes) {
+      for (const PciAddress& address : pf->virtual_functions) {
+        const PciDevice* vf = inventory.find(address);
+        if (vf != nullptr && vf->host_may_need())
+          plan.notes.push_back(vf->host_claim_note() + "; removing it anyway (--force)");
+      }
+    }
+  }
+  if (!problems.empty()) {
+    return fail("refusing to change the VFs of " + label + ":\n  " + join(problems, "\n  "),
+                ExitCode::refused);
+  }
+  if (now > 0 && request.count > 0) {
+    plan.notes.push_back(label + ": the kernel goes from " + vfs_text(now) + " to 0 first, so " +
+                         "its VFs are made anew");
+  }
+  plan.actions.push_back(SetVfCount{request.pf, *ids, pf->driver, request.count, now, false});
+  return plan;
+}
+
+Plan plan_vf_count_undo(const Inventory& inventory, const JournalState& journal,
+                        const std::vector<PciAddress>& releasing) {
+  Plan plan;
+  for (const JournalEntry* entry : journal.vf_count_entries()) {
+    const auto& set = std::get<SetVfCount>(entry->action);
+    const std::string label = set.address.to_string();
+    const PciDevice* pf =
+        recorded_pf(inventory, set, "its " + vfs_text(set.previous) + " are not given back",
+                    plan.refused);
+    if (pf == nullptr) continue;
+    const unsigned now = enabled_vfs(*pf);
+    if (now != set.previous && now > 0) {
+      auto in_use = vfs_in_use(inventory, *pf, journal, Force::no, releasing);
+      if (!in_use.empty()) {
+        plan.refused.push_back(label + ": its VFs cannot be made anew: " + join(in_use, "; "));
+        continue;
+      }
+    }
+    plan.actions.push_back(SetVfCount{set.address, set.expected, pf->driver, set.previous, now, true});
+  }
+  return plan;
+}
+
+Plan plan_vf_count_restore(const Inventory& inventory, const JournalState& journal) {
+  Plan plan;
+  for (const JournalEntry* entry : journal.vf_count_entries()) {
+    const auto& set = std::get<SetVfCount>(entry->action);
+    const std::string label = set.address.to_string();
+    const PciDevice* pf = recorded_pf(inventory, set, "its " + vfs_text(set.count) + " are not made",
+                                      plan.refused);
+    if (pf == nullptr) continue;
+    const unsigned now = enabled_vfs(*pf);
+    if (now == set.count) continue;
+    if (pf->driver.empty()) {
+      plan.refused.push_back(label + ": has no driver now, so its " + vfs_text(set.count) +
+                             " cannot be made");
+      continue;
+    }
+    plan.actions.push_back(SetVfCount{set.address, set.expected, pf->driver, set.count, now, false});
+  }
+  return plan;
 }
 
 }  // namespace pcipass::core

@@ -230,6 +230,12 @@ core::Status Executor::perform(const Action& action) {
                       "give it back to its driver)",
                   ExitCode::refused);
     }
+  } else if (const auto* vfs = std::get_if<core::SetVfCount>(&action)) {
+    context = "setting the VF count of " + vfs->address.to_string();
+    if (auto ok = check_device(vfs->address, vfs->expected, vfs->driver, "setting the VF count of");
+        !ok) {
+      return ok;
+    }
   } else if (const auto* release = std::get_if<core::ReleaseDevice>(&action)) {
     context = "releasing " + release->address.to_string();
     if (auto ok =
@@ -310,6 +316,19 @@ core::Status Executor::perform(const Action& action) {
       if (!now) return fail(now.error());
       if (!now->has_value()) return core::ok();
       return m_os.set_permissions(revert->path, revert->mode, revert->group);
+    }
+    if (const auto* vfs = std::get_if<core::SetVfCount>(&action)) {
+      if (auto ok = write_all(action, context); !ok) return ok;
+      const std::string path = "bus/pci/devices/" + vfs->address.to_string() + "/sriov_numvfs";
+      auto now = m_sys.read(path, 64);
+      if (!now) return fail(now.error().with_context(context));
+      if (core::trim(*now) != std::to_string(vfs->count)) {
+        return fail(context + ": " + m_sys.display_path(path) + " reads " +
+                        core::quote_for_message(core::trim(*now)) + " after writing " +
+                        std::to_string(vfs->count),
+                    ExitCode::host_error);
+      }
+      return core::ok();
     }
     if (std::holds_alternative<core::ForgetDevice>(action) ||
         std::holds_alternative<core::ForgetFile>(action)) {

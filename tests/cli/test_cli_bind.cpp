@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+
 namespace pcipass::test {
 namespace {
 
@@ -316,6 +318,99 @@ TEST(CliBind, APfWithVfsIsRefusedAndListShowsWhoseVfIsWhich) {
   EXPECT_NE(list.out.find("X710 for 10GbE SFP+ (PF of 63 VFs)"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("Virtual Function 700 Series (VF 1 of 0000:01:00.0)"), std::string::npos)
       << list.out;
+}
+
+}  // namespace
+}  // namespace pcipass::test
+
+namespace pcipass::test {
+namespace {
+
+// `pcipass vfs` as a person meets it: bad counts and devices are usage
+// errors, a dry run prints the writes (through 0) and changes nothing, and
+// the plan is journaled data with --json. What the kernel then does is
+// tested on the simulated kernel (tests/host/test_sriov_lifecycle.cpp).
+TEST(CliVfs, CountsAreCheckedAndADryRunShowsTheWrites) {
+  CopiedHost host("sriov");
+  const std::string before = snapshot_tree(host.dir.path());
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"vfs", "02:00.0", "nine"}, 2, "invalid VF count 'nine'"},
+      {{"vfs", "02:00.0", "9"}, 2, "0000:02:00.0 supports at most 8 VFs, not 9"},
+      {{"vfs", "03:00.0", "1"}, 2, "0000:03:00.0 is not an SR-IOV physical function"},
+      {{"vfs", "02:00.0"}, 2, "COUNT is required"},
+  };
+  for (const Case& c : cases) {
+    const auto r = run_pcipass(host.args(c.args));
+    EXPECT_EQ(r.exit_code, c.code) << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+  }
+  const auto dry = run_pcipass(host.args({"vfs", "--dry-run", "02:00.0", "2"}));
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  const std::string numvfs =
+      (host.sys() / "bus/pci/devices/0000:02:00.0/sriov_numvfs").string();
+  EXPECT_EQ(dry.out,
+            "note: 0000:02:00.0: the kernel goes from 4 VFs to 0 first, so its VFs are made anew\n"
+            "set 0000:02:00.0 (8086:1572) to 2 VFs (from 4)\n"
+            "  write \"0\" to " + numvfs + "\n"
+            "  write \"2\" to " + numvfs + "\n"
+            "dry run: nothing was changed\n");
+  const auto json = run_pcipass(host.args({"--json", "vfs", "--dry-run", "02:00.0", "0"}));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  EXPECT_EQ(doc["actions"][0]["action"]["action"], "set-vf-count");
+  EXPECT_EQ(doc["actions"][0]["action"]["count"], 0);
+  EXPECT_EQ(doc["actions"][0]["action"]["previous"], 4);
+  fs::remove_all(host.state());
+  EXPECT_EQ(snapshot_tree(host.dir.path()), before);
+}
+
+}  // namespace
+}  // namespace pcipass::test
+
+namespace pcipass::test {
+namespace {
+
+// The commands around a VF count, on a copied tree (plain files: the count
+// is what is written; the VFs themselves are the simulated kernel's
+// business): status shows it, restore sets it again first after a
+// "reboot", release --all gives the earlier count back.
+TEST(CliVfs, StatusRestoreAndReleaseAllFollowTheCount) {
+  CopiedHost host("sriov");
+  const fs::path numvfs = host.sys() / "bus/pci/devices/0000:02:00.0/sriov_numvfs";
+  const auto read = [&] {
+    std::ifstream in(numvfs);
+    std::string text;
+    std::getline(in, text);
+    return text;
+  };
+  ASSERT_EQ(run_pcipass(host.args({"vfs", "02:00.0", "2"})).exit_code, 0);
+  EXPECT_EQ(read(), "2");
+  auto status = run_pcipass(host.args({"status"}));
+  EXPECT_NE(status.out.find("done: set 0000:02:00.0 (8086:1572) to 2 VFs (from 4); it has 2 now"),
+            std::string::npos)
+      << status.out;
+
+  std::ofstream(numvfs) << "4\n";  // the reboot: the boot count again
+  auto restore = run_pcipass(host.args({"--json", "restore"}));
+  ASSERT_EQ(restore.exit_code, 0) << restore.err;
+  const auto doc = nlohmann::json::parse(restore.out);
+  EXPECT_EQ(doc["vf_counts"]["actions"][0]["action"]["count"], 2) << restore.out;
+  EXPECT_EQ(read(), "2");
+  EXPECT_EQ(run_pcipass(host.args({"restore"})).out, "nothing to do\n");
+
+  auto release = run_pcipass(host.args({"release", "--all"}));
+  ASSERT_EQ(release.exit_code, 0) << release.err;
+  EXPECT_NE(release.out.find("give 0000:02:00.0 (8086:1572) back its 4 VFs (from 2)"),
+            std::string::npos)
+      << release.out;
+  EXPECT_EQ(read(), "4");
+  EXPECT_NE(run_pcipass(host.args({"status"})).out.find("pcipass has changed nothing"),
+            std::string::npos);
 }
 
 }  // namespace

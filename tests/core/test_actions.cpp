@@ -80,6 +80,8 @@ TEST(Actions, JsonRoundTripsEveryKind) {
       RevertPermissions{"/sys/bus/pci/drivers_probe", 0200, "root"},
       ForgetDevice{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, Presence::may_be_here},
       ForgetFile{"/dev/vfio/9"},
+      SetVfCount{addr("0000:02:00.0"), DeviceIds{0x8086, 0x1572}, "i40e", 2, 4, false},
+      SetVfCount{addr("0000:02:00.0"), DeviceIds{0x8086, 0x1572}, "i40e", 4, 2, true},
   };
   for (const Action& action : all) {
     auto back = action_from_json(action_to_json(action));
@@ -173,6 +175,46 @@ TEST(JournalState, DoneReleaseRemovesTheDeviceAndABindReplacesOldEntries) {
   journal.finish(release);
   ASSERT_EQ(journal.entries().size(), 1u);
   EXPECT_TRUE(std::holds_alternative<LoadModule>(journal.entries()[0].action));
+}
+
+// A PF's VF count keeps what it had before pcipass, however often it is
+// set; a done undo drops the PF's entries; a bind of the PF leaves them.
+TEST(JournalState, VfCountsKeepTheEarliestCountUntilUndone) {
+  const PciAddress pf = addr("0000:02:00.0");
+  const DeviceIds ids{0x8086, 0x1572};
+  JournalState journal;
+  journal.finish(journal.begin(SetVfCount{pf, ids, "i40e", 2, 4, false}));
+  journal.finish(journal.begin(SetVfCount{pf, ids, "i40e", 6, 2, false}));
+  ASSERT_EQ(journal.vf_count_entries().size(), 1u);
+  const auto& kept = std::get<SetVfCount>(journal.vf_count_entries()[0]->action);
+  EXPECT_EQ(kept.count, 6u);
+  EXPECT_EQ(kept.previous, 4u);
+  journal.finish(journal.begin(BindToVfio{pf, ids, "i40e", "i40e", 5}));
+  EXPECT_EQ(journal.vf_count_entries().size(), 1u);
+  const auto undo = journal.begin(SetVfCount{pf, ids, "i40e", 4, 6, true});
+  EXPECT_EQ(journal.vf_count_entries().size(), 1u);  // an undo is not a count to restore
+  journal.mark_failed(undo, "writing x: Device or resource busy");
+  EXPECT_EQ(journal.vf_count_entries().size(), 1u);  // a failed undo keeps the record
+  journal.finish(journal.begin(SetVfCount{pf, ids, "i40e", 4, 6, true}));
+  EXPECT_TRUE(journal.vf_count_entries().empty());
+  ASSERT_EQ(journal.entries().size(), 1u);  // the bind
+  auto back = JournalState::parse(journal.to_text());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->entries().size(), 1u);
+}
+
+TEST(Actions, AVfCountGoesThroughZeroBetweenTwoCounts) {
+  const PciAddress pf = addr("0000:02:00.0");
+  const DeviceIds ids{0x8086, 0x1572};
+  using Writes = std::vector<SysfsWrite>;
+  const std::string path = "bus/pci/devices/0000:02:00.0/sriov_numvfs";
+  EXPECT_EQ(sysfs_writes(SetVfCount{pf, ids, "i40e", 2, 4}), (Writes{{path, "0"}, {path, "2"}}));
+  EXPECT_EQ(sysfs_writes(SetVfCount{pf, ids, "i40e", 2, 0}), (Writes{{path, "2"}}));
+  EXPECT_EQ(sysfs_writes(SetVfCount{pf, ids, "i40e", 0, 4}), (Writes{{path, "0"}}));
+  EXPECT_EQ(describe(SetVfCount{pf, ids, "i40e", 2, 4}),
+            "set 0000:02:00.0 (8086:1572) to 2 VFs (from 4)");
+  EXPECT_EQ(describe(SetVfCount{pf, ids, "i40e", 4, 2, true}),
+            "give 0000:02:00.0 (8086:1572) back its 4 VFs (from 2)");
 }
 
 TEST(JournalState, DoneForgetRemovesTheDeviceLikeARelease) {

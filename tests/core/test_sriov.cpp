@@ -40,7 +40,7 @@ TEST(Sriov, APfWithVfsEnabledWouldLoseThemWhenUnbound) {
   EXPECT_NE(lost.find("2 virtual functions enabled (0000:01:02.0 and 1 more)"), std::string::npos)
       << lost;
   EXPECT_NE(lost.find("unbinding i40e removes them"), std::string::npos) << lost;
-  EXPECT_NE(lost.find("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs"), std::string::npos);
+  EXPECT_NE(lost.find("(pcipass vfs 0000:01:00.0 0)"), std::string::npos) << lost;
 
   EXPECT_EQ(vfs_lost_by_unbinding(*nic(0).find(addr("0000:01:00.0"))), "");
   EXPECT_EQ(vfs_lost_by_unbinding(*nic(2, "vfio-pci").find(addr("0000:01:00.0"))), "");
@@ -126,6 +126,32 @@ TEST(Sriov, RestoreNeverUnbindsAPfThatHasVfsAgain) {
   EXPECT_TRUE(out.plan.actions.empty() ||
               std::holds_alternative<LoadModule>(out.plan.actions.front()));
   EXPECT_TRUE(plan_restore(nic(0), journal, VfioModule::loaded, {}, RestoreRequest{Force::no, "/sys"}).refused.empty());
+}
+
+// A recorded PF that is gone or carries other ids after a reboot is named,
+// never given a VF count.
+TEST(Sriov, ACountIsNeverSetOnAnotherCardAtThePfsAddress) {
+  JournalState journal;
+  journal.finish(journal.begin(
+      SetVfCount{addr("0000:01:00.0"), DeviceIds{0x8086, 0x1572}, "i40e", 2, 0, false}));
+  Inventory other = nic(0);
+  PciDevice card = *other.find(addr("0000:01:00.0"));
+  card.device_id = 0x1583;  // an XL710 now sits there
+  Inventory swapped = test::inventory_of({card});
+  for (const Plan& plan : {plan_vf_count_restore(swapped, journal),
+                           plan_vf_count_undo(swapped, journal, {})}) {
+    EXPECT_TRUE(plan.actions.empty());
+    ASSERT_EQ(plan.refused.size(), 1u);
+    EXPECT_NE(plan.refused.front().find("is now 8086:1583, not the 8086:1572"), std::string::npos)
+        << plan.refused.front();
+  }
+  const Plan gone = plan_vf_count_restore(test::inventory_of({}), journal);
+  ASSERT_EQ(gone.refused.size(), 1u);
+  EXPECT_NE(gone.refused.front().find("not on this host now"), std::string::npos);
+  // The same card with the other count gets it again.
+  const Plan again = plan_vf_count_restore(nic(0), journal);
+  ASSERT_EQ(again.actions.size(), 1u);
+  EXPECT_EQ(std::get<SetVfCount>(again.actions.front()).count, 2u);
 }
 
 }  // namespace

@@ -135,8 +135,25 @@ struct ForgetFile {
   bool operator==(const ForgetFile&) const = default;
 };
 
+// Set how many SR-IOV VFs physical function `address` has (sysfs
+// `sriov_numvfs`): 0 first when it has some and another non-zero count is
+// wanted (the kernel refuses to go from one to the other), then `count`.
+// `previous` is what it had before pcipass first changed it: the journal
+// keeps the earliest, and `release --all` gives it back (an action with
+// `undo` set, whose completion drops the PF's entries). `driver` is the PF's
+// driver when planned (the kernel makes VFs only through it).
+struct SetVfCount {
+  PciAddress address;
+  DeviceIds expected;
+  std::string driver;
+  unsigned count = 0;
+  unsigned previous = 0;
+  bool undo = false;
+  bool operator==(const SetVfCount&) const = default;
+};
+
 using Action = std::variant<LoadModule, BindToVfio, ReleaseDevice, ForgetDevice, WriteFile,
-                            SetPermissions, RemoveFile, RevertPermissions, ForgetFile>;
+                            SetPermissions, RemoveFile, RevertPermissions, ForgetFile, SetVfCount>;
 
 // One write to a sysfs attribute, relative to the sysfs root.
 struct SysfsWrite {
@@ -160,7 +177,9 @@ nlohmann::json action_to_json(const Action& action);
 // the field that is missing or malformed.
 Result<Action> action_from_json(const nlohmann::json& json);
 
-// The address an action is about, for the device actions; nullopt otherwise.
+// The address an action is about, for the device actions (bind, release,
+// forget); nullopt otherwise, SetVfCount included: a PF's VF count is kept
+// apart from its bind entry.
 std::optional<PciAddress> action_address(const Action& action);
 
 // The file an action is about, for the file actions; nullopt otherwise.

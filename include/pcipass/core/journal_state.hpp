@@ -35,7 +35,9 @@ struct JournalEntry {
 // file pcipass may have touched still has an entry saying how to undo it.
 class JournalState {
  public:
-  // Records `action` as pending and returns its id. A bind replaces the
+  // Records `action` as pending and returns its id. A VF count replaces the
+  // PF's earlier one, keeping its `previous` (what the PF had before
+  // pcipass); an undo of a VF count replaces the PF's earlier undo. A bind replaces the
   // entries (bind or release) an earlier run left for the same address, a
   // module load the earlier load of that module (restore loads it at every
   // boot); a WriteFile or SetPermissions the entries of its path (a SetPermissions
@@ -44,7 +46,8 @@ class JournalState {
   std::uint64_t begin(const Action& action);
   // Marks entry `id` done. A done release removes itself and the bind entry
   // of its address: the device is back where it was. A done undo removes
-  // every entry of its path.
+  // every entry of its path; a done VF count undo every VF count entry of
+  // its PF.
   void finish(std::uint64_t id);
   // Marks entry `id` failed with `error`.
   void mark_failed(std::uint64_t id, const std::string& error);
@@ -56,6 +59,9 @@ class JournalState {
   [[nodiscard]] std::vector<const JournalEntry*> bind_entries() const;
   // Every WriteFile and SetPermissions entry, in journal order.
   [[nodiscard]] std::vector<const JournalEntry*> file_entries() const;
+  // The VF count entry (not an undo) of each PF, in journal order: what
+  // restore sets again and release --all gives back.
+  [[nodiscard]] std::vector<const JournalEntry*> vf_count_entries() const;
   // True when an undo (release --all) of `path` was begun and not finished.
   [[nodiscard]] bool undo_pending(const std::string& path) const;
   [[nodiscard]] bool empty() const { return m_entries.empty(); }
