@@ -11,6 +11,7 @@
 #include <pcipass/core/sriov.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace pcipass::cli {
 
@@ -33,6 +34,7 @@ int run_restore(Context& context, const RestoreOptions& options) {
   core::Plan vfs = core::plan_vf_count_restore(inventory, journal.state());
   std::vector<std::string> vf_problems = vfs.refused;
   nlohmann::json vf_document;
+  std::optional<core::Error> vf_failure;  // at boot the rest still goes ahead
   const bool vfs_first = !vfs.actions.empty() && !options.change.dry_run;
   if (vfs_first) {
     vfs.refused.clear();
@@ -40,7 +42,7 @@ int run_restore(Context& context, const RestoreOptions& options) {
       execute_plan(context, vfs, journal, options.change,
                    {.command = "restore", .document = &vf_document});
     } catch (const core::Failure& e) {
-      vf_problems.push_back(e.error().message);  // at boot the rest still goes ahead
+      vf_failure = e.error();
     }
     inventory = load_inventory_for(context, journal.state());
   }
@@ -68,17 +70,19 @@ int run_restore(Context& context, const RestoreOptions& options) {
                   .refused = plan.refused,
                   .keep_going = host::KeepGoing::yes,
                   .document = nest ? &document : nullptr});
-  } catch (const core::Failure&) {
+  } catch (const core::Failure& e) {
     if (nest) {
       document["vf_counts"] = vf_document;
       *context.out << core::dump_json(document);
     }
-    throw;
+    if (!vf_failure) throw;
+    throw core::Failure(vf_failure->message + "\n" + e.error().message, vf_failure->code);
   }
   if (nest) {
     document["vf_counts"] = vf_document;
     *context.out << core::dump_json(document);
   }
+  if (vf_failure) throw core::Failure(*vf_failure);  // a failed step: exit 4, as for a bind
   return 0;
 }
 

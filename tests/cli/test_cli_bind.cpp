@@ -413,5 +413,19 @@ TEST(CliVfs, StatusRestoreAndReleaseAllFollowTheCount) {
             std::string::npos);
 }
 
+// A VF count restore cannot set is a failed step like a failed bind: the
+// rest goes ahead and restore exits 4 naming it.
+TEST(CliVfs, ACountRestoreCannotSetIsAFailedStep) {
+  CopiedHost host("sriov");
+  const fs::path numvfs = host.sys() / "bus/pci/devices/0000:02:00.0/sriov_numvfs";
+  ASSERT_EQ(run_pcipass(host.args({"vfs", "02:00.0", "2"})).exit_code, 0);
+  fs::remove(numvfs);
+  fs::create_directory(numvfs);  // unwritable, and the count unreadable (4 VFs listed)
+  const auto r = run_pcipass(host.args({"restore"}));
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("sriov_numvfs"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 }  // namespace
 }  // namespace pcipass::test
