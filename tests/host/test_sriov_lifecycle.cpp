@@ -134,5 +134,47 @@ TEST(SriovLifecycle, BadCountsAndPfsAreRefusedBeforeAnything) {
   EXPECT_NE(driverless.error().message.find("has no driver"), std::string::npos);
 }
 
+// kill -9 at any step of a VF count change (journal writes and sysfs
+// writes alike, the "0" before the "2" included) leaves a journal that
+// restore finishes and release --all undoes.
+TEST(SriovLifecycle, ACrashAtAnyStepIsFinishedByRestoreOrUndoneByRelease) {
+  bool finished = false;
+  for (int k = 0; !finished && k < 50; ++k) {
+    for (const bool undo : {false, true}) {
+      SCOPED_TRACE("crash after step " + std::to_string(k) +
+                   (undo ? ", then release --all" : ", then restore"));
+      Rig rig;
+      const auto plan = rig.vfs(2);
+      ASSERT_TRUE(plan) << plan.error().message;
+      test::CrashSwitch crash;
+      rig.kernel.set_crash_switch(&crash);
+      rig.os.set_crash_switch(&crash);
+      crash.arm(k);
+      bool crashed = false;
+      try {
+        ASSERT_TRUE(rig.run(plan->actions));
+      } catch (const test::SimulatedCrash&) {
+        crashed = true;
+      }
+      crash.disarm();
+      if (!crashed) finished = true;
+      const bool recorded = rig.vf_entries() == 1;
+      if (!undo) {
+        ASSERT_TRUE(rig.run(core::plan_vf_count_restore(rig.inventory(), rig.journal().state())
+                                .actions));
+        // Recorded: made whole; not recorded: nothing was written yet.
+        EXPECT_EQ(rig.vf_count(), recorded ? 2u : 4u);
+        continue;
+      }
+      const core::Plan back = core::plan_vf_count_undo(rig.inventory(), rig.journal().state(), {});
+      EXPECT_TRUE(back.refused.empty());
+      ASSERT_TRUE(rig.run(back.actions));
+      EXPECT_EQ(rig.vf_count(), 4u);
+      EXPECT_EQ(rig.vf_entries(), 0u);
+    }
+  }
+  EXPECT_TRUE(finished) << "the change never ran to the end within 50 steps";
+}
+
 }  // namespace
 }  // namespace pcipass::host
