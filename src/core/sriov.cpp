@@ -111,9 +111,21 @@ Result<Plan> plan_vf_count(const Inventory& inventory, const VfCountRequest& req
   }
   Plan plan;
   const unsigned now = enabled_vfs(*pf);
-  if (now == request.count) {
-    plan.notes.push_back(label + " has " + vfs_text(now) + " already");
-    return plan;
+  // The same count again finishes a change an earlier run left unrecorded
+  // as done (its journal save failed, or it was killed): writing the count
+  // it has changes nothing in the kernel and closes the entry.
+  const bool finishing = now == request.count;
+  if (finishing) {
+    const auto entries = journal.vf_count_entries();
+    const bool open = std::any_of(entries.begin(), entries.end(), [&](const JournalEntry* e) {
+      return std::get<SetVfCount>(e->action).address == request.pf &&
+             e->state != EntryState::done;
+    });
+    if (!open) {
+      plan.notes.push_back(label + " has " + vfs_text(now) + " already");
+      return plan;
+    }
+    plan.notes.push_back(label + ": finishing the change an earlier run left unfinished");
   }
   std::vector<std::string> problems;
   const auto ids = DeviceIds::of(*pf);
@@ -125,7 +137,7 @@ Result<Plan> plan_vf_count(const Inventory& inventory, const VfCountRequest& req
     problems.push_back(label + ": is on vfio-pci; pcipass changes the VFs of a PF on its own "
                                "driver only");
   }
-  if (now > 0) {
+  if (now > 0 && !finishing) {
     auto in_use = vfs_in_use(inventory, *pf, journal, request.force, {});
     problems.insert(problems.end(), in_use.begin(), in_use.end());
     if (request.force == Force::yes) {
@@ -180,7 +192,9 @@ Plan plan_vf_count_restore(const Inventory& inventory, const JournalState& journ
                                       plan.refused);
     if (pf == nullptr) continue;
     const unsigned now = enabled_vfs(*pf);
-    if (now == set.count) continue;
+    // The same count: nothing to make, unless the entry was left unfinished
+    // (writing the count again closes it).
+    if (now == set.count && entry->state == EntryState::done) continue;
     if (pf->driver.empty()) {
       plan.refused.push_back(label + ": has no driver now, so its " + vfs_text(set.count) +
                              " cannot be made");

@@ -152,6 +152,15 @@ TEST(Sriov, ACountIsNeverSetOnAnotherCardAtThePfsAddress) {
   const Plan again = plan_vf_count_restore(nic(0), journal);
   ASSERT_EQ(again.actions.size(), 1u);
   EXPECT_EQ(std::get<SetVfCount>(again.actions.front()).count, 2u);
+  // With the count it should have, nothing is done, unless the entry was
+  // left unfinished: then the count is written again to close it.
+  EXPECT_TRUE(plan_vf_count_restore(nic(2), journal).actions.empty());
+  JournalState unfinished;
+  unfinished.begin(SetVfCount{addr("0000:01:00.0"), DeviceIds{0x8086, 0x1572}, "i40e", 2, 0});
+  EXPECT_EQ(plan_vf_count_restore(nic(2), unfinished).actions.size(), 1u);
+  VfCountRequest same{addr("0000:01:00.0"), 2, Force::no};
+  EXPECT_TRUE(plan_vf_count(nic(2), same, journal)->actions.empty());
+  EXPECT_EQ(plan_vf_count(nic(2), same, unfinished)->actions.size(), 1u);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <pcipass/core/bind_planner.hpp>
 #include <pcipass/core/permissions_planner.hpp>
 #include <pcipass/core/restore_planner.hpp>
+#include <pcipass/core/sriov.hpp>
 #include <pcipass/host/domain_file.hpp>
 #include <pcipass/host/executor.hpp>
 #include <pcipass/host/host_usage.hpp>
@@ -335,6 +336,20 @@ TEST(FaultInjection, RestoreAfterARebootFailingAtAnyStep) {
                                << "# edited by hand\n";
                          },
                          restore});
+}
+
+TEST(FaultInjection, VfCountFailingAtAnyStep) {
+  // 4 -> 2 VFs on the SR-IOV host: the journal writes and both sysfs writes
+  // ("0", then "2"); a re-run after any of them ends where a clean run does,
+  // with the count the PF had before (4) still the one release gives back.
+  check_every_fault(Flow{"sriov", [](Rig&) {},
+                         [](Rig& rig) -> core::Status {
+                           auto plan = core::plan_vf_count(
+                               rig.inventory(), {addr("0000:02:00.0"), 2, core::Force::no},
+                               rig.journal().state());
+                           if (!plan) return core::fail(plan.error());
+                           return rig.run(plan->actions);
+                         }});
 }
 
 const std::string k_guest =

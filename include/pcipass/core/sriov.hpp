@@ -38,7 +38,8 @@ struct VfCountRequest {
 };
 
 // One SetVfCount for `request`, or none (with a note) when the PF has that
-// many already. Fails with ExitCode::usage for a device that is missing or
+// many already and no journal entry of it is left unfinished (one that is
+// gets the same count written again, which finishes it). Fails with ExitCode::usage for a device that is missing or
 // no SR-IOV PF, or a count above its sriov_totalvfs; with ExitCode::refused,
 // every problem listed, for a PF without ids or driver (the kernel makes
 // VFs only through the PF's driver), one on vfio-pci, and VFs the change
