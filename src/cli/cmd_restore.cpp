@@ -64,6 +64,7 @@ int run_restore(Context& context, const RestoreOptions& options) {
   // (or the files and modes) from being restored.
   nlohmann::json document;
   const bool nest = vfs_first && context.options.json;
+  std::optional<core::Error> failure;
   try {
     execute_plan(context, plan.plan, journal, options.change,
                  {.command = "restore",
@@ -71,18 +72,17 @@ int run_restore(Context& context, const RestoreOptions& options) {
                   .keep_going = host::KeepGoing::yes,
                   .document = nest ? &document : nullptr});
   } catch (const core::Failure& e) {
-    if (nest) {
-      document["vf_counts"] = vf_document;
-      *context.out << core::dump_json(document);
-    }
-    if (!vf_failure) throw;
-    throw core::Failure(vf_failure->message + "\n" + e.error().message, vf_failure->code);
+    failure = e.error();
   }
   if (nest) {
     document["vf_counts"] = vf_document;
     *context.out << core::dump_json(document);
   }
-  if (vf_failure) throw core::Failure(*vf_failure);  // a failed step: exit 4, as for a bind
+  // A failed VF count is a failed step (exit 4, as for a bind), named first.
+  if (vf_failure && failure) {
+    throw core::Failure(vf_failure->message + "\n" + failure->message, vf_failure->code);
+  }
+  if (vf_failure || failure) throw core::Failure(vf_failure ? *vf_failure : *failure);
   return 0;
 }
 
