@@ -95,7 +95,7 @@ int run_list(Context& context, const ListFilters& filters) {
   if (context.options.json) {
     nlohmann::json doc = core::inventory_to_json(core::Inventory{}, loaded.source_label);
     doc["iommu"] = inventory.has_iommu_groups();
-    for (const core::PciDevice* d : shown) doc["devices"].push_back(core::device_to_json(*d));
+    for (const core::PciDevice* d : shown) doc["devices"].push_back(core::device_to_json(*d, inventory));
     *context.out << core::dump_json(doc);
     return 0;
   }

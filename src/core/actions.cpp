@@ -262,6 +262,7 @@ nlohmann::json action_to_json(const Action& action) {
                                 {"count", a.count},
                                 {"previous", a.previous}};
             if (a.undo) json["undo"] = true;
+            if (!a.identity.empty()) json["identity"] = a.identity.to_json();
             return json;
           },
       },
@@ -372,6 +373,11 @@ Result<Action> action_from_json(const nlohmann::json& json) {
     if (json.contains("undo")) {
       if (!json["undo"].is_boolean()) return bad_field("set-vf-count", "undo");
       a.undo = json["undo"].get<bool>();
+    }
+    if (json.contains("identity")) {  // absent in journals written before it was recorded
+      auto identity = DeviceIdentity::from_json(json["identity"]);
+      if (!identity) return bad_field("set-vf-count", "identity");
+      a.identity = std::move(*identity);
     }
     return Action{a};
   }

@@ -60,7 +60,7 @@ std::optional<std::string> locate(const Inventory& inventory, RequestedDevice& w
   if (!recorded.has_serial()) return std::nullopt;
   const std::string label = wanted.address.to_string();
   const PciDevice* device = inventory.find(wanted.address);
-  const DeviceIdentity now = device != nullptr ? identity_of(*device) : DeviceIdentity{};
+  const DeviceIdentity now = device != nullptr ? identity_of(*device, inventory) : DeviceIdentity{};
   const IdentityMatch match = compare_identity(recorded, now);
   std::vector<PciAddress> found = find_by_identity(inventory, recorded, wanted.address);
   std::erase(found, wanted.address);
@@ -316,7 +316,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       device.address = address;
       device.ids = candidate.ids;
       // What it shows, plus serials it was chosen with and hides now.
-      device.identity = carried_identity(candidate.recorded, identity_of(*candidate.device));
+      device.identity = carried_identity(candidate.recorded, identity_of(*candidate.device, inventory));
       if (candidate.device->cannot_reset()) no_reset.push_back(address);
       device.iommu_group = *candidate.device->iommu_group;
       device.name =

@@ -131,7 +131,7 @@ Result<Plan> plan_bind(const Inventory& inventory, const BindRequest& request,
     bind.current_driver = device.driver;
     bind.restore_driver = device.driver;
     bind.iommu_group = *device.iommu_group;
-    bind.identity = identity_of(device);
+    bind.identity = identity_of(device, inventory);
     if (entry != nullptr) {
       const auto& before = std::get<BindToVfio>(entry->action);
       if (compare_identity(before.identity, bind.identity) == IdentityMatch::different) {

@@ -7,28 +7,51 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <string>
 
 namespace pcipass::core {
 
 namespace {
 
-// The serials in the order they are compared and shown, with their text
+// What a field is for in comparisons.
+enum class Kind {
+  serial,  // compared: one that disagrees makes another device
+  vf,      // told apart only among devices whose serials agree
+  slot,    // shown, never compared
+};
+
+// The fields in the order they are compared and shown, with their text
 // keys and the names people read.
 struct Field {
   std::string DeviceIdentity::*member;
   const char* key;       // in to_text()
   const char* json_key;  // in to_json()
   const char* label;     // in messages
-  bool serial;           // compared (the slot is not)
+  Kind kind;
 };
 
-constexpr std::array<Field, 5> k_fields = {{
-    {&DeviceIdentity::nvme_serial, "nvme-serial", "nvme_serial", "NVMe serial", true},
-    {&DeviceIdentity::dsn, "dsn", "dsn", "DSN", true},
-    {&DeviceIdentity::mac, "mac", "mac", "MAC", true},
-    {&DeviceIdentity::vpd_serial, "vpd-serial", "vpd_serial", "VPD serial", true},
-    {&DeviceIdentity::slot, "slot", "slot", "slot", false},
+constexpr std::array<Field, 6> k_fields = {{
+    {&DeviceIdentity::nvme_serial, "nvme-serial", "nvme_serial", "NVMe serial", Kind::serial},
+    {&DeviceIdentity::dsn, "dsn", "dsn", "DSN", Kind::serial},
+    {&DeviceIdentity::mac, "mac", "mac", "MAC", Kind::serial},
+    {&DeviceIdentity::vpd_serial, "vpd-serial", "vpd_serial", "VPD serial", Kind::serial},
+    {&DeviceIdentity::vf, "vf", "vf", "VF", Kind::vf},
+    {&DeviceIdentity::slot, "slot", "slot", "slot", Kind::slot},
 }};
+
+// VF numbers are below 65536 (sriov_totalvfs is 16 bits).
+constexpr unsigned k_max_vf = 0xffff;
+
+// Whether `value` is a VF number: decimal, no leading zero, below 65536.
+bool is_vf_number(std::string_view value) {
+  if (value.empty() || value.size() > 5 || (value.size() > 1 && value.front() == '0')) return false;
+  unsigned n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + static_cast<unsigned>(c - '0');
+  }
+  return n <= k_max_vf;
+}
 
 bool plain(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -97,7 +120,7 @@ std::string list_serials(const DeviceIdentity& id, bool with_slot) {
   std::string out;
   for (const Field& f : k_fields) {
     const std::string& value = id.*f.member;
-    if (value.empty() || (!f.serial && !with_slot)) continue;
+    if (value.empty() || (f.kind == Kind::slot && !with_slot)) continue;
     if (!out.empty()) out += ", ";
     out += std::string(f.label) + " " + value;
   }
@@ -199,6 +222,11 @@ Result<DeviceIdentity> DeviceIdentity::parse(std::string_view text) {
     }
     auto value = decode(item.substr(equals + 1), key);
     if (!value) return fail(value.error());
+    if (field->kind == Kind::vf && !is_vf_number(*value)) {
+      return fail("identity " + quote_for_message(text) + ": vf " + quote_for_message(*value) +
+                      " is not a VF number",
+                  ExitCode::bad_input);
+    }
     id.*field->member = std::move(*value);
   }
   return id;
@@ -208,7 +236,14 @@ nlohmann::json DeviceIdentity::to_json() const {
   nlohmann::json j = nlohmann::json::object();
   for (const Field& f : k_fields) {
     const std::string& value = this->*f.member;
-    j[f.json_key] = value.empty() ? nlohmann::json(nullptr) : nlohmann::json(value);
+    if (value.empty()) {
+      j[f.json_key] = nullptr;
+    } else if (f.kind == Kind::vf) {
+      // parse() and from_json() let only numbers in.
+      j[f.json_key] = is_vf_number(value) ? nlohmann::json(std::stoul(value)) : nlohmann::json(nullptr);
+    } else {
+      j[f.json_key] = value;
+    }
   }
   return j;
 }
@@ -220,6 +255,14 @@ Result<DeviceIdentity> DeviceIdentity::from_json(const nlohmann::json& json) {
   for (const Field& f : k_fields) {
     const auto it = json.find(f.json_key);
     if (it == json.end() || it->is_null()) continue;
+    if (f.kind == Kind::vf) {
+      if (!it->is_number_integer() || it->get<std::int64_t>() < 0 ||
+          it->get<std::int64_t>() > k_max_vf) {
+        return fail("identity.vf: expected a VF number (0 to 65535) or null", ExitCode::bad_input);
+      }
+      id.vf = std::to_string(it->get<std::int64_t>());
+      continue;
+    }
     if (!it->is_string()) {
       return fail("identity." + std::string(f.json_key) + ": expected a string or null",
                   ExitCode::bad_input);
@@ -229,7 +272,9 @@ Result<DeviceIdentity> DeviceIdentity::from_json(const nlohmann::json& json) {
   return id;
 }
 
-DeviceIdentity identity_of(const PciDevice& device) {
+namespace {
+
+DeviceIdentity own_identity(const PciDevice& device) {
   DeviceIdentity id;
   for (const NvmeController& c : device.nvme) {
     if (id.nvme_serial.empty()) id.nvme_serial = serial_or_nothing(c.serial);
@@ -244,17 +289,43 @@ DeviceIdentity identity_of(const PciDevice& device) {
   return id;
 }
 
+}  // namespace
+
+DeviceIdentity identity_of(const PciDevice& device, const PciDevice* pf) {
+  DeviceIdentity id = own_identity(device);
+  if (pf == nullptr || device.physical_function != pf->address) return id;
+  const auto& vfs = pf->virtual_functions;
+  const auto it = std::find(vfs.begin(), vfs.end(), device.address);
+  // Without its number a VF would take serials that match its PF.
+  if (it == vfs.end()) return id;
+  const DeviceIdentity card = own_identity(*pf);
+  for (const Field& f : k_fields) {
+    if ((id.*f.member).empty()) id.*f.member = card.*f.member;
+  }
+  id.vf = std::to_string(it - vfs.begin());
+  return id;
+}
+
+DeviceIdentity identity_of(const PciDevice& device, const Inventory& inventory) {
+  const PciDevice* pf =
+      device.physical_function ? inventory.find(*device.physical_function) : nullptr;
+  return identity_of(device, pf);
+}
+
 IdentityMatch compare_identity(const DeviceIdentity& recorded, const DeviceIdentity& now) {
   bool agreed = false;
   for (const Field& f : k_fields) {
-    if (!f.serial) continue;
+    if (f.kind != Kind::serial) continue;
     const std::string& a = recorded.*f.member;
     const std::string& b = now.*f.member;
     if (a.empty() || b.empty()) continue;
     if (a != b) return IdentityMatch::different;
     agreed = true;
   }
-  return agreed ? IdentityMatch::same : IdentityMatch::unknown;
+  if (!agreed) return IdentityMatch::unknown;
+  // One card, two of its VFs.
+  const bool other_vf = !recorded.vf.empty() && !now.vf.empty() && recorded.vf != now.vf;
+  return other_vf ? IdentityMatch::different : IdentityMatch::same;
 }
 
 DeviceIdentity carried_identity(const DeviceIdentity& recorded, const DeviceIdentity& now) {
@@ -279,11 +350,13 @@ DeviceIdentity carried_identity(const DeviceIdentity& recorded, const DeviceIden
 
 std::string identity_difference(const DeviceIdentity& recorded, const DeviceIdentity& now) {
   for (const Field& f : k_fields) {
-    if (!f.serial) continue;
+    if (f.kind != Kind::serial) continue;
     const std::string& a = recorded.*f.member;
     const std::string& b = now.*f.member;
     if (!a.empty() && !b.empty() && a != b) return std::string(f.label) + " " + b + ", not " + a;
   }
+  if (!recorded.vf.empty() && !now.vf.empty() && recorded.vf != now.vf)
+    return "VF " + now.vf + ", not VF " + recorded.vf;
   return {};
 }
 
@@ -293,9 +366,10 @@ std::vector<PciAddress> find_by_identity(const Inventory& inventory, const Devic
   if (!recorded.has_serial()) return out;
   for (const auto& [address, device] : inventory.devices()) {
     if (address.function != recorded_at.function) continue;
-    if (compare_identity(recorded, identity_of(device)) == IdentityMatch::same) {
-      out.push_back(address);
-    }
+    const DeviceIdentity now = identity_of(device, inventory);
+    // A PF and its VFs share the card's serials; VF 1 of a card is not its VF 0.
+    if (now.vf != recorded.vf) continue;
+    if (compare_identity(recorded, now) == IdentityMatch::same) out.push_back(address);
   }
   return out;
 }

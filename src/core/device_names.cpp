@@ -38,7 +38,8 @@ bool answers_to(const PciDevice& device, std::string_view name) {
 }
 
 bool has_serial(const PciDevice& device, std::string_view serial) {
-  const DeviceIdentity id = identity_of(device);
+  // The device's own serials: a VF does not answer to its card's.
+  const DeviceIdentity id = identity_of(device, nullptr);
   return !serial.empty() && (id.nvme_serial == serial || id.dsn == serial || id.mac == serial ||
                              id.vpd_serial == serial);
 }

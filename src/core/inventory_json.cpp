@@ -23,7 +23,7 @@ nlohmann::json string_or_null(const std::string& value) {
 
 }  // namespace
 
-nlohmann::json device_to_json(const PciDevice& d) {
+nlohmann::json device_to_json(const PciDevice& d, const Inventory& inventory) {
   nlohmann::json j;
   j["address"] = d.address.to_string();
   j["vendor_id"] = hex_or_null(d.vendor_id, 4);
@@ -63,7 +63,7 @@ nlohmann::json device_to_json(const PciDevice& d) {
                         {"mac", string_or_null(n.mac)},
                         {"mac_permanent", n.mac_permanent}});
   }
-  j["identity"] = identity_of(d).to_json();
+  j["identity"] = identity_of(d, inventory).to_json();
   j["reset_methods"] = d.reset_methods ? nlohmann::json(*d.reset_methods) : nlohmann::json(nullptr);
   j["memory_bytes"] = value_or_null(d.memory_bytes);
   j["memory_source"] = !d.memory_bytes ? nlohmann::json(nullptr)
@@ -83,7 +83,7 @@ nlohmann::json inventory_to_json(const Inventory& inventory, const std::string& 
   j["iommu"] = inventory.has_iommu_groups();
   j["devices"] = nlohmann::json::array();
   for (const auto& [address, device] : inventory.devices()) {
-    j["devices"].push_back(device_to_json(device));
+    j["devices"].push_back(device_to_json(device, inventory));
   }
   return j;
 }

@@ -49,7 +49,9 @@ std::uint64_t JournalState::begin(const Action& action) {
       const auto* earlier = std::get_if<SetVfCount>(&e.action);
       if (earlier == nullptr || earlier->address != vfs->address || earlier->undo != vfs->undo)
         return false;
-      if (!vfs->undo) vfs->previous = earlier->previous;  // what the PF had before pcipass
+      // What the PF had before pcipass, unless the entry was another card's.
+      if (!vfs->undo && compare_identity(earlier->identity, vfs->identity) != IdentityMatch::different)
+        vfs->previous = earlier->previous;
       return true;
     });
   } else if (const auto* bind = std::get_if<BindToVfio>(&action)) {

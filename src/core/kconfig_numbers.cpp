@@ -348,7 +348,7 @@ std::string mismatch(const NumberRecord& record, const PciDevice* d, const Inven
   if (d == nullptr) return "gone";
   // A twin with the same ids but another serial is another device; so is
   // one whose serials cannot be read when the record's are found elsewhere.
-  switch (compare_identity(record.identity, identity_of(*d))) {
+  switch (compare_identity(record.identity, identity_of(*d, inventory))) {
     case IdentityMatch::different: return "changed";
     case IdentityMatch::unknown: {
       std::vector<PciAddress> found = find_by_identity(inventory, record.identity, record.address);

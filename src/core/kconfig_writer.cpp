@@ -262,7 +262,7 @@ class Writer {
       const auto it = m_result.ledger.records.find(number->second);
       if (it != m_result.ledger.records.end()) return it->second.identity;
     }
-    return identity_of(d);
+    return identity_of(d, m_inventory);
   }
 
   // The numbers the text gives and keeps, as a next run reads them back.
@@ -276,7 +276,7 @@ class Writer {
       record.vendor_id = d.vendor_id;
       record.device_id = d.device_id;
       record.sdevice = kconfig_sdevice(d);
-      record.identity = identity_of(d);
+      record.identity = identity_of(d, m_inventory);
       // A serial the device showed before and hides now (on vfio-pci, the
       // NVMe serial goes with the nvme driver) stays in the record; an
       // unproven device adds none of its own.

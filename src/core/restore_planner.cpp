@@ -55,7 +55,7 @@ void plan_devices(const Inventory& inventory, const JournalState& journal,
                                " forgets it)" + moved);
       continue;
     }
-    const DeviceIdentity now = identity_of(*device);
+    const DeviceIdentity now = identity_of(*device, inventory);
     const IdentityMatch match = compare_identity(bound.identity, now);
     if (match == IdentityMatch::different) {
       out.refused.push_back(label + ": is not the device pcipass bound there (" +

@@ -75,8 +75,10 @@ std::vector<std::string> vfs_in_use(const Inventory& inventory, const PciDevice&
   return problems;
 }
 
-// The PF a VF count entry names, when it is still there with its ids; else
-// nullptr and a line in `refused` ending in `consequence`.
+// The PF a VF count entry names, when it is still there with its ids and
+// nothing says it is another card (an identical one that took the address
+// after a reboot: its VFs would reach the guests); else nullptr and a line
+// in `refused` ending in `consequence`.
 const PciDevice* recorded_pf(const Inventory& inventory, const SetVfCount& set,
                              const std::string& consequence, std::vector<std::string>& refused) {
   const std::string label = set.address.to_string();
@@ -90,7 +92,37 @@ const PciDevice* recorded_pf(const Inventory& inventory, const SetVfCount& set,
                       " whose VFs pcipass changed; " + consequence);
     return nullptr;
   }
+  const DeviceIdentity now = identity_of(*pf, inventory);
+  std::vector<PciAddress> found = find_by_identity(inventory, set.identity, set.address);
+  std::erase(found, set.address);
+  const std::string moved = found.size() == 1 ? "; the card pcipass changed (" +
+                                                    set.identity.serials() + ") is at " +
+                                                    found.front().to_string() + " now"
+                                              : std::string();
+  switch (compare_identity(set.identity, now)) {
+    case IdentityMatch::different:
+      refused.push_back(label + ": is not the card whose VFs pcipass changed (" +
+                        identity_difference(set.identity, now) +
+                        "): an identical card took its address; " + consequence + moved);
+      return nullptr;
+    case IdentityMatch::unknown:
+      if (!found.empty()) {
+        refused.push_back(label + ": cannot be told from the card whose VFs pcipass changed (it "
+                                  "shows " +
+                          now.serials() + "), whose serials are found elsewhere; " + consequence +
+                          moved);
+        return nullptr;
+      }
+      break;
+    case IdentityMatch::same: break;
+  }
   return pf;
+}
+
+// What a new VF count entry records as the PF's serials: what it shows, plus
+// those `set` recorded and it hides now.
+DeviceIdentity pf_identity(const PciDevice& pf, const Inventory& inventory, const SetVfCount& set) {
+  return carried_identity(set.identity, identity_of(pf, inventory));
 }
 
 }  // namespace
@@ -156,7 +188,21 @@ Result<Plan> plan_vf_count(const Inventory& inventory, const VfCountRequest& req
     plan.notes.push_back(label + ": the kernel goes from " + vfs_text(now) + " to 0 first, so " +
                          "its VFs are made anew");
   }
-  plan.actions.push_back(SetVfCount{request.pf, *ids, pf->driver, request.count, now, false});
+  SetVfCount set{request.pf, *ids, pf->driver, request.count, now, false,
+                 identity_of(*pf, inventory)};
+  for (const JournalEntry* entry : journal.vf_count_entries()) {
+    const auto& earlier = std::get<SetVfCount>(entry->action);
+    if (earlier.address != request.pf) continue;
+    if (compare_identity(earlier.identity, set.identity) == IdentityMatch::different) {
+      plan.notes.push_back(label + ": the journal's VF count entry for this address was made "
+                                   "for another card (" +
+                           identity_difference(earlier.identity, set.identity) +
+                           "); it now records this one");
+    } else {
+      set.identity = carried_identity(earlier.identity, set.identity);
+    }
+  }
+  plan.actions.push_back(set);
   return plan;
 }
 
@@ -167,7 +213,7 @@ Plan plan_vf_count_undo(const Inventory& inventory, const JournalState& journal,
     const auto& set = std::get<SetVfCount>(entry->action);
     const std::string label = set.address.to_string();
     const PciDevice* pf =
-        recorded_pf(inventory, set, "its " + vfs_text(set.previous) + " are not given back",
+        recorded_pf(inventory, set, "it does not get its " + vfs_text(set.previous) + " back",
                     plan.refused);
     if (pf == nullptr) continue;
     const unsigned now = enabled_vfs(*pf);
@@ -178,7 +224,8 @@ Plan plan_vf_count_undo(const Inventory& inventory, const JournalState& journal,
         continue;
       }
     }
-    plan.actions.push_back(SetVfCount{set.address, set.expected, pf->driver, set.previous, now, true});
+    plan.actions.push_back(SetVfCount{set.address, set.expected, pf->driver, set.previous, now,
+                                      true, pf_identity(*pf, inventory, set)});
   }
   return plan;
 }
@@ -188,7 +235,7 @@ Plan plan_vf_count_restore(const Inventory& inventory, const JournalState& journ
   for (const JournalEntry* entry : journal.vf_count_entries()) {
     const auto& set = std::get<SetVfCount>(entry->action);
     const std::string label = set.address.to_string();
-    const PciDevice* pf = recorded_pf(inventory, set, "its " + vfs_text(set.count) + " are not made",
+    const PciDevice* pf = recorded_pf(inventory, set, "it does not get its " + vfs_text(set.count) + " again",
                                       plan.refused);
     if (pf == nullptr) continue;
     const unsigned now = enabled_vfs(*pf);
@@ -200,7 +247,8 @@ Plan plan_vf_count_restore(const Inventory& inventory, const JournalState& journ
                              " cannot be made");
       continue;
     }
-    plan.actions.push_back(SetVfCount{set.address, set.expected, pf->driver, set.count, now, false});
+    plan.actions.push_back(SetVfCount{set.address, set.expected, pf->driver, set.count, now,
+                                      false, pf_identity(*pf, inventory, set)});
   }
   return plan;
 }

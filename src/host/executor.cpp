@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 namespace pcipass::host {
 
@@ -139,18 +140,26 @@ std::string Executor::driver_of(const core::PciAddress& address) const {
   return target ? basename_of(*target) : std::string();
 }
 
-core::Status Executor::check_identity(const core::BindToVfio& bind) const {
-  if (!bind.identity.has_serial()) return core::ok();
-  auto device = read_sysfs_device(m_sys, bind.address);
-  if (!device) {
-    return fail("binding " + bind.address.to_string() + ": checking its serials: " +
-                    device.error().message,
-                ExitCode::host_error);
+core::Status Executor::check_identity(const core::PciAddress& address,
+                                      const core::DeviceIdentity& recorded, const char* verb) const {
+  if (!recorded.has_serial()) return core::ok();
+  const std::string label = std::string(verb) + " " + address.to_string();
+  auto device = read_sysfs_device(m_sys, address);
+  if (!device) return fail(label + ": checking its serials: " + device.error().message, ExitCode::host_error);
+  // A VF is told by its card's serials, which its PF shows.
+  std::optional<core::PciDevice> pf;
+  if (device->physical_function) {
+    auto read = read_sysfs_device(m_sys, *device->physical_function);
+    if (!read) {
+      return fail(label + ": checking the serials of its PF: " + read.error().message,
+                  ExitCode::host_error);
+    }
+    pf = std::move(*read);
   }
-  const core::DeviceIdentity now = core::identity_of(*device);
-  if (core::compare_identity(bind.identity, now) == core::IdentityMatch::different) {
-    return fail("binding " + bind.address.to_string() + ": the device there is now another one (" +
-                    core::identity_difference(bind.identity, now) +
+  const core::DeviceIdentity now = core::identity_of(*device, pf ? &*pf : nullptr);
+  if (core::compare_identity(recorded, now) == core::IdentityMatch::different) {
+    return fail(label + ": the device there is now another one (" +
+                    core::identity_difference(recorded, now) +
                     ") than planned; nothing was changed for it (run pcipass again to re-plan)",
                 ExitCode::refused);
   }
@@ -221,7 +230,7 @@ core::Status Executor::perform(const Action& action) {
     context = "binding " + bind->address.to_string() + " to vfio-pci";
     if (auto ok = check_device(bind->address, bind->expected, bind->current_driver, "binding"); !ok)
       return ok;
-    if (auto ok = check_identity(*bind); !ok) return ok;
+    if (auto ok = check_identity(bind->address, bind->identity, "binding"); !ok) return ok;
   } else if (const auto* forget = std::get_if<core::ForgetDevice>(&action)) {
     const std::string dir = "bus/pci/devices/" + forget->address.to_string();
     if (forget->presence == core::Presence::gone && m_sys.exists(dir)) {
@@ -236,6 +245,8 @@ core::Status Executor::perform(const Action& action) {
         !ok) {
       return ok;
     }
+    if (auto ok = check_identity(vfs->address, vfs->identity, "setting the VF count of"); !ok)
+      return ok;
   } else if (const auto* release = std::get_if<core::ReleaseDevice>(&action)) {
     context = "releasing " + release->address.to_string();
     if (auto ok =

@@ -302,7 +302,7 @@ core::Status read_details(const Sysfs& sysfs, const std::string& dir,
     dev.dsn = read_dsn(sysfs, dir);
     // VPD is read 4 bytes at a time by the kernel, slow on real cards:
     // only when no cheaper serial (NVMe, DSN, permanent MAC) tells the device.
-    const bool serial_known = core::identity_of(dev).has_serial();
+    const bool serial_known = core::identity_of(dev, nullptr).has_serial();
     if (!serial_known && has("vpd")) {
       if (auto vpd = sysfs.read(dir + "/vpd", 1024)) dev.vpd_serial = core::parse_vpd_serial(*vpd);
     }

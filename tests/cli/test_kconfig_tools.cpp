@@ -556,6 +556,7 @@ TEST(CliKconfig, ReadJsonForPrograms) {
                                                              {"dsn", nullptr},
                                                              {"mac", nullptr},
                                                              {"vpd_serial", nullptr},
+                                                             {"vf", nullptr},
                                                              {"slot", nullptr}}},
                                                {"target_guest", "kdevops-zns"}}));
 }

@@ -114,7 +114,7 @@ TEST(DeviceIdentity, ComesFromTheControllerTheDsnAPermanentMacAndTheVpd) {
   NetInterface second_port{"enp5s0d1", "up", "a0:36:9f:12:34:56", true};
   d.net = {set_by_bond, permanent, second_port};
   d.vpd_serial = "PBA-1";
-  const DeviceIdentity id = identity_of(d);
+  const DeviceIdentity id = identity_of(d, nullptr);
   EXPECT_EQ(id.nvme_serial, "S7KHNJ0W100001");
   EXPECT_EQ(id.dsn, "00-25-38-4a-31-40-00-01");
   // A MAC someone set is no identity; of several ports the lowest counts,
@@ -143,8 +143,87 @@ TEST(DeviceIdentity, FoundByItsSerialsWhereverItSits) {
   PciDevice audio = test::device("0000:2d:00.1", 0x1002, 0xab28, 0x040300, "snd_hda_intel", 15);
   audio.dsn = gpu.dsn;
   const Inventory card = test::inventory_of({gpu, audio});
-  EXPECT_EQ(find_by_identity(card, identity_of(gpu), test::addr("0000:0b:00.0")),
+  EXPECT_EQ(find_by_identity(card, identity_of(gpu, nullptr), test::addr("0000:0b:00.0")),
             std::vector<PciAddress>{test::addr("0000:2d:00.0")});
+}
+
+// Two identical SR-IOV cards: PF 02:00.0 (DSN ...01) with VFs 02:02.0 and
+// 02:02.1, PF 03:00.0 (DSN ...02) with VF 03:02.0. The VFs have no serials
+// of their own.
+Inventory twin_cards() {
+  std::vector<PciDevice> devices;
+  const auto card = [&](const char* pf_address, const char* dsn, std::vector<const char*> vfs) {
+    PciDevice pf = test::device(pf_address, 0x8086, 0x1572, 0x020000, "i40e", 1);
+    pf.dsn = dsn;
+    pf.slot = std::string("slot ") + pf_address;
+    for (const char* vf_address : vfs) {
+      PciDevice vf = test::device(vf_address, 0x8086, 0x154c, 0x020000, "iavf", 2);
+      vf.physical_function = pf.address;
+      pf.virtual_functions.push_back(vf.address);
+      devices.push_back(vf);
+    }
+    devices.push_back(pf);
+  };
+  card("0000:02:00.0", "3c-fd-fe-ff-ff-a0-00-01", {"0000:02:02.0", "0000:02:02.1"});
+  card("0000:03:00.0", "3c-fd-fe-ff-ff-a0-00-02", {"0000:03:02.0"});
+  return test::inventory_of(std::move(devices));
+}
+
+TEST(DeviceIdentity, AVfIsKnownByItsCardsSerialsAndItsNumber) {
+  const Inventory cards = twin_cards();
+  const PciDevice& vf1 = *cards.find(test::addr("0000:02:02.1"));
+  const DeviceIdentity id = identity_of(vf1, cards);
+  EXPECT_EQ(id.dsn, "3c-fd-fe-ff-ff-a0-00-01");
+  EXPECT_EQ(id.vf, "1");
+  EXPECT_EQ(id.slot, "slot 0000:02:00.0");
+  EXPECT_EQ(id.serials(), "DSN 3c-fd-fe-ff-ff-a0-00-01, VF 1");
+  EXPECT_EQ(id.to_text(), "dsn=3c-fd-fe-ff-ff-a0-00-01 vf=1 slot=slot%200000:02:00.0");
+  EXPECT_EQ(DeviceIdentity::parse(id.to_text()).value(), id);
+  EXPECT_EQ(id.to_json()["vf"], 1);
+  EXPECT_EQ(DeviceIdentity::from_json(id.to_json()).value(), id);
+  // Alone, a VF shows none of it; a PF is no VF.
+  EXPECT_EQ(identity_of(vf1, nullptr), DeviceIdentity{});
+  EXPECT_EQ(identity_of(*cards.find(test::addr("0000:02:00.0")), cards).vf, "");
+  // A serial of its own stays its own.
+  PciDevice own = vf1;
+  own.dsn = "3c-fd-fe-ff-ff-a0-00-09";
+  EXPECT_EQ(identity_of(own, cards).dsn, "3c-fd-fe-ff-ff-a0-00-09");
+
+  // VF 0 of the other card, and VF 0 of the same card, are other devices.
+  const DeviceIdentity other_card = identity_of(*cards.find(test::addr("0000:03:02.0")), cards);
+  const DeviceIdentity vf0 = identity_of(*cards.find(test::addr("0000:02:02.0")), cards);
+  EXPECT_EQ(compare_identity(vf0, other_card), IdentityMatch::different);
+  EXPECT_EQ(identity_difference(vf0, other_card),
+            "DSN 3c-fd-fe-ff-ff-a0-00-02, not 3c-fd-fe-ff-ff-a0-00-01");
+  EXPECT_EQ(compare_identity(vf0, id), IdentityMatch::different);
+  EXPECT_EQ(identity_difference(vf0, id), "VF 1, not VF 0");
+  EXPECT_EQ(compare_identity(vf0, vf0), IdentityMatch::same);
+  // A number without serials vouches for nothing.
+  DeviceIdentity number_only;
+  number_only.vf = "0";
+  EXPECT_EQ(compare_identity(number_only, number_only), IdentityMatch::unknown);
+
+  // Found by card and number: not the PF, not the card's other VF.
+  EXPECT_EQ(find_by_identity(cards, vf0, test::addr("0000:05:02.0")),
+            std::vector<PciAddress>{test::addr("0000:02:02.0")});
+  EXPECT_EQ(find_by_identity(cards, identity_of(*cards.find(test::addr("0000:02:00.0")), cards),
+                             test::addr("0000:05:00.0")),
+            std::vector<PciAddress>{test::addr("0000:02:00.0")});
+}
+
+TEST(DeviceIdentity, AVfNumberIsANumber) {
+  for (const char* bad : {"vf=x", "vf=01", "vf=-1", "vf=65536", "vf=1.5", "vf="}) {
+    const auto r = DeviceIdentity::parse(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ExitCode::bad_input);
+  }
+  EXPECT_EQ(DeviceIdentity::parse("vf=65535").value().vf, "65535");
+  EXPECT_EQ(DeviceIdentity::parse("vf=0").value().vf, "0");
+  for (const nlohmann::json& bad : {nlohmann::json("1"), nlohmann::json(-1), nlohmann::json(65536),
+                                    nlohmann::json(1.5)}) {
+    EXPECT_FALSE(DeviceIdentity::from_json(nlohmann::json{{"vf", bad}})) << bad.dump();
+  }
+  EXPECT_EQ(DeviceIdentity::from_json(nlohmann::json{{"vf", 7}}).value().vf, "7");
 }
 
 TEST(DeviceIdentity, PlaceholderSerialsAreNoIdentity) {
@@ -156,11 +235,11 @@ TEST(DeviceIdentity, PlaceholderSerialsAreNoIdentity) {
     d.nvme = {{"nvme0", "M", "F", none, {}}};
     d.dsn = none;
     d.vpd_serial = none;
-    EXPECT_FALSE(identity_of(d).has_serial()) << none;
+    EXPECT_FALSE(identity_of(d, nullptr).has_serial()) << none;
   }
   PciDevice real;
   real.dsn = "00-25-38-4a-31-40-00-01";
-  EXPECT_TRUE(identity_of(real).has_serial());
+  EXPECT_TRUE(identity_of(real, nullptr).has_serial());
 }
 
 TEST(DeviceIdentity, ARecordLearnsOnlyFromADeviceProvedToBeIt) {

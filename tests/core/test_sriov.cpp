@@ -163,5 +163,68 @@ TEST(Sriov, ACountIsNeverSetOnAnotherCardAtThePfsAddress) {
   EXPECT_EQ(plan_vf_count(nic(2), same, unfinished)->actions.size(), 1u);
 }
 
+// Two identical cards that swapped slots over a reboot have the same ids:
+// only the PF's serials recorded with the count tell the one at the address
+// is another card, whose VFs would reach the guests.
+TEST(Sriov, ACountIsNeverGivenToAnIdenticalCardThatTookTheAddress) {
+  const auto with_dsn = [](unsigned vfs, const char* dsn) {
+    std::vector<PciDevice> devices;
+    const Inventory base = nic(vfs);
+    for (const auto& [address, d] : base.devices()) {
+      PciDevice copy = d;
+      if (!copy.physical_function) copy.dsn = dsn;
+      devices.push_back(copy);
+    }
+    return test::inventory_of(std::move(devices));
+  };
+  const Inventory mine = with_dsn(0, "3c-fd-fe-ff-ff-a0-00-01");
+  const Inventory twin = with_dsn(0, "3c-fd-fe-ff-ff-a0-00-02");
+  const VfCountRequest two{addr("0000:01:00.0"), 2, Force::no};
+  JournalState journal;
+  const auto set = plan_vf_count(mine, two, journal);
+  ASSERT_TRUE(set) << set.error().message;
+  ASSERT_EQ(set->actions.size(), 1u);
+  EXPECT_EQ(std::get<SetVfCount>(set->actions.front()).identity.dsn, "3c-fd-fe-ff-ff-a0-00-01");
+  journal.finish(journal.begin(set->actions.front()));
+
+  for (const Plan& plan : {plan_vf_count_restore(twin, journal), plan_vf_count_undo(twin, journal, {})}) {
+    EXPECT_TRUE(plan.actions.empty());
+    ASSERT_EQ(plan.refused.size(), 1u);
+    EXPECT_NE(plan.refused.front().find("0000:01:00.0: is not the card whose VFs pcipass changed "
+                                        "(DSN 3c-fd-fe-ff-ff-a0-00-02, not "
+                                        "3c-fd-fe-ff-ff-a0-00-01): an identical card took its "
+                                        "address"),
+              std::string::npos)
+        << plan.refused.front();
+  }
+  // The same card gets its count again, still recorded with its serials.
+  const Plan again = plan_vf_count_restore(mine, journal);
+  ASSERT_EQ(again.actions.size(), 1u);
+  EXPECT_EQ(std::get<SetVfCount>(again.actions.front()).identity.dsn, "3c-fd-fe-ff-ff-a0-00-01");
+
+  // Set on the twin now: the entry was the other card's, so what it had
+  // before (its `previous`) is not this card's and is not kept.
+  JournalState other = journal;
+  other.finish(other.begin(SetVfCount{addr("0000:01:00.0"), DeviceIds{0x8086, 0x1572}, "i40e", 2,
+                                      1, false}));
+  EXPECT_EQ(std::get<SetVfCount>(other.vf_count_entries().front()->action).previous, 0u)
+      << "an entry without serials is no other card";
+  const VfCountRequest three{addr("0000:01:00.0"), 3, Force::no};
+  const auto on_twin = plan_vf_count(twin, three, journal);
+  ASSERT_TRUE(on_twin) << on_twin.error().message;
+  ASSERT_EQ(on_twin->notes.size(), 1u);
+  EXPECT_NE(on_twin->notes.front().find("was made for another card (DSN 3c-fd-fe-ff-ff-a0-00-02, "
+                                        "not 3c-fd-fe-ff-ff-a0-00-01)"),
+            std::string::npos)
+      << on_twin->notes.front();
+  SetVfCount twins_count = std::get<SetVfCount>(on_twin->actions.front());
+  twins_count.previous = 1;  // as if the twin had 1 VF then
+  journal.finish(journal.begin(twins_count));
+  const auto entries = journal.vf_count_entries();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(std::get<SetVfCount>(entries.front()->action).previous, 1u);
+  EXPECT_EQ(std::get<SetVfCount>(entries.front()->action).identity.dsn, "3c-fd-fe-ff-ff-a0-00-02");
+}
+
 }  // namespace
 }  // namespace pcipass::core

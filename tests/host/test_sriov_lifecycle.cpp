@@ -103,6 +103,94 @@ TEST(SriovLifecycle, SetRestoredAfterARebootThenGivenBack) {
   EXPECT_TRUE(rig.journal().state().empty());
 }
 
+// Two identical X710 cards that swap slots over a reboot (sriov-twins, 2
+// VFs each at boot): the count pcipass set is never given to the card now
+// at the PF's address, none of that card's VFs is bound in place of the one
+// pcipass bound, and a plan made before the swap is refused when it runs.
+TEST(SriovLifecycle, AnIdenticalCardThatTookThePfsAddressGetsNoVfsAndNoBinds) {
+  constexpr const char* k_card_pf = "0000:02:00.0";
+  constexpr const char* k_card_vf = "0000:02:02.0";
+  constexpr const char* k_mine = "3c-fd-fe-ff-ff-a0-00-01";
+  constexpr const char* k_twin = "3c-fd-fe-ff-ff-a0-00-02";
+  test::HostRig rig("sriov-twins");
+  auto set = core::plan_vf_count(rig.inventory(), {addr(k_card_pf), 1, core::Force::no},
+                                 rig.journal().state());
+  ASSERT_TRUE(set) << set.error().message;
+  ASSERT_TRUE(rig.run(set->actions));
+  core::BindRequest request{{addr(k_card_vf)}, core::Force::no, core::GroupExpansion::named_only};
+  auto bind = core::plan_bind(rig.inventory(), request, rig.journal().state(), rig.vfio());
+  ASSERT_TRUE(bind) << bind.error().message;
+  ASSERT_TRUE(rig.run(bind->actions));
+  const core::BindToVfio bound =
+      std::get<core::BindToVfio>(rig.journal().state().bind_entry(addr(k_card_vf))->action);
+  EXPECT_EQ(bound.identity.serials(), std::string("DSN ") + k_mine + ", VF 0");
+
+  // The control: a plain reboot gives the same card its VFs again.
+  {
+    test::HostRig same("sriov-twins");
+    ASSERT_TRUE(same.run(core::plan_vf_count(same.inventory(), {addr(k_card_pf), 1, core::Force::no},
+                                             same.journal().state())
+                             ->actions));
+    same.kernel.reboot();
+    EXPECT_EQ(core::plan_vf_count_restore(same.inventory(), same.journal().state()).actions.size(),
+              1u);
+  }
+
+  rig.kernel.reboot_into("sriov-twins-swapped");
+  const core::Plan counts = core::plan_vf_count_restore(rig.inventory(), rig.journal().state());
+  EXPECT_TRUE(counts.actions.empty());
+  ASSERT_EQ(counts.refused.size(), 1u);
+  EXPECT_EQ(counts.refused.front(),
+            std::string(k_card_pf) + ": is not the card whose VFs pcipass changed (DSN " + k_twin +
+                ", not " + k_mine + "): an identical card took its address; it does not get its "
+                "1 VF again; the card pcipass changed (DSN " + k_mine + ") is at 0000:03:00.0 now");
+
+  // The card at the address has its boot VFs: its VF 0 sits where
+  // pcipass's was, with the same ids, and is still not bound.
+  ASSERT_EQ(rig.kernel.driver_of(k_card_vf), "iavf");
+  const auto restore = core::plan_restore(
+      rig.inventory(), rig.journal().state(), rig.vfio(), {},
+      core::RestoreRequest{core::Force::no, rig.kernel.sys_root().string()});
+  for (const core::Action& action : restore.plan.actions)
+    EXPECT_FALSE(std::holds_alternative<core::BindToVfio>(action)) << core::describe(action);
+  ASSERT_EQ(restore.refused.size(), 1u);
+  EXPECT_NE(restore.refused.front().find(std::string(k_card_vf) +
+                                         ": is not the device pcipass bound there (DSN " + k_twin +
+                                         ", not " + k_mine + ")"),
+            std::string::npos)
+      << restore.refused.front();
+
+  // Plans made before the swap are checked again when they run.
+  test::HostRig late("sriov-twins");
+  auto count_plan = core::plan_vf_count(late.inventory(), {addr(k_card_pf), 1, core::Force::no},
+                                        late.journal().state());
+  ASSERT_TRUE(count_plan);
+  late.kernel.reboot_into("sriov-twins-swapped");
+  const auto refused_count = late.run(count_plan->actions);
+  ASSERT_FALSE(refused_count);
+  EXPECT_EQ(refused_count.error().code, core::ExitCode::refused);
+  EXPECT_NE(refused_count.error().message.find(std::string("setting the VF count of ") + k_card_pf +
+                                               ": the device there is now another one (DSN " +
+                                               k_twin + ", not " + k_mine + ")"),
+            std::string::npos)
+      << refused_count.error().message;
+  EXPECT_EQ(late.kernel.read(std::string("bus/pci/devices/") + k_card_pf + "/sriov_numvfs").value(),
+            "2\n");
+  late.kernel.reboot_into("sriov-twins");
+  ASSERT_TRUE(late.run(count_plan->actions));
+  auto vf_plan = core::plan_bind(late.inventory(), request, late.journal().state(), late.vfio());
+  ASSERT_TRUE(vf_plan) << vf_plan.error().message;
+  late.kernel.reboot_into("sriov-twins-swapped");
+  const auto refused_bind = late.run(vf_plan->actions);
+  ASSERT_FALSE(refused_bind);
+  EXPECT_NE(refused_bind.error().message.find(std::string("binding ") + k_card_vf +
+                                              ": the device there is now another one (DSN " +
+                                              k_twin + ", not " + k_mine + ")"),
+            std::string::npos)
+      << refused_bind.error().message;
+  EXPECT_EQ(late.kernel.driver_of(k_card_vf), "iavf");
+}
+
 TEST(SriovLifecycle, UndoLeavesAPfAloneWhileAVfIsOnVfioOutsideTheRun) {
   Rig rig;
   ASSERT_TRUE(rig.run(rig.vfs(2)->actions));

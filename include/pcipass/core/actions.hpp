@@ -141,7 +141,10 @@ struct ForgetFile {
 // `previous` is what it had before pcipass first changed it: the journal
 // keeps the earliest, and `release --all` gives it back (an action with
 // `undo` set, whose completion drops the PF's entries). `driver` is the PF's
-// driver when planned (the kernel makes VFs only through it).
+// driver when planned (the kernel makes VFs only through it). `identity` is
+// the PF's serials when planned: the executor refuses a PF whose serials now
+// disagree, and restore after a reboot never gives VFs to an identical card
+// that took the address (its VFs would reach the guests).
 struct SetVfCount {
   PciAddress address;
   DeviceIds expected;
@@ -149,6 +152,7 @@ struct SetVfCount {
   unsigned count = 0;
   unsigned previous = 0;
   bool undo = false;
+  DeviceIdentity identity = {};
   bool operator==(const SetVfCount&) const = default;
 };
 

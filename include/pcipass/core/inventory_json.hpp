@@ -12,8 +12,9 @@ namespace pcipass::core {
 // docs/json.md describes the schema; later versions only add fields.
 inline constexpr int k_json_schema_version = 1;
 
-// One device as `list --json` prints it.
-nlohmann::json device_to_json(const PciDevice& device);
+// One device of `inventory` as `list --json` prints it (a VF's identity
+// takes its card's serials from its PF there).
+nlohmann::json device_to_json(const PciDevice& device, const Inventory& inventory);
 
 // The whole `list --json` document: {"schema", "source", "iommu", "devices"}.
 nlohmann::json inventory_to_json(const Inventory& inventory, const std::string& source);

@@ -37,7 +37,7 @@ class JournalState {
  public:
   // Records `action` as pending and returns its id. A VF count replaces the
   // PF's earlier one, keeping its `previous` (what the PF had before
-  // pcipass); an undo of a VF count replaces the PF's earlier undo. A bind replaces the
+  // pcipass) unless that one's serials are another card's; an undo of a VF count replaces the PF's earlier undo. A bind replaces the
   // entries (bind or release) an earlier run left for the same address, a
   // module load the earlier load of that module (restore loads it at every
   // boot); a WriteFile or SetPermissions the entries of its path (a SetPermissions

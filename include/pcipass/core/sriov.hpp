@@ -37,9 +37,10 @@ struct VfCountRequest {
   Force force = Force::no;  // change VFs the host uses
 };
 
-// One SetVfCount for `request`, or none (with a note) when the PF has that
-// many already and no journal entry of it is left unfinished (one that is
-// gets the same count written again, which finishes it). Fails with ExitCode::usage for a device that is missing or
+// One SetVfCount for `request`, recording the PF's serials, or none (with a
+// note) when the PF has that many already and no journal entry of it is
+// left unfinished (one that is gets the same count written again, which
+// finishes it). Fails with ExitCode::usage for a device that is missing or
 // no SR-IOV PF, or a count above its sriov_totalvfs; with ExitCode::refused,
 // every problem listed, for a PF without ids or driver (the kernel makes
 // VFs only through the PF's driver), one on vfio-pci, and VFs the change
@@ -52,14 +53,16 @@ Result<Plan> plan_vf_count(const Inventory& inventory, const VfCountRequest& req
 // release --all's part: each PF whose VF count pcipass changed gets its
 // earlier count back (a SetVfCount with `undo`), after `releasing` (the
 // devices the same run gives back). A PF whose VFs would be destroyed while
-// one is on vfio-pci and not among `releasing`, or whose ids changed, is
-// left alone: a line in `refused`.
+// one is on vfio-pci and not among `releasing`, whose ids changed, or whose
+// serials say it is another card, is left alone: a line in `refused`.
 Plan plan_vf_count_undo(const Inventory& inventory, const JournalState& journal,
                         const std::vector<PciAddress>& releasing);
 
 // restore's first step: each PF whose VF count pcipass set, and that has
 // another count now (a reboot), gets it again, so that its VFs exist before
-// they are bound. A PF gone or carrying other ids is a line in `refused`.
+// they are bound. A PF gone, carrying other ids, or another card by its
+// serials (an identical card that took the address: its VFs would reach the
+// guests), is a line in `refused`.
 Plan plan_vf_count_restore(const Inventory& inventory, const JournalState& journal);
 
 }  // namespace pcipass::core

@@ -67,8 +67,11 @@ class Executor {
 
  private:
   core::Status perform(const core::Action& action);
-  // A bind's recorded serials against the device at its address now.
-  core::Status check_identity(const core::BindToVfio& bind) const;
+  // The serials recorded for the device at `address` (a bind's, a VF count's
+  // PF's) against what is there now; a VF's come from its PF. `verb` begins
+  // the message ("binding").
+  core::Status check_identity(const core::PciAddress& address, const core::DeviceIdentity& recorded,
+                              const char* verb) const;
   core::Status check_device(const core::PciAddress& address, const core::DeviceIds& expected,
                             const std::string& planned_driver, const char* verb) const;
   core::Status write_all(const core::Action& action, const std::string& context);
