@@ -140,7 +140,8 @@ void add_assignment_options(CLI::App* cmd, AssignmentOptions& options) {
                 "Add the missing endpoints of a device's IOMMU group to the same guest instead "
                 "of refusing");
   cmd->add_flag("--force", options.force,
-                "Also assign devices the host uses (its root disk, its network, ...)");
+                "Also assign devices the host uses (its root disk, its network, ...) or another "
+                "guest holds");
   cmd->add_flag("--follow-moved", options.follow_moved,
                 "A selected device whose serials are now found at another address (moved by a "
                 "renumbering or a new card) is taken there, with a note; without it that is "

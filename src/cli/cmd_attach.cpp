@@ -260,6 +260,11 @@ void run_on_domain(Context& context, const AttachOptions& options, Operation op,
   host::DomainParts parts =
       host::read_domain_parts(connection, options.guest, scope).value_or_throw();
   print_warnings(context, op, parts.config ? *parts.config : *parts.live, connection.uri());
+  if (op == Operation::attach) {
+    std::vector<std::pair<core::PciAddress, std::string>> wanted;
+    for (const Item& item : items) wanted.emplace_back(item.address, options.guest);
+    check_holders(context, connection, wanted, options.force, "refusing to attach");
+  }
   if (options.dry_run) {
     preview_domain(options, op, items, parts, report);
     return;
@@ -332,7 +337,8 @@ void register_attach(CLI::App& app, Context& context, int& exit_code) {
                 "Also attach the other members of the devices' IOMMU groups (else an incomplete "
                 "group is refused)");
   cmd->add_flag("--force", options->force,
-                "Also attach devices the host uses (its root disk, its network, ...)");
+                "Also attach devices the host uses (its root disk, its network, ...) or another "
+                "guest holds");
   cmd->callback(
       [&context, &exit_code, options] { exit_code = run(context, *options, Operation::attach); });
 }

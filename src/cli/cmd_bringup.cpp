@@ -196,6 +196,17 @@ int run_bringup(Context& context, const BringupOptions& options) {
   }
   std::vector<GuestTarget> targets =
       check_guests(context, options, planned.assignment, connection ? &*connection : nullptr);
+  // Another guest holding a device: the guests' libvirt (with --xml-dir,
+  // only when -c names it: the files may be for guests not defined yet).
+  if (connection) {
+    check_holders(context, *connection, device_guests(planned.assignment),
+                  options.assignment.force, "refusing to bring up the guests");
+  } else if (!context.options.connect.empty()) {
+    const auto domains = context.open_libvirt(context.options.connect).value_or_throw();
+    if (!options.no_bind) refuse_foreign_connection(context, domains.uri());
+    check_holders(context, domains, device_guests(planned.assignment), options.assignment.force,
+                  "refusing to bring up the guests");
+  }
 
   const auto lock = lock_state(context, options.change);
   if (!json) {

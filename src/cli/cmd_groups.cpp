@@ -1,8 +1,11 @@
 #include "commands.hpp"
+#include "guest_checks.hpp"
 #include "table.hpp"
 
 #include <pcipass/core/group_status.hpp>
 #include <pcipass/core/inventory_json.hpp>
+
+#include <pcipass/core/device_holders.hpp>
 
 #include <memory>
 #include <ostream>
@@ -20,8 +23,22 @@ int run_groups(Context& context, bool show_all) {
   if (!inventory.has_iommu_groups()) throw Failure(k_no_iommu_message, ExitCode::host_error);
   warn_unknown_host_usage(context, loaded);
 
+  const std::optional<core::DeviceHolders> holders = holders_for_listing(context);
+  const auto held = [&](const core::PciAddress& address) {
+    const auto it = holders->find(address);
+    return it == holders->end() ? std::vector<core::DeviceHolder>{} : it->second;
+  };
+
   if (context.options.json) {
-    *context.out << core::dump_json(core::groups_to_json(inventory, loaded.source_label));
+    nlohmann::json doc = core::groups_to_json(inventory, loaded.source_label);
+    for (auto& group : doc["groups"]) {
+      for (auto& member : group["members"]) {
+        const auto address = core::PciAddress::parse(member["address"].get<std::string>());
+        member["held_by"] = holders && address ? core::holders_to_json(held(*address))
+                                               : nlohmann::json(nullptr);
+      }
+    }
+    *context.out << core::dump_json(doc);
     return 0;
   }
   bool first = true;
@@ -35,12 +52,16 @@ int run_groups(Context& context, bool show_all) {
     if (!first) *context.out << "\n";
     first = false;
     *context.out << "IOMMU group " << number << ": " << core::to_string(status.readiness) << "\n";
-    Table table({"  ADDRESS", "KIND", "NAME", "DRIVER", "STATUS"});
+    std::vector<std::string> columns{"  ADDRESS", "KIND", "NAME", "DRIVER", "STATUS"};
+    if (holders) columns.push_back("GUEST");
+    Table table(columns);
     for (const core::PciAddress& a : group.members) {
       const core::PciDevice* d = inventory.find(a);
       if (d == nullptr) continue;
-      table.add_row({"  " + a.to_string(), d->kind_name(), d->human_name,
-                     d->driver.empty() ? "-" : d->driver, core::device_status(*d)});
+      std::vector<std::string> row{"  " + a.to_string(), d->kind_name(), d->human_name,
+                                   d->driver.empty() ? "-" : d->driver, core::device_status(*d)};
+      if (holders) row.push_back(held(a).empty() ? "-" : core::describe_holders(held(a)));
+      table.add_row(row);
     }
     table.print(*context.out);
     for (const std::string& reason : status.reasons) *context.out << "  why: " << reason << "\n";

@@ -1,4 +1,5 @@
 #include "commands.hpp"
+#include "guest_checks.hpp"
 #include "table.hpp"
 
 #include <pcipass/core/group_status.hpp>
@@ -92,18 +93,34 @@ int run_list(Context& context, const ListFilters& filters) {
     shown.push_back(&d);
   }
 
+  const std::optional<core::DeviceHolders> holders = holders_for_listing(context);
+  const auto held = [&](const core::PciDevice& d) -> const std::vector<core::DeviceHolder>& {
+    static const std::vector<core::DeviceHolder> none;
+    const auto it = holders->find(d.address);
+    return it == holders->end() ? none : it->second;
+  };
+
   if (context.options.json) {
     nlohmann::json doc = core::inventory_to_json(core::Inventory{}, loaded.source_label);
     doc["iommu"] = inventory.has_iommu_groups();
-    for (const core::PciDevice* d : shown) doc["devices"].push_back(core::device_to_json(*d, inventory));
+    for (const core::PciDevice* d : shown) {
+      nlohmann::json device = core::device_to_json(*d, inventory);
+      device["held_by"] = holders ? core::holders_to_json(held(*d)) : nlohmann::json(nullptr);
+      doc["devices"].push_back(std::move(device));
+    }
     *context.out << core::dump_json(doc);
     return 0;
   }
-  Table table({"ADDRESS", "GROUP", "CLASS", "NAME", "DRIVER", "STATUS"});
+  std::vector<std::string> columns{"ADDRESS", "GROUP", "CLASS", "NAME", "DRIVER", "STATUS"};
+  if (holders) columns.push_back("GUEST");
+  Table table(columns);
   for (const core::PciDevice* d : shown) {
-    table.add_row({d->address.to_string(), d->iommu_group ? std::to_string(*d->iommu_group) : "-",
-                   d->class_name.empty() ? "-" : d->class_name, name_cell(*d, inventory),
-                   d->driver.empty() ? "-" : d->driver, status_cell(*d)});
+    std::vector<std::string> row{
+        d->address.to_string(), d->iommu_group ? std::to_string(*d->iommu_group) : "-",
+        d->class_name.empty() ? "-" : d->class_name, name_cell(*d, inventory),
+        d->driver.empty() ? "-" : d->driver, status_cell(*d)};
+    if (holders) row.push_back(held(*d).empty() ? "-" : core::describe_holders(held(*d)));
+    table.add_row(row);
   }
   table.print(*context.out);
   return 0;

@@ -1,5 +1,6 @@
 #include "assignment_input.hpp"
 #include "commands.hpp"
+#include "guest_checks.hpp"
 #include "table.hpp"
 
 #include <pcipass/core/inventory_json.hpp>
@@ -54,6 +55,12 @@ int run_plan(Context& context, const PlanOptions& options) {
                    << " (CONFIG_KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH is not set): nothing to plan\n";
     }
     return 0;
+  }
+  // With -c, a device another domain there holds is refused (--force warns).
+  if (!context.options.connect.empty()) {
+    check_holders(context, context.open_libvirt(context.options.connect).value_or_throw(),
+                  device_guests(planned.assignment), options.assignment.force,
+                  "refusing to assign the devices");
   }
   // The files come before the printed plan: a failed write ends the run with
   // its error instead of after a plan that looks saved.

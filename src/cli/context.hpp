@@ -87,8 +87,11 @@ struct DeviceScope {
   }
 };
 
-// Builds the inventory from the source the options select: `--lspci FILE`
-// picks lspci text, `-c URI` or `--source libvirt` libvirt, else sysfs.
+// The source the options select: `--source` when given, else `--lspci FILE`
+// picks lspci text, `-c URI` libvirt, and sysfs otherwise.
+SourceKind select_source(const GlobalOptions& options);
+
+// Builds the inventory from the source select_source() picks.
 // Throws core::Failure with the documented exit code.
 LoadedInventory load_inventory(Context& context, const DeviceScope& scope = DeviceScope::all());
 

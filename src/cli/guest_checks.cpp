@@ -1,5 +1,9 @@
 #include "guest_checks.hpp"
 
+#include <pcipass/core/device_holders.hpp>
+#include <pcipass/core/text.hpp>
+#include <pcipass/host/libvirt_domain.hpp>
+
 #include <pcipass/core/doctor.hpp>
 #include <pcipass/core/human_name.hpp>
 #include <pcipass/core/permissions_planner.hpp>
@@ -47,6 +51,38 @@ std::vector<std::string> guest_warnings(Context& context, const core::DomainXml&
                      std::to_string(lockable->kib / 1024) + "M for this guest alone) and log in "
                      "again");
   return warnings;
+}
+
+std::optional<core::DeviceHolders> holders_for_listing(Context& context) {
+  if (select_source(context.options) != SourceKind::libvirt) return std::nullopt;
+  const auto connection = context.open_libvirt(context.options.connect).value_or_throw();
+  return core::holders_of(host::read_domain_devices(connection).value_or_throw());
+}
+
+std::vector<std::pair<core::PciAddress, std::string>> device_guests(const core::Assignment& assignment) {
+  std::vector<std::pair<core::PciAddress, std::string>> out;
+  for (const core::GuestAssignment& guest : assignment.guests) {
+    for (const core::AssignedDevice& device : guest.devices) out.emplace_back(device.address, guest.guest);
+  }
+  return out;
+}
+
+void check_holders(Context& context, const host::LibvirtConnection& connection,
+                   const std::vector<std::pair<core::PciAddress, std::string>>& wanted,
+                   bool force, const std::string& verb) {
+  if (wanted.empty()) return;
+  const core::DeviceHolders holders =
+      core::holders_of(host::read_domain_devices(connection).value_or_throw());
+  const std::vector<std::string> problems = core::held_elsewhere(holders, wanted);
+  if (problems.empty()) return;
+  if (force) {
+    for (const std::string& line : problems) warn(context, line + " (--force: going ahead)");
+    return;
+  }
+  throw core::Failure(verb + " (domains of " + connection.uri() + "):\n  " +
+                          core::join(problems, "\n  ") +
+                          "\n  take each device out of the guest holding it first, or pass --force",
+                      core::ExitCode::refused);
 }
 
 }  // namespace pcipass::cli

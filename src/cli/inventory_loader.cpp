@@ -14,8 +14,6 @@ namespace pcipass::cli {
 using core::ExitCode;
 using core::Failure;
 
-namespace {
-
 SourceKind select_source(const GlobalOptions& o) {
   if (o.source == "sysfs") return SourceKind::sysfs;
   if (o.source == "libvirt") return SourceKind::libvirt;
@@ -24,8 +22,6 @@ SourceKind select_source(const GlobalOptions& o) {
   if (!o.connect.empty()) return SourceKind::libvirt;
   return SourceKind::sysfs;
 }
-
-}  // namespace
 
 // Why the devices behind libvirt URI `uri` are not this machine's, or ""
 // when they are. Only a hypervisor driver with no host part, over no

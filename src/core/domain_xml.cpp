@@ -22,9 +22,8 @@ std::optional<std::uint64_t> parse_attribute_number(std::string_view text) {
   return static_cast<std::uint64_t>(*value);
 }
 
-std::optional<PciAddress> hostdev_address(const pugi::xml_node& hostdev) {
-  if (std::strcmp(hostdev.attribute("type").value(), "pci") != 0) return std::nullopt;
-  const pugi::xml_node address = hostdev.child("source").child("address");
+// The PCI address an <address domain= bus= slot= function=/> names.
+std::optional<PciAddress> pci_address_of(const pugi::xml_node& address) {
   if (!address) return std::nullopt;
   const auto domain = parse_attribute_number(address.attribute("domain").value());
   const auto bus = parse_attribute_number(address.attribute("bus").value());
@@ -36,6 +35,11 @@ std::optional<PciAddress> hostdev_address(const pugi::xml_node& hostdev) {
   }
   return PciAddress{static_cast<std::uint32_t>(*domain), static_cast<std::uint8_t>(*bus),
                     static_cast<std::uint8_t>(*slot), static_cast<std::uint8_t>(*function)};
+}
+
+std::optional<PciAddress> hostdev_address(const pugi::xml_node& hostdev) {
+  if (std::strcmp(hostdev.attribute("type").value(), "pci") != 0) return std::nullopt;
+  return pci_address_of(hostdev.child("source").child("address"));
 }
 
 bool is_pcipass_hostdev(const pugi::xml_node& hostdev) {
@@ -319,6 +323,19 @@ std::vector<PciHostdev> DomainXml::pci_hostdevs() const {
     if (auto address = hostdev_address(h)) {
       out.push_back({*address, is_pcipass_hostdev(h) ? HostdevOwner::pcipass : HostdevOwner::user});
     }
+  }
+  return out;
+}
+
+std::vector<PciAddress> DomainXml::held_pci_devices() const {
+  std::vector<PciAddress> out;
+  for (const PciHostdev& h : pci_hostdevs()) out.push_back(h.address);
+  const pugi::xml_node devices = m_document->document_element().child("devices");
+  for (pugi::xml_node i = devices.child("interface"); i; i = i.next_sibling("interface")) {
+    if (std::strcmp(i.attribute("type").value(), "hostdev") != 0) continue;
+    const pugi::xml_node address = i.child("source").child("address");
+    if (std::strcmp(address.attribute("type").value(), "pci") != 0) continue;
+    if (auto held = pci_address_of(address)) out.push_back(*held);
   }
   return out;
 }

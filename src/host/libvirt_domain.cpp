@@ -283,7 +283,11 @@ core::Result<DomainParts> read_domain_parts(const LibvirtConnection& connection,
   return parts;
 }
 
-core::Result<std::vector<DomainDefinition>> read_all_domains(const LibvirtConnection& connection) {
+namespace {
+
+// Every domain of the connection, running or not, in libvirt's order, each
+// with its name and state looked up.
+core::Result<std::vector<Target>> list_all_domains(const LibvirtConnection& connection) {
   if (connection.raw() == nullptr) {
     return fail("listing domains: the libvirt connection is closed", ExitCode::host_error);
   }
@@ -300,7 +304,7 @@ core::Result<std::vector<DomainDefinition>> read_all_domains(const LibvirtConnec
   for (int i = 0; i < count; ++i) domains.emplace_back(listed[i]);
   std::free(listed);
 
-  std::vector<DomainDefinition> out;
+  std::vector<Target> out;
   for (Domain& domain : domains) {
     const char* name = virDomainGetName(domain.get());
     if (name == nullptr) continue;
@@ -308,11 +312,46 @@ core::Result<std::vector<DomainDefinition>> read_all_domains(const LibvirtConnec
     t.connection = connection.raw();
     t.name = name;
     t.uri = connection.uri();
+    t.active = virDomainIsActive(domain.get()) == 1;
     t.persistent = virDomainIsPersistent(domain.get()) == 1;
     t.domain = std::move(domain);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+core::Result<std::vector<DomainDefinition>> read_all_domains(const LibvirtConnection& connection) {
+  auto targets = list_all_domains(connection);
+  if (!targets) return fail(targets.error());
+  std::vector<DomainDefinition> out;
+  for (const Target& t : *targets) {
     auto xml = read_xml(t, t.persistent);
     if (!xml) return fail(xml.error());
     out.push_back(DomainDefinition{t.name, std::move(*xml)});
+  }
+  return out;
+}
+
+core::Result<std::vector<core::DomainDevices>> read_domain_devices(
+    const LibvirtConnection& connection) {
+  auto targets = list_all_domains(connection);
+  if (!targets) return fail(targets.error());
+  std::vector<core::DomainDevices> out;
+  for (const Target& t : *targets) {
+    core::DomainDevices domain{t.name, t.active, {}, {}};
+    if (t.persistent) {
+      auto config = read_xml(t, true);
+      if (!config) return fail(config.error());
+      domain.config = config->held_pci_devices();
+    }
+    if (t.active) {
+      auto live = read_xml(t, false);
+      if (!live) return fail(live.error());
+      domain.live = live->held_pci_devices();
+    }
+    out.push_back(std::move(domain));
   }
   return out;
 }

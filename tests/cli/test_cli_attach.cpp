@@ -390,6 +390,35 @@ TEST_F(AttachTestDriver, FallsBackToRedefiningTheDomain) {
                 "'running' with the edited XML\n");
 }
 
+// libvirt lets two defined guests name one device and complains only when
+// the second starts: pcipass refuses to give a device another guest holds.
+TEST_F(AttachTestDriver, ADeviceAnotherGuestHoldsIsRefused) {
+  const std::string refusal =
+      "pcipass: error: refusing to attach (domains of test://" + m_file.string() + "):\n"
+      "  0000:02:00.0 is held by guest 'running' (running), not 'stopped'; it would be taken "
+      "from a running guest\n"
+      "  0000:06:00.0 is held by guest 'running' (running), not 'stopped'; it would be taken "
+      "from a running guest\n"
+      "  take each device out of the guest holding it first, or pass --force\n";
+  for (const bool dry_run : {false, true}) {
+    std::vector<std::string> rest{"attach", "stopped", "02:00.0", "06:00.0"};
+    if (dry_run) rest.push_back("--dry-run");
+    const auto r = run_pcipass(args(rest));
+    EXPECT_EQ(r.exit_code, 5);
+    EXPECT_EQ(r.err, refusal);
+    EXPECT_EQ(r.out, "");
+  }
+  // A device the guest itself holds is no conflict.
+  EXPECT_EQ(run_pcipass(args({"attach", "running", "02:00.0"})).exit_code, 0);
+
+  const auto forced = run_pcipass(args({"attach", "stopped", "02:00.0", "--force"}));
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_EQ(forced.err,
+            "pcipass: warning: 0000:02:00.0 is held by guest 'running' (running), not 'stopped'; "
+            "it would be taken from a running guest (--force: going ahead)\n");
+  EXPECT_TRUE(contains(forced.out, "stopped: 0000:02:00.0: added\n")) << forced.out;
+}
+
 TEST_F(AttachTestDriver, DryRunShowsTheDefinitionsDiff) {
   const auto r = run_pcipass(args({"detach", "running", "02:00.0", "--dry-run"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;

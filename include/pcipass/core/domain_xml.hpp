@@ -65,6 +65,11 @@ class DomainXml {
 
   // Every PCI <hostdev> with a parseable source address, in document order.
   [[nodiscard]] std::vector<PciHostdev> pci_hostdevs() const;
+  // Every host PCI device the domain takes: its PCI <hostdev>s, then its
+  // <interface type='hostdev'> (an SR-IOV VF given as a NIC) sources.
+  // Devices a <interface type='network'> draws from a hostdev pool are
+  // chosen by libvirt at start and not named here.
+  [[nodiscard]] std::vector<PciAddress> held_pci_devices() const;
 
   // Adds a pcipass-marked <hostdev> for `address`, built from `hostdev_template`
   // (xml-templates/hostdev-pci.xml), after the last existing <hostdev> or at the

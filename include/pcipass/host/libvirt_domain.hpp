@@ -1,5 +1,6 @@
 #pragma once
 
+#include <pcipass/core/device_holders.hpp>
 #include <pcipass/core/domain_xml.hpp>
 #include <pcipass/host/libvirt.hpp>
 
@@ -45,6 +46,13 @@ struct DomainDefinition {
 // The definitions of every domain of the connection, running or not, in
 // libvirt's order. Fails with libvirt's message (ExitCode::host_error).
 core::Result<std::vector<DomainDefinition>> read_all_domains(const LibvirtConnection& connection);
+
+// The PCI devices every domain of the connection takes: its persistent
+// definition's and, when it runs, the running guest's (core::DomainDevices),
+// in libvirt's order. Only reads. Fails with libvirt's message
+// (ExitCode::host_error).
+core::Result<std::vector<core::DomainDevices>> read_domain_devices(
+    const LibvirtConnection& connection);
 
 // Adds pcipass's <hostdev> for `address` to domain `name`, through
 // virDomainAttachDeviceFlags; where the driver lacks it (libvirt's test
