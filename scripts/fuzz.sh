@@ -18,7 +18,7 @@ CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DPCIPASS_FUZZ=ON -DPCIPASS_BUILD_
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPCIPASS_SIMHOST_DIR="$PWD/build-fuzz/simhosts" >/dev/null
 targets=("$@")
 if ((${#targets[@]} == 0)); then
-  targets=(pci_address lspci nodedev_xml sanitize domain_xml nodes_yaml dot_config kconfig_quote kconfig_writer identity)
+  targets=(pci_address lspci nodedev_xml sanitize domain_xml nodes_yaml dot_config kconfig_quote kconfig_writer identity usage_report)
 fi
 ninja -C build-fuzz "${targets[@]/#/fuzz_}" >/dev/null
 

@@ -168,7 +168,7 @@ int run_generate(Context& context, const KconfigCommandOptions& options) {
                       " that the host uses itself or through their IOMMU group; their prompts "
                       "say so");
   }
-  if (generated.host_unknown_offered > 0 && loaded.foreign.empty()) {
+  if (generated.host_unknown_offered > 0 && (loaded.foreign.empty() || !loaded.usage_report.empty())) {
     warn(context, "offering " + plural(generated.host_unknown_offered, "device", "devices") +
                       " whose use by the host is unknown; their prompts say so");
   }

@@ -26,6 +26,7 @@ struct GlobalOptions {
   std::string proc_root;   // empty: the sibling `proc` of sysfs_root
   std::string connect;     // libvirt URI; empty: LIBVIRT_DEFAULT_URI or libvirt's default
   std::string lspci_file;  // `lspci -Dvmmm` text; "-" for stdin
+  std::string host_usage;  // another host's `pcipass list --json` ("-": stdin), for its devices' usage
   std::string pci_ids;     // pci.ids file instead of the system's
   std::string source = "auto";
   std::string dev_root;   // empty: the sibling `dev` of sysfs_root (/dev for /sys)
@@ -71,6 +72,9 @@ struct LoadedInventory {
   // Why the devices are not this machine's ("lspci text, not this machine's
   // /sys"), or "" when they are: then host usage was read from this machine.
   std::string foreign;
+  // The --host-usage report whose usage the devices carry (foreign ones
+  // only), or "" when none was given.
+  std::string usage_report;
 };
 
 // Which devices a command needs: all of them (list, groups, kconfig), or the

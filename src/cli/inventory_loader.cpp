@@ -2,6 +2,7 @@
 
 #include <pcipass/core/lspci_parser.hpp>
 #include <pcipass/core/text.hpp>
+#include <pcipass/core/usage_report.hpp>
 #include <pcipass/host/complete_inventory.hpp>
 #include <pcipass/host/libvirt_source.hpp>
 #include <pcipass/host/sysfs_source.hpp>
@@ -99,7 +100,8 @@ void warn(Context& context, const std::string& text) {
 }
 
 void warn_unknown_host_usage(Context& context, const LoadedInventory& loaded) {
-  if (!loaded.foreign.empty()) return;  // load_inventory() said why already
+  // load_inventory() said why already, unless a report told the usage.
+  if (!loaded.foreign.empty() && loaded.usage_report.empty()) return;
   const core::Inventory& inventory = loaded.inventory;
   std::size_t count = 0;
   std::string why;
@@ -158,9 +160,24 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {
   const bool local_host = loaded.foreign.empty();
   host::complete_inventory(loaded.inventory, *context.names, local_host ? &local : nullptr, details,
                            loaded.foreign);
-  if (!local_host) {
+  if (!o.host_usage.empty()) {
+    if (local_host) {
+      throw Failure("--host-usage is for devices read from another host (-c URI of that host, or "
+                    "--lspci); this machine's host usage is read from its own /sys and /proc",
+                    ExitCode::usage);
+    }
+    if (o.host_usage == "-" && o.lspci_file == "-") {
+      throw Failure("--lspci - and --host-usage - cannot both read standard input", ExitCode::usage);
+    }
+    const std::string name = o.host_usage == "-" ? "standard input" : o.host_usage;
+    const std::string text = context.read_input(o.host_usage).value_or_throw();
+    const core::UsageReport report = core::parse_usage_report(text).value_or_throw("reading " + name);
+    core::apply_usage_report(loaded.inventory, report, name).value_or_throw();
+    loaded.usage_report = name;
+  } else if (!local_host) {
     warn(context, "host usage unknown: the devices come from " + loaded.foreign +
-                      "; none is called free, acting on one needs --force");
+                      "; none is called free, acting on one needs --force (or pass --host-usage "
+                      "FILE: pcipass list --json run on that host)");
   }
   return loaded;
 }

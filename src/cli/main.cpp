@@ -91,6 +91,10 @@ int main(int argc, char** argv) {
                  "Root of the /proc tree for host-usage probes (default: proc beside --sysfs-root)");
   app.add_option("-c,--connect", o.connect, "libvirt URI to read node devices from");
   app.add_option("--lspci", o.lspci_file, "Read devices from lspci -Dvmmm text in FILE ('-': stdin)");
+  app.add_option("--host-usage", o.host_usage,
+                 "Host usage of the devices of another host (-c URI, --lspci): the output of "
+                 "pcipass list --json run on that host, in FILE ('-': stdin)")
+      ->type_name("FILE");
   app.add_option("--source", o.source, "Inventory source: auto, sysfs, libvirt or lspci")
       ->check(CLI::IsMember({"auto", "sysfs", "libvirt", "lspci"}))
       ->capture_default_str();

@@ -176,7 +176,8 @@ TEST(CliSources, LspciTextFromStdinGivesTheSameDevicesButNeverThisMachinesUsage)
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err,
             "pcipass: warning: host usage unknown: the devices come from lspci text, not this "
-            "machine's /sys; none is called free, acting on one needs --force\n");
+            "machine's /sys; none is called free, acting on one needs --force (or pass "
+            "--host-usage FILE: pcipass list --json run on that host)\n");
   auto from_lspci = nlohmann::json::parse(r.out);
   EXPECT_EQ(from_lspci["source"], "lspci:-");
   ASSERT_EQ(from_lspci["devices"].size(), from_sysfs["devices"].size());
@@ -208,7 +209,8 @@ TEST(CliSources, ATestDriverInventoryIsNeverCalledFree) {
   const std::string warning = "pcipass: warning: host usage unknown: the devices come from "
                               "libvirt's test driver (" + uri +
                               "), not this machine; none is called free, acting on one needs "
-                              "--force\n";
+                              "--force (or pass --host-usage FILE: pcipass list --json run on "
+                              "that host)\n";
   const auto listed = run_pcipass({"-c", uri, "list", "--json"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_EQ(listed.err, warning);

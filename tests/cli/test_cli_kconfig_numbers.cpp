@@ -209,7 +209,8 @@ TEST(CliKconfigNumbers, ADotConfigOfAnotherNumberingThanThePreviousFileStopsKcon
   const CommandResult r = lab.kconfig();
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(r.err, "pcipass: warning: host usage unknown: the devices come from lspci text, not "
-                   "this machine's /sys; none is called free, acting on one needs --force\n"
+                   "this machine's /sys; none is called free, acting on one needs --force (or pass "
+                   "--host-usage FILE: pcipass list --json run on that host)\n"
                    "pcipass: error: " + lab.config().string() + ": CONFIG_" + symbol(4) +
                        " selected 0000:02:00.0 (" + sdevice_of("0000:02:00.0") +
                        "), but the new numbering gives that number to 0000:00:14.0 (" +

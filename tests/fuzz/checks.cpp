@@ -9,6 +9,7 @@
 #include <pcipass/core/nodedev_xml.hpp>
 #include <pcipass/core/pci_address.hpp>
 #include <pcipass/core/text.hpp>
+#include <pcipass/core/usage_report.hpp>
 
 #include <cstdio>
 #include <iterator>
@@ -434,6 +435,50 @@ void check_identity(const std::uint8_t* data, std::size_t size) {
   }
 }
 
+void check_usage_report(const std::uint8_t* data, std::size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto report = core::parse_usage_report(text);
+  if (!report) {
+    if (report.error().message.find('\n') != std::string::npos)
+      violated("multi-line error message", report.error().message);
+    if (report.error().code != core::ExitCode::bad_input)
+      violated("a malformed report is not bad input", report.error().message);
+    return;
+  }
+  core::Inventory inventory;
+  for (const auto& [address, reported] : report->devices) {
+    for (const std::string& use : reported.host_uses) {
+      if (use != core::sanitize_untrusted(use)) violated("host use is not sanitised", use);
+    }
+    if (reported.host_usage_unknown != core::sanitize_untrusted(reported.host_usage_unknown))
+      violated("host_usage_unknown is not sanitised", reported.host_usage_unknown);
+    core::PciDevice d;
+    d.address = address;
+    d.vendor_id = reported.vendor_id;
+    d.device_id = reported.device_id;
+    inventory.add(d);
+  }
+  core::Inventory more = inventory;
+  core::PciDevice extra;
+  extra.address = core::PciAddress{0xffff, 0xff, 0x1f, 7};
+  if (report->devices.count(extra.address) == 0) {
+    more.add(extra);
+    if (core::apply_usage_report(more, *report, "fuzz")) violated("a device more was accepted", "");
+    for (const auto& [address, d] : more.devices()) {
+      if (!d.host_uses.empty()) violated("a refused report changed the inventory", address.to_string());
+    }
+  }
+  if (auto applied = core::apply_usage_report(inventory, *report, "fuzz"); !applied)
+    violated("its own devices were refused", applied.error().message);
+  for (const auto& [address, reported] : report->devices) {
+    const core::PciDevice* d = inventory.find(address);
+    if (d == nullptr || d->host_uses != reported.host_uses ||
+        d->host_usage_unknown != reported.host_usage_unknown) {
+      violated("a device did not get its reported usage", address.to_string());
+    }
+  }
+}
+
 const std::vector<FuzzTarget>& fuzz_targets() {
   static const std::vector<FuzzTarget> targets = {
       {"pci_address", check_pci_address},
@@ -446,6 +491,7 @@ const std::vector<FuzzTarget>& fuzz_targets() {
       {"kconfig_quote", check_kconfig_quote},
       {"kconfig_writer", check_kconfig_writer},
       {"identity", check_identity},
+      {"usage_report", check_usage_report},
   };
   return targets;
 }

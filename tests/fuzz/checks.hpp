@@ -61,6 +61,12 @@ void check_kconfig_quote(const std::uint8_t* data, std::size_t size);
 // independently of the generator, with and without host devices.
 void check_kconfig_writer(const std::uint8_t* data, std::size_t size);
 
+// parse_usage_report never crashes and fails with one line (bad_input);
+// what it accepts is sanitised text, and applying it to an inventory of
+// exactly its devices succeeds and gives each its reported usage, while
+// applying it to one device more changes nothing.
+void check_usage_report(const std::uint8_t* data, std::size_t size);
+
 struct FuzzTarget {
   const char* name;  // folder name under tests/fuzz/corpus and regressions
   void (*check)(const std::uint8_t*, std::size_t);
