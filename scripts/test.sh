@@ -20,6 +20,19 @@ if ! bash scripts/start-libvirtd.sh; then
 fi
 
 jobs=$(nproc)
+# Each stage says what it took, so a slower suite shows where the time went.
+stage_start=$SECONDS
+stage() {
+  if [[ -n ${stage_name:-} ]]; then
+    echo "== $stage_name took $((SECONDS - stage_start)) s (total $SECONDS s)"
+  fi
+  stage_name=$1
+  stage_start=$SECONDS
+  [[ -n $1 ]] && echo "== $1"
+  return 0
+}
+trap 'stage ""' EXIT
+
 run_suite() {
   local dir=$1
   shift
@@ -33,10 +46,10 @@ run_suite() {
   ctest --test-dir "$dir" --output-on-failure -j "$jobs"
 }
 
-echo "== normal build"
+stage "normal build"
 run_suite build
 if [[ ${PCIPASS_SKIP_SANITIZERS:-0} != 1 ]]; then
-  echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+  stage "AddressSanitizer + UndefinedBehaviorSanitizer build"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build-asan -DPCIPASS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 fi
@@ -44,7 +57,7 @@ if [[ ${PCIPASS_SKIP_E2E:-0} != 1 ]]; then
   # Debian's default kernel (6.1 on Debian 12) and the newest the archive
   # offers (6.12), whose sysfs and VFIO are what newer hosts run.
   for kernel in default newest; do
-    echo "== end-to-end tests in a QEMU guest (scripts/e2e.sh build $kernel)"
+    stage "end-to-end tests in a QEMU guest (scripts/e2e.sh build $kernel)"
     e2e_status=0
     bash scripts/e2e.sh build "$kernel" || e2e_status=$?
     if ((e2e_status == 77)); then
@@ -56,6 +69,6 @@ if [[ ${PCIPASS_SKIP_E2E:-0} != 1 ]]; then
 fi
 fuzz_seconds=${PCIPASS_FUZZ_SECONDS:-30}
 if ((fuzz_seconds > 0)); then
-  echo "== fuzzing each parser for ${fuzz_seconds}s"
+  stage "fuzzing each parser for ${fuzz_seconds}s"
   bash scripts/fuzz.sh "$fuzz_seconds"
 fi
