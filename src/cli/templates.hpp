@@ -2,7 +2,7 @@
 
 // The files under xml-templates/ that pcipass carries in its binary, so an
 // installed pcipass needs nothing beside it and the repository copies stay
-// the single source (DESIGN.md, Templates).
+// the single source.
 
 #include <string_view>
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// Actions as data (DESIGN.md "the flow of data"): planners compile a request
+// Actions as data (docs/architecture.md, "The flow of data"): planners compile a request
 // into a list of actions; the executor prints them (--dry-run, --json) or
 // performs them, journaling each before it is made.
 

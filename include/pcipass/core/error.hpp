@@ -1,6 +1,6 @@
 #pragma once
 
-// Errors in two tiers (STYLE.md §6): low-level functions return Result<T>, a
+// Errors in two tiers (docs/architecture.md, "Errors"): low-level functions return Result<T>, a
 // value or an Error with context; commands throw Failure, which the one catch
 // in main turns into `pcipass: error: <what>` and the documented exit code.
 

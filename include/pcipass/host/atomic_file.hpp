@@ -27,7 +27,7 @@ enum class Target {
 // which commit() fsyncs and renames over the target (then fsyncs the
 // folder). Without commit() the destructor removes the temporary file and
 // the target stays as it was. Every file pcipass writes outside sysfs goes
-// through this class (STYLE.md §8).
+// through this class (docs/architecture.md, "The journal").
 class AtomicFile {
 public:
   // Starts replacing `path`; the new file gets `mode` (never world-writable:
