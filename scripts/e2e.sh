@@ -20,7 +20,8 @@
 # Stage 1 (tests/e2e/guest.sh, checked by tests/e2e/check.py): doctor, list,
 # groups, bind, refusal of the mounted controller, release, permissions; then
 # a second boot with the same state disk, restore and status. Stage 2, a
-# third boot with libvirtd and QEMU added: pcipass bringup into a nested
+# third boot with libvirtd and QEMU added: bind, status and release through
+# libvirt's remote protocol (qemu+tcp://127.0.0.1), then pcipass bringup into a nested
 # guest that libvirt starts with the controller passed through, as root
 # (qemu:///system) and as an unprivileged user (qemu:///session). Stage 3,
 # two more boots: bind the free controller, then boot with the two
@@ -159,8 +160,9 @@ depmod -b "$rootfs" "$kver"
 initrd=$work/initrd.cpio
 (cd "$rootfs" && find . | cpio -o -H newc --quiet) >"$initrd"
 
-# Stage 2 adds libvirtd, virsh and QEMU, taken from the installed Debian
-# packages, as a second archive the kernel unpacks over the first.
+# Stage 2 adds libvirtd (with its qemu and node-device drivers), virsh and
+# QEMU, taken from the installed Debian packages, as a second archive the
+# kernel unpacks over the first.
 nested=$work/nested
 rm -rf "$nested"
 mkdir -p "$nested"/{etc/libvirt,var/lib/libvirt/qemu,var/cache/libvirt/qemu,var/log/libvirt/qemu,e2e}
@@ -169,7 +171,7 @@ nested_files=(/usr/sbin/libvirtd /usr/sbin/virtlogd /usr/bin/virsh /usr/bin/qemu
 while read -r f; do
   [[ -f $f ]] && nested_files+=("$f")
 done < <(dpkg -L libvirt0 libvirt-daemon libvirt-daemon-driver-qemu 2>/dev/null |
-  grep -E '^/usr/lib/x86_64-linux-gnu/(libvirt|libvirt-qemu)[.]so|/libvirt/connection-driver/libvirt_driver_qemu[.]so|^/usr/share/libvirt/cpu_map/x86_|^/usr/share/libvirt/cpu_map/index')
+  grep -E '^/usr/lib/x86_64-linux-gnu/(libvirt|libvirt-qemu)[.]so|/libvirt/connection-driver/libvirt_driver_(qemu|nodedev)[.]so|^/usr/share/libvirt/cpu_map/x86_|^/usr/share/libvirt/cpu_map/index')
 for f in /usr/share/seabios/bios-256k.bin /usr/share/seabios/bios.bin /usr/share/qemu/kvmvapic.bin \
   /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/vgabios-stdvga.bin; do
   [[ -e $f ]] && nested_files+=("$f")

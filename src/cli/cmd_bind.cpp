@@ -1,5 +1,6 @@
 #include "commands.hpp"
 #include "host_prep.hpp"
+#include "remote_host.hpp"
 
 #include <memory>
 
@@ -22,6 +23,20 @@ int run_bind(Context& context, const BindOptions& options) {
       options.exact ? core::GroupExpansion::named_only : core::GroupExpansion::whole_groups;
 
   const auto lock = lock_state(context, options.change);
+  if (std::optional<RemoteHost> remote = open_remote_host(
+          context, options.change.dry_run ? host::LibvirtConnection::Access::read_only
+                                          : host::LibvirtConnection::Access::read_write)) {
+    // Another host: libvirt detaches there, and loads vfio-pci itself.
+    host::Journal journal = host::Journal::load(*context.os, remote->state_dir).value_or_throw();
+    const core::Inventory inventory = load_remote_inventory(context, *remote);
+    core::Plan plan =
+        core::plan_bind(inventory, request, journal.state(), core::VfioModule::loaded)
+            .value_or_throw();
+    make_through_libvirt(plan, remote->uri);
+    execute_plan(context, plan, journal, options.change,
+                 {.command = "bind", .node_devices = remote->devices.get()});
+    return 0;
+  }
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
   const core::Inventory inventory =
@@ -39,7 +54,8 @@ void register_bind(CLI::App& app, Context& context, int& exit_code) {
   auto options = std::make_shared<BindOptions>();
   CLI::App* cmd = app.add_subcommand(
       "bind",
-      "Move devices (and the rest of their IOMMU groups) from their host drivers to vfio-pci");
+      "Move devices (and the rest of their IOMMU groups) from their host drivers to vfio-pci "
+      "(with -c URI of another host: through that host's libvirt)");
   cmd->add_option("DEV", options->devices, "Devices: addresses (0000:2d:00.0 or 2d:00.0), pci_0000_2d_00_0, serial:SERIAL, /dev/nvme1n1, nvme1 or an interface name")->required();
   cmd->add_flag("--force", options->force,
                 "Also take devices the host uses (its root disk, its network, ...)");

@@ -57,6 +57,8 @@ bool etc_has_group(Context& context, const std::string& name) {
 }
 
 int run_permissions(Context& context, const PermissionsOptions& options) {
+  // Another host is refused before the lock: a refusal leaves no state folder behind.
+  refuse_foreign_connection(context, context.options.connect);
   core::PermissionRequest request;
   request.group = !options.group.empty()                   ? options.group
                   : etc_has_group(context, "libvirt-qemu") ? "libvirt-qemu"

@@ -1,5 +1,6 @@
 #include "commands.hpp"
 #include "host_prep.hpp"
+#include "remote_host.hpp"
 
 #include <pcipass/core/sriov.hpp>
 
@@ -29,11 +30,27 @@ int run_release(Context& context, const ReleaseOptions& options) {
   request.scope = options.all ? core::ReleaseScope::all : core::ReleaseScope::named;
 
   const auto lock = lock_state(context, options.change);
+  std::optional<RemoteHost> remote = open_remote_host(
+          context, options.change.dry_run ? host::LibvirtConnection::Access::read_only
+                                          : host::LibvirtConnection::Access::read_write);
   host::Journal journal =
-      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir)
+          .value_or_throw();
   if (options.forget) {
     const core::Plan plan = core::plan_forget(request, journal.state()).value_or_throw();
     execute_plan(context, plan, journal, options.change, {.command = "forget"});
+    return 0;
+  }
+  if (remote) {
+    // Another host: only devices are journaled there, re-attached by libvirt.
+    const core::Inventory inventory = journal.state().bind_entries().empty()
+                                          ? core::Inventory{}
+                                          : load_remote_inventory(context, *remote);
+    core::Plan plan = core::plan_release(inventory, request, journal.state()).value_or_throw();
+    make_through_libvirt(plan, remote->uri);
+    execute_plan(context, plan, journal, options.change,
+                 {.command = "release", .refused = plan.refused,
+                  .node_devices = remote->devices.get()});
     return 0;
   }
   const core::Inventory inventory = load_inventory_for(context, journal.state());
@@ -68,7 +85,7 @@ void register_release(CLI::App& app, Context& context, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "release",
       "Give devices pcipass bound back to the drivers they had (recorded in the journal); "
-      "forget those that have left the host");
+      "forget those that have left the host (with -c URI of another host: through its libvirt)");
   cmd->add_option("DEV", options->devices, "Devices pcipass bound: addresses, pci_0000_2d_00_0 or serial:SERIAL (names like nvme1 vanish on vfio-pci)");
   cmd->add_flag("--all", options->all,
                 "Undo everything pcipass did: release every device the journal holds, give "

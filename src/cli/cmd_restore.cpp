@@ -23,6 +23,8 @@ struct RestoreOptions {
 };
 
 int run_restore(Context& context, const RestoreOptions& options) {
+  // Another host is refused before the lock: a refusal leaves no state folder behind.
+  refuse_foreign_connection(context, context.options.connect);
   const auto lock = lock_state(context, options.change);
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();

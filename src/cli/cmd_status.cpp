@@ -1,5 +1,6 @@
 #include "commands.hpp"
 #include "host_prep.hpp"
+#include "remote_host.hpp"
 #include "table.hpp"
 
 #include <pcipass/core/inventory_json.hpp>
@@ -31,7 +32,7 @@ std::string read_override(const host::Sysfs& sys, const core::PciAddress& addres
 }
 
 DeviceStatus assess(Context& context, const core::Inventory& inventory,
-                    const core::JournalEntry& entry) {
+                    const core::JournalEntry& entry, const std::optional<RemoteHost>& remote) {
   const auto& bind = std::get<core::BindToVfio>(entry.action);
   DeviceStatus s{&entry, {}, {}, false, true, {}};
   const core::PciDevice* device = inventory.find(bind.address);
@@ -42,9 +43,14 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
     return s;
   }
   s.driver = device->driver;
-  s.driver_override = read_override(*context.sysfs, bind.address);
-  s.vfio_node = context.dev->exists("vfio/" + std::to_string(bind.iommu_group));
-  const bool applied = device->on_vfio() && s.driver_override == core::k_vfio_driver && s.vfio_node;
+  if (!remote) {
+    s.driver_override = read_override(*context.sysfs, bind.address);
+    s.vfio_node = context.dev->exists("vfio/" + std::to_string(bind.iommu_group));
+  }
+  // libvirt shows the driver only: on vfio-pci is all another host can tell.
+  const bool applied =
+      device->on_vfio() &&
+      (remote || (s.driver_override == core::k_vfio_driver && s.vfio_node));
   if (entry.state != core::EntryState::done) {
     s.verdict = std::string("interrupted (") + core::to_string(entry.state) +
                 "): run pcipass bind again to finish, or pcipass release to undo";
@@ -52,6 +58,9 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
     s.verdict = "a different device (" + device->ids() + ") sits there now";
   } else if (applied) {
     s.verdict = "applied";
+  } else if (!device->on_vfio() && remote) {
+    s.verdict = "not applied (after a reboot of that host?): run pcipass -c URI bind again, or "
+                "pcipass -c URI release";
   } else if (!device->on_vfio()) {
     s.verdict = "not applied (after a reboot?): run pcipass restore, or pcipass release";
   } else {
@@ -113,12 +122,20 @@ std::string or_dash(const std::string& text) {
 }
 
 int run_status(Context& context) {
+  const std::optional<RemoteHost> remote =
+      open_remote_host(context, host::LibvirtConnection::Access::read_only);
   host::Journal journal =
-      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
-  const core::Inventory inventory = load_sysfs_inventory(context);
+      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir)
+          .value_or_throw();
+  core::Inventory inventory;
+  if (!remote) {
+    inventory = load_sysfs_inventory(context);
+  } else if (!journal.state().bind_entries().empty()) {
+    inventory = load_remote_inventory(context, *remote);
+  }
   std::vector<DeviceStatus> devices;
   for (const core::JournalEntry* entry : journal.state().bind_entries()) {
-    devices.push_back(assess(context, inventory, *entry));
+    devices.push_back(assess(context, inventory, *entry, remote));
   }
   std::vector<const core::JournalEntry*> others;
   for (const core::JournalEntry& entry : journal.state().entries()) {
@@ -131,7 +148,8 @@ int run_status(Context& context) {
 
   if (context.options.json) {
     nlohmann::json doc{{"schema", core::k_json_schema_version},
-                       {"journal", journal.path().string()}};
+                       {"journal", journal.path().string()},
+                       {"through", remote ? nlohmann::json(remote->uri) : nlohmann::json(nullptr)}};
     doc["devices"] = nlohmann::json::array();
     for (const DeviceStatus& s : devices) {
       const auto& bind = std::get<core::BindToVfio>(s.entry->action);
@@ -143,8 +161,10 @@ int run_status(Context& context) {
                                 {"restore_driver", bind.restore_driver},
                                 {"present", s.present},
                                 {"driver", s.driver},
-                                {"driver_override", s.driver_override},
-                                {"vfio_node", s.vfio_node},
+                                {"driver_override", remote ? nlohmann::json(nullptr)
+                                                           : nlohmann::json(s.driver_override)},
+                                {"vfio_node", remote ? nlohmann::json(nullptr)
+                                                     : nlohmann::json(s.vfio_node)},
                                 {"state", s.verdict}});
     }
     doc["other"] = nlohmann::json::array();
@@ -171,7 +191,10 @@ int run_status(Context& context) {
   }
   std::ostream& out = *context.out;
   if (devices.empty() && others.empty()) {
-    out << "pcipass has changed nothing on this host (journal " << journal.path().string() << ")\n";
+    out << "pcipass has changed nothing on "
+        << (remote ? "the host at '" + core::sanitize_untrusted(remote->uri) + "'"
+                   : std::string("this host"))
+        << " (journal " << journal.path().string() << ")\n";
     return 0;
   }
   if (!devices.empty()) {
@@ -181,10 +204,16 @@ int run_status(Context& context) {
       const auto& bind = std::get<core::BindToVfio>(s.entry->action);
       table.add_row({bind.address.to_string(), bind.expected.to_string(),
                      std::to_string(bind.iommu_group), core::to_string(s.entry->state),
-                     or_dash(bind.restore_driver), or_dash(s.driver), or_dash(s.driver_override),
-                     s.vfio_node ? "present" : "missing", s.verdict});
+                     or_dash(bind.restore_driver), or_dash(s.driver),
+                     remote ? "unknown" : or_dash(s.driver_override),
+                     remote ? "unknown" : (s.vfio_node ? "present" : "missing"), s.verdict});
     }
     table.print(out);
+    if (remote) {
+      out << "(devices on the host at '" << core::sanitize_untrusted(remote->uri)
+          << "', as its libvirt reports them: it shows drivers, not driver_override or "
+             "/dev/vfio)\n";
+    }
   }
   for (const core::JournalEntry* entry : others) {
     const auto file = file_now(*entry, now);
@@ -204,7 +233,9 @@ int run_status(Context& context) {
 
 void register_status(CLI::App& app, Context& context, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
-      "status", "Show what pcipass has applied, from its journal, against what the host shows now");
+      "status",
+      "Show what pcipass has applied, from its journal, against what the host shows now (with -c "
+      "URI of another host: that host's journal against what its libvirt reports)");
   cmd->callback([&context, &exit_code] { exit_code = run_status(context); });
 }
 

@@ -22,6 +22,8 @@ struct VfsOptions {
 };
 
 int run_vfs(Context& context, const VfsOptions& options) {
+  // Another host is refused before the lock: a refusal leaves no state folder behind.
+  refuse_foreign_connection(context, context.options.connect);
   const auto count = core::parse_decimal(options.count);
   if (!count || *count < 0 || *count > 0xffff) {
     throw core::Failure("invalid VF count " + core::quote_for_message(options.count) +

@@ -97,7 +97,10 @@ SourceKind select_source(const GlobalOptions& options);
 
 // Builds the inventory from the source select_source() picks.
 // Throws core::Failure with the documented exit code.
-LoadedInventory load_inventory(Context& context, const DeviceScope& scope = DeviceScope::all());
+// `connection`, when given, is the open connection to -c's URI to read
+// node devices through (instead of opening another).
+LoadedInventory load_inventory(Context& context, const DeviceScope& scope = DeviceScope::all(),
+                               const host::LibvirtConnection* connection = nullptr);
 
 // Prints `pcipass: warning: <text>` on the error stream.
 void warn(Context& context, const std::string& text);

@@ -80,6 +80,7 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
                           options.dry_run ? nullptr : &journal,
                           options.dry_run ? host::DryRun::yes : host::DryRun::no, roots);
   executor.set_keep_going(run.keep_going);
+  executor.set_node_devices(run.node_devices);
   executor.set_observer([&](const core::Action& action, const std::vector<host::Operation>& ops) {
     if (json) {
       nlohmann::json entry{{"description", core::describe(action)},
@@ -107,6 +108,9 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
         {"command", command},
         {"dry_run", options.dry_run},
         {"state_dir", context.options.state_dir},
+        {"journal", journal.path().string()},
+        {"through", run.node_devices != nullptr ? nlohmann::json(run.node_devices->uri())
+                                                : nlohmann::json(nullptr)},
         {"notes", plan.notes},
         {"refused", refused},
         {"actions", actions},

@@ -61,6 +61,9 @@ struct PlanRun {
   // Folders beside the sysfs, /dev and /etc roots that this run's file
   // actions may name (install-service --unit-dir).
   std::vector<std::string> extra_roots = {};
+  // The host the device actions are made on through libvirt (-c URI of
+  // another host), or null: this machine's sysfs.
+  host::NodeDevices* node_devices = nullptr;
 };
 
 // Runs `plan` (or only shows it) within the run's sysfs, /dev and /etc

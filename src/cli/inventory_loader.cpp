@@ -80,8 +80,8 @@ void refuse_foreign_connection(const Context& context, const std::string& uri) {
   if (foreign.empty()) return;
   throw Failure("this command changes or reads this machine's devices (" +
                     context.options.sysfs_root + "), but -c names " + foreign +
-                    ": pcipass never mixes the two; run it on that host (binding through "
-                    "libvirt's node-device API is not built yet)",
+                    ": pcipass never mixes the two; run it on that host (bind, release and status "
+                    "act on another host through libvirt; this command does not)",
                 ExitCode::usage);
 }
 
@@ -116,7 +116,8 @@ void warn_unknown_host_usage(Context& context, const LoadedInventory& loaded) {
                     ", which need --force like the host's own (pcipass doctor says more)");
 }
 
-LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {
+LoadedInventory load_inventory(Context& context, const DeviceScope& scope,
+                               const host::LibvirtConnection* connection) {
   const GlobalOptions& o = context.options;
   LoadedInventory loaded;
   host::HaveDetails details = host::HaveDetails::no;
@@ -131,10 +132,14 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope) {
       break;
     }
     case SourceKind::libvirt: {
-      auto conn = context.open_libvirt(o.connect).value_or_throw();
-      loaded.inventory = host::read_libvirt_inventory(conn).value_or_throw();
-      loaded.source_label = "libvirt:" + conn.uri();
-      loaded.foreign = foreign_libvirt(conn.uri());
+      std::optional<host::LibvirtConnection> opened;
+      if (connection == nullptr) {
+        opened.emplace(context.open_libvirt(o.connect).value_or_throw());
+        connection = &*opened;
+      }
+      loaded.inventory = host::read_libvirt_inventory(*connection).value_or_throw();
+      loaded.source_label = "libvirt:" + connection->uri();
+      loaded.foreign = foreign_libvirt(connection->uri());
       break;
     }
     case SourceKind::lspci: {

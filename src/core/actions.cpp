@@ -71,6 +71,26 @@ bool get_mode(const nlohmann::json& json, unsigned& out, const char* field = "mo
   return true;
 }
 
+// " through libvirt at URI" for an action made on another host, else "".
+std::string through_libvirt(const std::string& uri) {
+  return uri.empty() ? std::string() : " through libvirt at " + sanitize_untrusted(uri);
+}
+
+// A device action made through libvirt records the URI and the node device.
+void add_through(nlohmann::json& json, const PciAddress& address, const std::string& uri) {
+  if (uri.empty()) return;
+  json["through"] = uri;
+  json["node_device"] = address.libvirt_name();
+}
+
+// The optional "through" field: absent is this machine's sysfs (every
+// journal written before binding through libvirt); present, a non-empty URI.
+bool get_through(const nlohmann::json& json, std::string& out) {
+  out.clear();
+  if (!json.contains("through")) return true;
+  return get_string(json, "through", out) && !out.empty();
+}
+
 }  // namespace
 
 std::string DeviceIds::to_string() const {
@@ -99,6 +119,7 @@ std::vector<SysfsWrite> sysfs_writes(const Action& action) {
   return std::visit(
       Overloaded{
           [](const BindToVfio& a) {
+            if (!a.through.empty()) return std::vector<SysfsWrite>{};  // libvirt's to make
             const std::string address = a.address.to_string();
             std::vector<SysfsWrite> writes{
                 {device_path(a.address, "driver_override"), k_vfio_driver}};
@@ -109,6 +130,7 @@ std::vector<SysfsWrite> sysfs_writes(const Action& action) {
             return writes;
           },
           [](const ReleaseDevice& a) {
+            if (!a.through.empty()) return std::vector<SysfsWrite>{};  // libvirt's to make
             const std::string address = a.address.to_string();
             std::vector<SysfsWrite> writes;
             const bool on_vfio = a.current_driver == k_vfio_driver;
@@ -147,13 +169,14 @@ std::string describe(const Action& action) {
               line += "; release gives it back to " +
                       (a.restore_driver.empty() ? std::string("no driver") : a.restore_driver);
             }
-            return line;
+            return line + through_libvirt(a.through);
           },
           [](const ReleaseDevice& a) {
             return "release " + a.address.to_string() + " (" + a.expected.to_string() + ") from " +
                    (a.current_driver.empty() ? std::string("no driver") : a.current_driver) +
                    " back to " +
-                   (a.restore_driver.empty() ? std::string("no driver") : a.restore_driver);
+                   (a.restore_driver.empty() ? std::string("no driver") : a.restore_driver) +
+                   through_libvirt(a.through);
           },
           [](const ForgetDevice& a) {
             return "forget " + a.address.to_string() + " (" + a.expected.to_string() + "): " +
@@ -208,14 +231,17 @@ nlohmann::json action_to_json(const Action& action) {
                                 {"iommu_group", a.iommu_group}};
             // Journals written before identities have none: absent means unknown.
             if (!a.identity.empty()) json["identity"] = a.identity.to_json();
+            add_through(json, a.address, a.through);
             return json;
           },
           [](const ReleaseDevice& a) {
-            return nlohmann::json{{"action", "release-device"},
-                                  {"address", a.address.to_string()},
-                                  {"expected_ids", a.expected.to_string()},
-                                  {"current_driver", a.current_driver},
-                                  {"restore_driver", a.restore_driver}};
+            nlohmann::json json{{"action", "release-device"},
+                                {"address", a.address.to_string()},
+                                {"expected_ids", a.expected.to_string()},
+                                {"current_driver", a.current_driver},
+                                {"restore_driver", a.restore_driver}};
+            add_through(json, a.address, a.through);
+            return json;
           },
           [](const ForgetDevice& a) {
             nlohmann::json json{{"action", "forget-device"},
@@ -295,6 +321,7 @@ Result<Action> action_from_json(const nlohmann::json& json) {
       if (!identity) return bad_field("bind-to-vfio", "identity");
       a.identity = std::move(*identity);
     }
+    if (!get_through(json, a.through)) return bad_field("bind-to-vfio", "through");
     return Action{a};
   }
   if (kind == "release-device") {
@@ -305,6 +332,7 @@ Result<Action> action_from_json(const nlohmann::json& json) {
       return bad_field("release-device", "current_driver");
     if (!get_string(json, "restore_driver", a.restore_driver))
       return bad_field("release-device", "restore_driver");
+    if (!get_through(json, a.through)) return bad_field("release-device", "through");
     return Action{a};
   }
   if (kind == "forget-device") {

@@ -40,6 +40,7 @@ std::string Operation::line() const {
   if (kind == "modprobe") return "run modprobe " + target;
   if (kind == "write-file") return "write " + target + " (" + value + ")";
   if (kind == "remove-file") return "remove " + target + " (" + value + ")";
+  if (kind == "libvirt-call") return "call " + value + " on node device " + target;
   return "set " + value + " on " + target;
 }
 
@@ -51,6 +52,16 @@ std::vector<Operation> operations_of(const Action& action, const Sysfs& sys) {
   std::vector<Operation> ops;
   for (const core::SysfsWrite& w : core::sysfs_writes(action)) {
     ops.push_back({"sysfs-write", sys.display_path(w.path), w.bytes});
+  }
+  if (const auto* bind = std::get_if<core::BindToVfio>(&action); bind && !bind->through.empty()) {
+    ops.push_back({"libvirt-call", bind->address.libvirt_name(),
+                   "virNodeDeviceDetachFlags (driver vfio) at " +
+                       core::sanitize_untrusted(bind->through)});
+  }
+  if (const auto* release = std::get_if<core::ReleaseDevice>(&action);
+      release && !release->through.empty()) {
+    ops.push_back({"libvirt-call", release->address.libvirt_name(),
+                   "virNodeDeviceReAttach at " + core::sanitize_untrusted(release->through)});
   }
   if (const auto* m = std::get_if<core::LoadModule>(&action))
     ops.push_back({"modprobe", m->name, ""});
@@ -200,6 +211,80 @@ core::Status Executor::check_device(const core::PciAddress& address,
   return core::ok();
 }
 
+core::Result<NodeDevices*> Executor::node_devices_for(const std::string& through,
+                                                       const std::string& label) const {
+  if (m_node_devices != nullptr && m_node_devices->uri() == through) return m_node_devices;
+  return fail(label + ": it is on the host libvirt reaches at '" +
+                  core::sanitize_untrusted(through) +
+                  "'; nothing was changed (run pcipass with -c and that URI)",
+              ExitCode::refused);
+}
+
+core::Status Executor::check_remote_device(const core::PciAddress& address,
+                                           const core::DeviceIds& expected,
+                                           const std::string& planned_driver,
+                                           const core::DeviceIdentity& recorded, const char* verb,
+                                           const std::string& through) const {
+  const std::string label = std::string(verb) + " " + address.to_string();
+  auto devices = node_devices_for(through, label);
+  if (!devices) return fail(devices.error());
+  auto device = (*devices)->read(address);
+  if (!device) return fail(device.error().with_context(label));
+  if (!*device) {
+    return fail(label + ": libvirt at '" + core::sanitize_untrusted(through) +
+                    "' no longer has it; nothing was changed for it (run pcipass again to "
+                    "re-plan)",
+                ExitCode::refused);
+  }
+  const auto now = core::DeviceIds::of(**device);
+  const std::string now_text = now ? now->to_string() : std::string("unreadable");
+  if (now_text != expected.to_string()) {
+    return fail(label + ": the device there is now " + now_text + ", not " + expected.to_string() +
+                    " as planned; nothing was changed for it (run pcipass again to re-plan)",
+                ExitCode::refused);
+  }
+  if ((*device)->driver != planned_driver) {
+    return fail(label + ": its driver changed since planning (now " +
+                    driver_or_none((*device)->driver) + ", planned for " +
+                    driver_or_none(planned_driver) +
+                    "); nothing was changed for it (run pcipass again to re-plan)",
+                ExitCode::refused);
+  }
+  // libvirt shows few serials (VPD at most): what it shows must agree.
+  const core::DeviceIdentity identity = core::identity_of(**device, nullptr);
+  if (recorded.has_serial() &&
+      core::compare_identity(recorded, identity) == core::IdentityMatch::different) {
+    return fail(label + ": the device there is now another one (" +
+                    core::identity_difference(recorded, identity) +
+                    ") than planned; nothing was changed for it (run pcipass again to re-plan)",
+                ExitCode::refused);
+  }
+  return core::ok();
+}
+
+core::Status Executor::perform_remote(const Action& action, const std::string& context) {
+  const auto* bind = std::get_if<core::BindToVfio>(&action);
+  const auto* release = std::get_if<core::ReleaseDevice>(&action);
+  if (bind == nullptr && release == nullptr) return fail(context + ": not a device action", ExitCode::failure);
+  const core::PciAddress address = bind ? bind->address : release->address;
+  const std::string& through = bind ? bind->through : release->through;
+  auto devices = node_devices_for(through, context);
+  if (!devices) return fail(devices.error());
+  if (auto done = bind ? (*devices)->detach_to_vfio(address) : (*devices)->reattach(address);
+      !done) {
+    return fail(done.error().with_context(context));
+  }
+  auto device = (*devices)->read(address);
+  if (!device) return fail(device.error().with_context(context));
+  const std::string wanted = bind ? std::string(core::k_vfio_driver) : release->restore_driver;
+  const std::string now = *device ? (*device)->driver : std::string();
+  if (*device && now == wanted) return core::ok();
+  return fail(context + ": libvirt at '" + core::sanitize_untrusted(through) + "' reports " +
+                  (*device ? "driver " + driver_or_none(now) : std::string("no such device")) +
+                  " afterwards, not " + driver_or_none(wanted),
+              ExitCode::host_error);
+}
+
 core::Status Executor::write_all(const Action& action, const std::string& context) {
   for (const core::SysfsWrite& w : core::sysfs_writes(action)) {
     if (auto written = m_sys.write(w.path, w.bytes); !written)
@@ -226,7 +311,27 @@ core::Status Executor::verify_driver(const core::PciAddress& address, const std:
 core::Status Executor::perform(const Action& action) {
   // Checks that need no journal entry come first: a refusal changes nothing.
   std::string context;
-  if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
+  const auto* remote_bind = std::get_if<core::BindToVfio>(&action);
+  const auto* remote_release = std::get_if<core::ReleaseDevice>(&action);
+  if (remote_bind && remote_bind->through.empty()) remote_bind = nullptr;
+  if (remote_release && remote_release->through.empty()) remote_release = nullptr;
+  if (remote_bind != nullptr) {
+    context = "binding " + remote_bind->address.to_string() + " to vfio-pci";
+    if (auto ok = check_remote_device(remote_bind->address, remote_bind->expected,
+                                      remote_bind->current_driver, remote_bind->identity,
+                                      "binding", remote_bind->through);
+        !ok) {
+      return ok;
+    }
+  } else if (remote_release != nullptr) {
+    context = "releasing " + remote_release->address.to_string();
+    if (auto ok = check_remote_device(remote_release->address, remote_release->expected,
+                                      remote_release->current_driver, {}, "releasing",
+                                      remote_release->through);
+        !ok) {
+      return ok;
+    }
+  } else if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
     context = "binding " + bind->address.to_string() + " to vfio-pci";
     if (auto ok = check_device(bind->address, bind->expected, bind->current_driver, "binding"); !ok)
       return ok;
@@ -280,6 +385,7 @@ core::Status Executor::perform(const Action& action) {
   }
 
   auto outcome = [&]() -> core::Status {
+    if (remote_bind != nullptr || remote_release != nullptr) return perform_remote(action, context);
     if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
       if (auto ok = write_all(action, context); !ok) return ok;
       if (auto ok = verify_driver(bind->address, core::k_vfio_driver, context); !ok) return ok;

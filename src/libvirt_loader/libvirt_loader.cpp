@@ -85,6 +85,13 @@ char* virNodeDeviceGetXMLDesc(virNodeDevicePtr dev, unsigned int flags) {
   PCIPASS_FORWARD(virNodeDeviceGetXMLDesc, dev, flags);
 }
 int virNodeDeviceFree(virNodeDevicePtr dev) { PCIPASS_FORWARD(virNodeDeviceFree, dev); }
+virNodeDevicePtr virNodeDeviceLookupByName(virConnectPtr conn, const char* name) {
+  PCIPASS_FORWARD(virNodeDeviceLookupByName, conn, name);
+}
+int virNodeDeviceDetachFlags(virNodeDevicePtr dev, const char* driverName, unsigned int flags) {
+  PCIPASS_FORWARD(virNodeDeviceDetachFlags, dev, driverName, flags);
+}
+int virNodeDeviceReAttach(virNodeDevicePtr dev) { PCIPASS_FORWARD(virNodeDeviceReAttach, dev); }
 virDomainPtr virDomainLookupByName(virConnectPtr conn, const char* name) {
   PCIPASS_FORWARD(virDomainLookupByName, conn, name);
 }

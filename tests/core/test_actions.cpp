@@ -93,6 +93,36 @@ TEST(Actions, JsonRoundTripsEveryKind) {
             R"("expected_ids":"1b96:2600","iommu_group":9,"restore_driver":"nvme"})");
 }
 
+TEST(Actions, ADeviceActionThroughLibvirtRecordsTheHostAndMakesNoSysfsWrite) {
+  BindToVfio bind = k_bind;
+  bind.through = "qemu+ssh://hv1.example/system";
+  ReleaseDevice release{addr("0000:02:00.0"), DeviceIds{0x1b96, 0x2600}, "vfio-pci", "nvme",
+                        "qemu+ssh://hv1.example/system"};
+  for (const Action& action : {Action{bind}, Action{release}}) {
+    EXPECT_TRUE(sysfs_writes(action).empty()) << describe(action);
+    const nlohmann::json json = action_to_json(action);
+    EXPECT_EQ(json["through"], "qemu+ssh://hv1.example/system");
+    EXPECT_EQ(json["node_device"], "pci_0000_02_00_0");
+    auto back = action_from_json(json);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, action);
+    EXPECT_TRUE(describe(action).ends_with(" through libvirt at qemu+ssh://hv1.example/system"))
+        << describe(action);
+  }
+  // This machine's actions keep their writes and carry no such field.
+  EXPECT_FALSE(sysfs_writes(k_bind).empty());
+  EXPECT_FALSE(action_to_json(k_bind).contains("through"));
+  // An empty or non-string URI is a damaged journal, not this machine.
+  for (const nlohmann::json& through : {nlohmann::json(""), nlohmann::json(7)}) {
+    nlohmann::json json = action_to_json(bind);
+    json["through"] = through;
+    auto bad = action_from_json(json);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message,
+              "journal action bind-to-vfio: field 'through' missing or malformed");
+  }
+}
+
 TEST(Actions, MalformedJsonNamesTheField) {
   auto bad =
       action_from_json(nlohmann::json{{"action", "bind-to-vfio"}, {"address", "0000:02:00.0"}});

@@ -329,8 +329,42 @@ def check_in_nested_guest(c, step, free, ids):
             f"{step}: QEMU has vfio-pci device {alias} on host {free}, pci id {ids}", step)
 
 
+def remote(c, free, state):
+    """bind, status and release through libvirt's remote protocol (TCP)."""
+    uri = "qemu+tcp://127.0.0.1/system"
+    c.step_ok("remote-bind-used", 5)
+    c.check(f"{state}: used by the host: " in c.text("remote-bind-used.stderr"),
+            "through libvirt, the host's own usage report still refuses its mounted disk",
+            "remote-bind-used")
+    if c.step_ok("remote-bind"):
+        doc = c.json("remote-bind") or {}
+        actions = doc.get("actions", [])
+        action = actions[0].get("action", {}) if actions else {}
+        ops = actions[0].get("operations", []) if actions else []
+        c.check(doc.get("through") == uri and action.get("through") == uri and
+                action.get("node_device") == "pci_" + re.sub(r"[:.]", "_", free) and
+                [op.get("kind") for op in ops] == ["libvirt-call"],
+                "bind went through libvirt's node-device API, not sysfs writes", "remote-bind")
+        c.check("/hosts/" in doc.get("journal", ""),
+                "that host's journal is its own file under STATE/hosts/", "remote-bind")
+    bound = facts(c.text("facts.remote-bound")).get(free, {}).get("driver") == "vfio-pci"
+    c.check(bound, f"libvirt detached {free} to vfio-pci")
+    if c.step_ok("remote-status"):
+        doc = c.json("remote-status") or {}
+        devices = doc.get("devices", [])
+        c.check(doc.get("through") == uri and len(devices) == 1 and
+                devices[0].get("address") == free and devices[0].get("state") == "applied" and
+                devices[0].get("driver") == "vfio-pci",
+                "status through libvirt agrees: applied, on vfio-pci", "remote-status")
+    c.step_ok("remote-release")
+    c.check(bound and
+            facts(c.text("facts.remote-released")).get(free, {}).get("driver") == "nvme",
+            f"libvirt re-attached {free} to nvme")
+
+
 def nested(c, free):
     ids = "1b36:0010"  # QEMU's emulated NVMe controller
+    remote(c, free, setup_addresses(c).get("state"))
     c.step_ok("nested-define")
     if c.step_ok("nested-bringup"):
         doc = c.json("nested-bringup") or {}

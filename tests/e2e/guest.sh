@@ -150,11 +150,25 @@ case $phase in
     ln -sfn /run /var/run
     mkdir -p /run/libvirt /tmp/home
     export HOME=/tmp/home
-    libvirtd -d
+    ip link set lo up  # the TCP listener below is on 127.0.0.1
+    libvirtd -d --listen
     for _ in $(seq 1 300); do
       [ -S /run/libvirt/libvirt-sock ] && break
       sleep 0.2
     done
+
+    # Binding through libvirt's remote protocol: this guest's own libvirtd
+    # over TCP on 127.0.0.1 (tests/e2e/libvirtd.conf), a URI pcipass treats
+    # as another host. Its usage comes from its own list --json.
+    remote=qemu+tcp://127.0.0.1/system
+    pcipass --json list >/tmp/usage.json 2>/tmp/usage.err
+    step remote-bind-used pcipass -c "$remote" --host-usage /tmp/usage.json bind "$state"
+    step remote-bind pcipass -c "$remote" --host-usage /tmp/usage.json --json bind "$free"
+    pci_facts | emit facts.remote-bound
+    step remote-status pcipass -c "$remote" --json status
+    step remote-release pcipass -c "$remote" --host-usage /tmp/usage.json --json release "$free"
+    pci_facts | emit facts.remote-released
+
     step nested-define virsh -c qemu:///system define /e2e/nested.xml
     step nested-bringup pcipass -c qemu:///system --json bringup "$free=e2e-nested"
     pci_facts | emit facts.nested-bound

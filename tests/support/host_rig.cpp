@@ -31,6 +31,7 @@ core::Status HostRig::run(const std::vector<core::Action>& actions) {
   host::Journal journal = this->journal();
   host::Executor executor(kernel, kernel.dev(), os, &journal, host::DryRun::no, roots());
   executor.set_keep_going(keep_going);
+  executor.set_node_devices(node_devices);
   attempted.clear();
   current.reset();
   executor.set_observer([this](const core::Action& action, const std::vector<host::Operation>&) {

@@ -44,6 +44,7 @@ struct HostRig {
   SimulatedKernel kernel;
   FakeOs os;
   host::KeepGoing keep_going = host::KeepGoing::no;  // run()'s, as restore sets it
+  host::NodeDevices* node_devices = nullptr;          // run()'s, as bind -c URI sets it
   std::vector<core::Action> attempted;
   std::optional<core::Action> current;
 };

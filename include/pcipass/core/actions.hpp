@@ -50,6 +50,11 @@ struct LoadModule {
 // `identity` is the serials the device showed when planned: the executor
 // refuses a device whose serials now disagree, and restore after a reboot
 // never binds an identical twin that took the address.
+//
+// `through` is empty for this machine's sysfs. Otherwise it is the libvirt
+// URI of the host the device is on, and the executor makes the change with
+// virNodeDeviceDetachFlags(pci_..., "vfio") on that host instead of sysfs
+// writes (bind -c URI for another host).
 struct BindToVfio {
   PciAddress address;
   DeviceIds expected;
@@ -57,16 +62,19 @@ struct BindToVfio {
   std::string restore_driver;
   unsigned iommu_group = 0;
   DeviceIdentity identity = {};
+  std::string through = {};
   bool operator==(const BindToVfio&) const = default;
 };
 
 // Give a function back: unbind it from `current_driver` when that is
 // vfio-pci, clear driver_override, probe so `restore_driver` takes it, verify.
+// `through` as for BindToVfio: virNodeDeviceReAttach on that host.
 struct ReleaseDevice {
   PciAddress address;
   DeviceIds expected;
   std::string current_driver;
   std::string restore_driver;
+  std::string through = {};
   bool operator==(const ReleaseDevice&) const = default;
 };
 

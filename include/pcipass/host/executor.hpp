@@ -8,6 +8,7 @@
 #include <pcipass/core/actions.hpp>
 #include <pcipass/host/dry_run.hpp>
 #include <pcipass/host/journal.hpp>
+#include <pcipass/host/node_devices.hpp>
 #include <pcipass/host/os.hpp>
 #include <pcipass/host/sysfs.hpp>
 
@@ -21,9 +22,10 @@ namespace pcipass::host {
 // One side effect of an action: a sysfs write, a module load, a file
 // written or re-permissioned, with the path a person would look at.
 struct Operation {
-  std::string kind;    // "sysfs-write", "modprobe", "write-file", "set-permissions"
-  std::string target;  // full path, or the module name
-  std::string value;   // the bytes written, or "mode 0640 group kvm"
+  // "sysfs-write", "modprobe", "write-file", "set-permissions", "libvirt-call"
+  std::string kind;
+  std::string target;  // full path, the module name, or the node device (pci_0000_02_00_0)
+  std::string value;   // the bytes written, "mode 0640 group kvm", or the call and its URI
   // `write "vfio-pci" to /sys/bus/pci/devices/0000:02:00.0/driver_override`.
   [[nodiscard]] std::string line() const;
   [[nodiscard]] nlohmann::json to_json() const;
@@ -55,6 +57,9 @@ class Executor {
 
   void set_observer(Observer observer) { m_observer = std::move(observer); }
   void set_keep_going(KeepGoing keep_going) { m_keep_going = keep_going; }
+  // The host actions with a `through` URI are made on; without it (or for
+  // another URI) such an action fails and changes nothing.
+  void set_node_devices(NodeDevices* node_devices) { m_node_devices = node_devices; }
 
   // Checks that every action stays within the roots (else nothing is done and
   // the refusal lists each one), then performs `actions` in order and stops
@@ -74,6 +79,16 @@ class Executor {
                               const char* verb) const;
   core::Status check_device(const core::PciAddress& address, const core::DeviceIds& expected,
                             const std::string& planned_driver, const char* verb) const;
+  // The same checks for a device on the host libvirt at `through` reaches.
+  core::Status check_remote_device(const core::PciAddress& address,
+                                   const core::DeviceIds& expected,
+                                   const std::string& planned_driver,
+                                   const core::DeviceIdentity& recorded, const char* verb,
+                                   const std::string& through) const;
+  // Detach or re-attach through libvirt, then check the driver libvirt reports.
+  core::Status perform_remote(const core::Action& action, const std::string& context);
+  [[nodiscard]] core::Result<NodeDevices*> node_devices_for(const std::string& through,
+                                                            const std::string& label) const;
   core::Status write_all(const core::Action& action, const std::string& context);
   core::Status verify_driver(const core::PciAddress& address, const std::string& wanted,
                              const std::string& context) const;
@@ -87,6 +102,7 @@ class Executor {
   std::vector<std::string> m_roots;
   Observer m_observer;
   KeepGoing m_keep_going = KeepGoing::no;
+  NodeDevices* m_node_devices = nullptr;
   bool m_journal_failed = false;  // set by perform(): nothing may go on unrecorded
 };
 

@@ -1,0 +1,98 @@
+#include "remote_host.hpp"
+
+#include <pcipass/core/text.hpp>
+
+#include <cstdint>
+#include <cstdio>
+
+namespace pcipass::cli {
+
+using core::ExitCode;
+using core::Failure;
+
+std::string remote_state_dir(const std::string& state_dir, const std::string& uri) {
+  constexpr std::size_t k_longest = 160;  // a file name may have 255 bytes
+  std::string name;
+  for (const char c : uri) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool plain = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+                       (byte >= '0' && byte <= '9') || c == '.' || c == '_' || c == '+' ||
+                       c == '-';
+    if (plain) {
+      name += c;
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof escaped, "%%%02X", byte);
+      name += escaped;
+    }
+  }
+  if (name.size() > k_longest || name == "." || name == "..") {
+    std::uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a
+    for (const char c : uri) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ULL;
+    }
+    char tail[20];
+    std::snprintf(tail, sizeof tail, "-%016llx", static_cast<unsigned long long>(hash));
+    name = name.substr(0, std::min(name.size(), k_longest - 17)) + tail;
+  }
+  return state_dir + "/hosts/" + name;
+}
+
+std::optional<RemoteHost> open_remote_host(Context& context,
+                                           host::LibvirtConnection::Access access) {
+  const std::string& uri = context.options.connect;
+  if (uri.empty()) return std::nullopt;
+  const std::string foreign = foreign_libvirt(uri);
+  if (foreign.empty()) return std::nullopt;
+  if (context.options.sysfs_root != "/sys") {
+    throw Failure("--sysfs-root names a host tree (" + context.options.sysfs_root +
+                      "), but -c names " + foreign +
+                      ": pcipass never mixes the two; drop --sysfs-root to act on that host "
+                      "through libvirt, or -c to act on the tree",
+                  ExitCode::usage);
+  }
+  if (!context.options.lspci_file.empty() || context.options.source == "lspci" ||
+      context.options.source == "sysfs") {
+    throw Failure("-c " + core::sanitize_untrusted(uri) +
+                      " acts on that host through libvirt, which also tells its devices; "
+                      "--source and --lspci cannot name another source for them",
+                  ExitCode::usage);
+  }
+  RemoteHost remote;
+  remote.uri = uri;
+  const bool read_write = access == host::LibvirtConnection::Access::read_write;
+  remote.connection = std::make_unique<host::LibvirtConnection>(
+      (read_write ? context.open_libvirt_rw(uri) : context.open_libvirt(uri)).value_or_throw());
+  remote.devices = std::make_unique<host::LibvirtNodeDevices>(*remote.connection, uri);
+  remote.state_dir = remote_state_dir(context.options.state_dir, uri);
+  return remote;
+}
+
+core::Inventory load_remote_inventory(Context& context, const RemoteHost& remote) {
+  LoadedInventory loaded = load_inventory(context, DeviceScope::all(), remote.connection.get());
+  if (!loaded.inventory.has_iommu_groups()) {
+    throw Failure("libvirt at '" + core::sanitize_untrusted(remote.uri) +
+                      "' shows no IOMMU groups: that host cannot give devices to guests (enable "
+                      "the IOMMU there: intel_iommu=on or amd_iommu=on, and VT-d/AMD-Vi in its "
+                      "firmware)",
+                  ExitCode::host_error);
+  }
+  return std::move(loaded.inventory);
+}
+
+void make_through_libvirt(core::Plan& plan, const std::string& uri) {
+  for (core::Action& action : plan.actions) {
+    if (auto* bind = std::get_if<core::BindToVfio>(&action)) {
+      bind->through = uri;
+    } else if (auto* release = std::get_if<core::ReleaseDevice>(&action)) {
+      release->through = uri;
+    } else if (!std::holds_alternative<core::ForgetDevice>(action)) {
+      throw Failure("cannot " + core::describe(action) + " on another host: through libvirt, "
+                        "pcipass only binds and releases devices there",
+                    ExitCode::usage);
+    }
+  }
+}
+
+}  // namespace pcipass::cli

@@ -1,0 +1,51 @@
+#pragma once
+
+// Another host reached through libvirt: bind, release and status given
+// `-c URI` of a host that is not this machine act there through libvirt's
+// node-device API (docs/architecture.md, "Binding through libvirt"), never on
+// this machine's sysfs. Its journal lives in its own folder under the state
+// folder, so no command for one host ever reads another host's entries.
+
+#include "context.hpp"
+
+#include <pcipass/core/bind_planner.hpp>
+#include <pcipass/host/libvirt.hpp>
+#include <pcipass/host/node_devices.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace pcipass::cli {
+
+struct RemoteHost {
+  std::string uri;  // as -c named it: the journal's folder and every entry's `through`
+  std::unique_ptr<host::LibvirtConnection> connection;
+  std::unique_ptr<host::LibvirtNodeDevices> devices;
+  std::string state_dir;  // STATE_DIR/hosts/<the URI, escaped>
+};
+
+// The folder of the journal of the host libvirt reaches at `uri`:
+// `state_dir`/hosts/ and the URI with every byte but [A-Za-z0-9._+-] as %XX
+// (a long URI is cut and ends in a hash of the whole, so names stay short
+// and distinct).
+std::string remote_state_dir(const std::string& state_dir, const std::string& uri);
+
+// The host -c names when it is not this machine (a connection with `access`
+// is opened), or nullopt: no -c, or a URI of this machine, whose devices the
+// command reads and writes through sysfs as without -c.
+std::optional<RemoteHost> open_remote_host(
+    Context& context,
+    host::LibvirtConnection::Access access = host::LibvirtConnection::Access::read_write);
+
+// The host's inventory through its node devices, with host usage from
+// --host-usage FILE when given (else unknown: acting on a device needs
+// --force). A host whose libvirt shows no IOMMU groups fails with a host error.
+core::Inventory load_remote_inventory(Context& context, const RemoteHost& remote);
+
+// Marks every device action of `plan` as made through libvirt at `uri`; a
+// plan holding any other change (a module, a file, a VF count) is refused:
+// those are made only on this machine.
+void make_through_libvirt(core::Plan& plan, const std::string& uri);
+
+}  // namespace pcipass::cli

@@ -1,0 +1,149 @@
+// bind, release and status on another host (issue 17 item 1): given -c URI
+// of a host that is not this machine they act there through libvirt's
+// node-device API, keep that host's journal in its own folder, and never
+// read or write this machine's sysfs. libvirt's test driver stands in for
+// the other host: it lists node devices (without their drivers) but has no
+// detach, so a real run fails there with libvirt's own message, and the
+// journal says so. The success path on a real kernel is the end-to-end
+// test's; tests/host/test_bind_through_libvirt.cpp has it on the simulated
+// kernel.
+
+#include "support/sim_host.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace pcipass::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string test_uri(const std::string& host) {
+  return "test://" + (sim_host(host) / "libvirt-test.xml").string();
+}
+
+struct Remote {
+  Remote() {
+    // That host's own `pcipass list --json`, as --host-usage reads it.
+    const auto r = run_pcipass(
+        {"--sysfs-root", (sim_host("workstation") / "sys").string(), "--json", "list"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    put_file(report(), r.out);
+  }
+  [[nodiscard]] fs::path state() const { return dir.path() / "state"; }
+  [[nodiscard]] fs::path report() const { return dir.path() / "usage.json"; }
+  [[nodiscard]] std::vector<std::string> args(std::vector<std::string> rest) const {
+    std::vector<std::string> all = {"--state-dir", state().string(), "-c", test_uri("workstation"),
+                                    "--host-usage", report().string()};
+    all.insert(all.end(), rest.begin(), rest.end());
+    return all;
+  }
+  // The one journal folder under state/hosts/.
+  [[nodiscard]] fs::path journal() const {
+    for (const auto& entry : fs::directory_iterator(state() / "hosts"))
+      return entry.path() / "journal.json";
+    return {};
+  }
+  TempDir dir;
+};
+
+TEST(CliRemote, ADryRunShowsTheLibvirtCallsAndWritesNothing) {
+  Remote remote;
+  const auto r = run_pcipass(remote.args({"bind", "02:00.0", "--dry-run"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  const std::string uri = test_uri("workstation");
+  EXPECT_EQ(r.out, "bind 0000:02:00.0 (1b96:2600, IOMMU group 9) to vfio-pci, from no driver through "
+                   "libvirt at " + uri + "\n  call virNodeDeviceDetachFlags (driver vfio) at " +
+                       uri + " on node device pci_0000_02_00_0\ndry run: nothing was changed\n");
+  EXPECT_FALSE(fs::exists(remote.state()));
+
+  const auto json = run_pcipass(remote.args({"--json", "bind", "02:00.0", "--dry-run"}));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  EXPECT_EQ(doc["through"], uri);
+  ASSERT_EQ(doc["actions"].size(), 1u);
+  EXPECT_EQ(doc["actions"][0]["action"]["node_device"], "pci_0000_02_00_0");
+  EXPECT_EQ(doc["actions"][0]["operations"][0]["kind"], "libvirt-call");
+}
+
+TEST(CliRemote, ThatHostsOwnDevicesAreRefusedAsTheyWouldBeThere) {
+  Remote remote;
+  // The boot drive, by that host's report.
+  auto r = run_pcipass(remote.args({"bind", "01:00.0", "--dry-run"}));
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("0000:01:00.0"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  // Without a report nothing there is known free.
+  r = run_pcipass({"--state-dir", remote.state().string(), "-c", test_uri("workstation"), "bind",
+                   "02:00.0", "--dry-run"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_NE(r.err.find("host usage unknown"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(remote.state()));
+}
+
+TEST(CliRemote, AFailedDetachIsJournaledForThatHostAloneAndStatusShowsIt) {
+  Remote remote;
+  const auto r = run_pcipass(remote.args({"bind", "02:00.0"}));
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("pcipass: error: binding 0000:02:00.0 to vfio-pci: detaching "
+                       "pci_0000_02_00_0 to vfio at '" + test_uri("workstation") + "': "),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("not supported"), std::string::npos) << r.err;
+  // That host's journal, in its own folder; this machine's is never made.
+  EXPECT_FALSE(fs::exists(remote.state() / "journal.json"));
+  const fs::path journal = remote.journal();
+  ASSERT_TRUE(fs::exists(journal)) << journal;
+  EXPECT_EQ(journal.parent_path().filename().string().substr(0, 7), "test%3A");
+  const auto recorded = nlohmann::json::parse(file_text(journal));
+  ASSERT_EQ(recorded["entries"].size(), 1u);
+  EXPECT_EQ(recorded["entries"][0]["state"], "failed");
+  EXPECT_EQ(recorded["entries"][0]["action"]["through"], test_uri("workstation"));
+
+  const auto status = run_pcipass(remote.args({"--json", "status"}));
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  const auto doc = nlohmann::json::parse(status.out);
+  EXPECT_EQ(doc["through"], test_uri("workstation"));
+  EXPECT_EQ(doc["journal"], journal.string());
+  ASSERT_EQ(doc["devices"].size(), 1u);
+  EXPECT_EQ(doc["devices"][0]["driver"], "");  // the test driver shows none
+  EXPECT_TRUE(doc["devices"][0]["driver_override"].is_null());
+  EXPECT_TRUE(doc["devices"][0]["vfio_node"].is_null());
+  EXPECT_EQ(doc["devices"][0]["journal_state"], "failed");
+
+  // This machine's status knows nothing of it.
+  const auto local = run_pcipass(
+      {"--state-dir", remote.state().string(), "--sysfs-root",
+       (sim_host("workstation") / "sys").string(), "--json", "status"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_TRUE(nlohmann::json::parse(local.out)["devices"].empty());
+
+  // release re-attaches through libvirt too (which the test driver cannot
+  // either); --forget drops the entry by hand.
+  const auto release = run_pcipass(remote.args({"release", "02:00.0"}));
+  EXPECT_EQ(release.exit_code, 4) << release.err;
+  EXPECT_NE(release.err.find("re-attaching pci_0000_02_00_0 at '"), std::string::npos)
+      << release.err;
+  const auto forget = run_pcipass(remote.args({"release", "--forget", "02:00.0"}));
+  ASSERT_EQ(forget.exit_code, 0) << forget.err;
+  EXPECT_TRUE(nlohmann::json::parse(file_text(journal))["entries"].empty());
+}
+
+TEST(CliRemote, CommandsThatOnlyWorkHereStillRefuseAnotherHost) {
+  Remote remote;
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"restore"},
+        std::vector<std::string>{"permissions", "--group", "kvm", "02:00.0"}}) {
+    const auto r = run_pcipass(remote.args(command));
+    EXPECT_EQ(r.exit_code, 2) << command[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("bind, release and status act on another host through libvirt; this "
+                         "command does not"),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_FALSE(fs::exists(remote.state()));
+}
+
+}  // namespace
+}  // namespace pcipass::test
