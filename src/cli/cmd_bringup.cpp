@@ -9,6 +9,7 @@
 #include "guest_checks.hpp"
 #include "guest_memory.hpp"
 #include "host_prep.hpp"
+#include "remote_host.hpp"
 #include "templates.hpp"
 
 #include <pcipass/core/inventory_json.hpp>
@@ -109,21 +110,27 @@ std::vector<GuestTarget> check_guests(Context& context, const BringupOptions& op
 
 // Binds every planned device to vfio-pci (journaled, under the lock held by
 // the caller). With --json, execute_plan's document goes to `document`.
+// Binds the assigned devices: on this machine through sysfs, or on the host
+// `remote` names through its libvirt.
 void prepare_host(Context& context, const BringupOptions& options,
                   const core::Inventory& inventory, const core::Assignment& assignment,
-                  nlohmann::json* document) {
+                  const RemoteHost* remote, nlohmann::json* document) {
   host::Journal journal =
-      host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir)
+          .value_or_throw();
   core::BindRequest request;
   request.devices = assignment.all_devices();
   request.force = options.assignment.force ? core::Force::yes : core::Force::no;
   // The planner has completed or refused incomplete groups already.
   request.expansion = core::GroupExpansion::named_only;
-  const core::VfioModule vfio = vfio_module(context);
-  const core::Plan plan =
-      core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
+  // libvirt loads vfio-pci on its host itself.
+  const core::VfioModule vfio = remote ? core::VfioModule::loaded : vfio_module(context);
+  core::Plan plan = core::plan_bind(inventory, request, journal.state(), vfio).value_or_throw();
+  if (remote) make_through_libvirt(plan, remote->uri);
   execute_plan(context, plan, journal, options.change,
-               {.command = "bringup", .document = document});
+               {.command = "bringup",
+                .document = document,
+                .node_devices = remote ? remote->devices.get() : nullptr});
 }
 
 // Puts the hostdevs into one guest; returns one line per device.
@@ -166,9 +173,17 @@ std::vector<std::string> inject(const BringupOptions& options, GuestTarget& targ
 int run_bringup(Context& context, const BringupOptions& options) {
   const bool json = context.options.json;
   const AssignmentInput input = read_assignment_input(context, options.assignment);
+  // -c of another host: the devices are bound there, through its libvirt.
+  const std::optional<RemoteHost> remote =
+      !input.enabled || options.no_bind
+          ? std::nullopt
+          : open_remote_host(context, options.change.dry_run
+                                          ? host::LibvirtConnection::Access::read_only
+                                          : host::LibvirtConnection::Access::read_write);
   const core::Inventory inventory =
       !input.enabled    ? core::Inventory{}
       : options.no_bind ? load_inventory(context, input.scope()).inventory
+      : remote          ? load_remote_inventory(context, *remote)
                         : load_sysfs_inventory(context, input.scope());
   const PlannedAssignment planned = plan_from_input(input, inventory);
   std::ostream& out = *context.out;
@@ -192,7 +207,7 @@ int run_bringup(Context& context, const BringupOptions& options) {
                            .value_or_throw());
     // The default URI (no -c) may name another host too: the guests must be
     // on the machine whose devices are bound.
-    if (!options.no_bind) refuse_foreign_connection(context, connection->uri());
+    if (!options.no_bind && !remote) refuse_foreign_connection(context, connection->uri());
   }
   std::vector<GuestTarget> targets =
       check_guests(context, options, planned.assignment, connection ? &*connection : nullptr);
@@ -203,7 +218,7 @@ int run_bringup(Context& context, const BringupOptions& options) {
                   options.assignment.force, "refusing to bring up the guests");
   } else if (!context.options.connect.empty()) {
     const auto domains = context.open_libvirt(context.options.connect).value_or_throw();
-    if (!options.no_bind) refuse_foreign_connection(context, domains.uri());
+    if (!options.no_bind && !remote) refuse_foreign_connection(context, domains.uri());
     check_holders(context, domains, device_guests(planned.assignment), options.assignment.force,
                   "refusing to bring up the guests");
   }
@@ -218,7 +233,8 @@ int run_bringup(Context& context, const BringupOptions& options) {
   try {
     if (!options.no_bind) {
       if (!json) out << "preparing the host:\n";
-      prepare_host(context, options, inventory, planned.assignment, json ? &doc["host"] : nullptr);
+      prepare_host(context, options, inventory, planned.assignment, remote ? &*remote : nullptr,
+                   json ? &doc["host"] : nullptr);
     }
     for (GuestTarget& target : targets) {
       const std::string& name = target.assignment->guest;

@@ -130,6 +130,38 @@ TEST(CliRemote, AFailedDetachIsJournaledForThatHostAloneAndStatusShowsIt) {
   EXPECT_TRUE(nlohmann::json::parse(file_text(journal))["entries"].empty());
 }
 
+TEST(CliRemote, BringupBindsOnThatHostThenEditsTheGuests) {
+  Remote remote;
+  const fs::path guests = remote.dir.path() / "guestfs";
+  put_file(guests / "xfs/xfs.xml", sample_guest("xfs"));
+  const std::string before = file_text(guests / "xfs/xfs.xml");
+  const auto r = run_pcipass(remote.args({"bringup", "--guests", "xfs", "02:00.0=xfs",
+                                          "--xml-dir", guests.string(), "--dry-run"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string uri = test_uri("workstation");
+  EXPECT_NE(r.out.find("bind 0000:02:00.0 (1b96:2600, IOMMU group 9) to vfio-pci, from no driver "
+                       "through libvirt at " + uri + "\n  call virNodeDeviceDetachFlags (driver "
+                       "vfio) at " + uri + " on node device pci_0000_02_00_0\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("guest xfs (" + (guests / "xfs/xfs.xml").string() + "): would change\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(file_text(guests / "xfs/xfs.xml"), before);
+  EXPECT_FALSE(fs::exists(remote.state()));
+
+  // A real run stops at the bind that host's libvirt refuses, before any guest.
+  const auto real = run_pcipass(remote.args({"bringup", "--guests", "xfs", "02:00.0=xfs",
+                                             "--xml-dir", guests.string()}));
+  EXPECT_EQ(real.exit_code, 4) << real.err;
+  EXPECT_NE(real.err.find("detaching pci_0000_02_00_0 to vfio at '" + uri + "'"),
+            std::string::npos)
+      << real.err;
+  EXPECT_EQ(file_text(guests / "xfs/xfs.xml"), before);
+  EXPECT_TRUE(fs::exists(remote.journal()));
+  EXPECT_FALSE(fs::exists(remote.state() / "journal.json"));
+}
+
 TEST(CliRemote, CommandsThatOnlyWorkHereStillRefuseAnotherHost) {
   Remote remote;
   for (const std::vector<std::string>& command :
