@@ -3,7 +3,9 @@
 #include "remote_host.hpp"
 #include "table.hpp"
 
+#include <pcipass/core/device_holders.hpp>
 #include <pcipass/core/inventory_json.hpp>
+#include <pcipass/host/libvirt_domain.hpp>
 #include <pcipass/core/sriov.hpp>
 #include <pcipass/core/text.hpp>
 
@@ -128,11 +130,21 @@ int run_status(Context& context) {
       host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir)
           .value_or_throw();
   core::Inventory inventory;
+  // Which guests hold each device: read on another host only, where the
+  // devices and the domains come from the one libvirt.
+  std::optional<core::DeviceHolders> holders;
   if (!remote) {
     inventory = load_sysfs_inventory(context);
   } else if (!journal.state().bind_entries().empty()) {
     inventory = load_remote_inventory(context, *remote);
+    holders = core::holders_of(host::read_domain_devices(*remote->connection).value_or_throw());
   }
+  const auto held = [&](const core::PciAddress& address) {
+    static const std::vector<core::DeviceHolder> none;
+    if (!holders) return none;
+    const auto it = holders->find(address);
+    return it == holders->end() ? none : it->second;
+  };
   std::vector<DeviceStatus> devices;
   for (const core::JournalEntry* entry : journal.state().bind_entries()) {
     devices.push_back(assess(context, inventory, *entry, remote));
@@ -165,7 +177,9 @@ int run_status(Context& context) {
                                                            : nlohmann::json(s.driver_override)},
                                 {"vfio_node", remote ? nlohmann::json(nullptr)
                                                      : nlohmann::json(s.vfio_node)},
-                                {"state", s.verdict}});
+                                {"state", s.verdict},
+                                {"held_by", holders ? core::holders_to_json(held(bind.address))
+                                                    : nlohmann::json(nullptr)}});
     }
     doc["other"] = nlohmann::json::array();
     for (const core::JournalEntry* entry : others) {
@@ -198,15 +212,23 @@ int run_status(Context& context) {
     return 0;
   }
   if (!devices.empty()) {
-    Table table({"DEVICE", "IDS", "GROUP", "JOURNAL", "RESTORE-TO", "DRIVER", "OVERRIDE",
-                 "VFIO-NODE", "STATE"});
+    std::vector<std::string> columns{"DEVICE",     "IDS",    "GROUP",    "JOURNAL",  "RESTORE-TO",
+                                     "DRIVER",     "OVERRIDE", "VFIO-NODE", "STATE"};
+    if (holders) columns.push_back("GUEST");
+    Table table(columns);
     for (const DeviceStatus& s : devices) {
       const auto& bind = std::get<core::BindToVfio>(s.entry->action);
-      table.add_row({bind.address.to_string(), bind.expected.to_string(),
-                     std::to_string(bind.iommu_group), core::to_string(s.entry->state),
-                     or_dash(bind.restore_driver), or_dash(s.driver),
-                     remote ? "unknown" : or_dash(s.driver_override),
-                     remote ? "unknown" : (s.vfio_node ? "present" : "missing"), s.verdict});
+      std::vector<std::string> row{bind.address.to_string(), bind.expected.to_string(),
+                                   std::to_string(bind.iommu_group), core::to_string(s.entry->state),
+                                   or_dash(bind.restore_driver), or_dash(s.driver),
+                                   remote ? "unknown" : or_dash(s.driver_override),
+                                   remote ? "unknown" : (s.vfio_node ? "present" : "missing"),
+                                   s.verdict};
+      if (holders) {
+        const auto guests = held(bind.address);
+        row.push_back(guests.empty() ? "-" : core::describe_holders(guests));
+      }
+      table.add_row(row);
     }
     table.print(out);
     if (remote) {

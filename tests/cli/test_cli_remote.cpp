@@ -162,6 +162,48 @@ TEST(CliRemote, BringupBindsOnThatHostThenEditsTheGuests) {
   EXPECT_FALSE(fs::exists(remote.state() / "journal.json"));
 }
 
+TEST(CliRemote, StatusNamesTheGuestsThatHoldEachDeviceThere) {
+  Remote remote;
+  // That host runs guest 'web', which holds the ZNS drive.
+  std::string node = file_text(sim_host("workstation") / "libvirt-test.xml");
+  node.insert(node.rfind("</node>"),
+              "  <domain type='test'><name>web</name><memory>131072</memory>"
+              "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices>"
+              "<hostdev mode='subsystem' type='pci' managed='yes'><source><address "
+              "domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></hostdev>"
+              "</devices></domain>\n");
+  const fs::path host = remote.dir.path() / "host.xml";
+  put_file(host, node);
+  const std::vector<std::string> on_host = {"--state-dir", remote.state().string(), "-c",
+                                            "test://" + host.string(), "--host-usage",
+                                            remote.report().string()};
+  auto with = [&](std::vector<std::string> rest) {
+    rest.insert(rest.begin(), on_host.begin(), on_host.end());
+    return rest;
+  };
+  EXPECT_EQ(run_pcipass(with({"bind", "02:00.0"})).exit_code, 4);  // journaled as failed
+
+  const auto json = run_pcipass(with({"--json", "status"}));
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto doc = nlohmann::json::parse(json.out);
+  ASSERT_EQ(doc["devices"].size(), 1u);
+  const auto& held_by = doc["devices"][0]["held_by"];
+  ASSERT_EQ(held_by.size(), 1u) << held_by;
+  EXPECT_EQ(held_by[0]["domain"], "web");
+  EXPECT_EQ(held_by[0]["running"], true);
+
+  const auto table = run_pcipass(with({"status"}));
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("GUEST"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("guest 'web' (running)"), std::string::npos) << table.out;
+
+  // This machine's status reads no domains: it cannot tell whose they are.
+  const auto local = run_pcipass({"--state-dir", remote.state().string(), "--sysfs-root",
+                                  (sim_host("workstation") / "sys").string(), "--json", "status"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_TRUE(nlohmann::json::parse(local.out)["devices"].empty());
+}
+
 TEST(CliRemote, CommandsThatOnlyWorkHereStillRefuseAnotherHost) {
   Remote remote;
   for (const std::vector<std::string>& command :
