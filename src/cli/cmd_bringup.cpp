@@ -116,7 +116,8 @@ void prepare_host(Context& context, const BringupOptions& options,
                   const core::Inventory& inventory, const core::Assignment& assignment,
                   const RemoteHost* remote, nlohmann::json* document) {
   host::Journal journal =
-      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir)
+      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir,
+                          remote ? remote->uri : std::string())
           .value_or_throw();
   core::BindRequest request;
   request.devices = assignment.all_devices();

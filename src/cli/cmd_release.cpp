@@ -29,12 +29,14 @@ int run_release(Context& context, const ReleaseOptions& options) {
   request.devices = resolve_devices(context, options.devices);
   request.scope = options.all ? core::ReleaseScope::all : core::ReleaseScope::named;
 
+  // Before the lock: a refused URI leaves no state folder behind.
+  const std::optional<RemoteHost> remote = open_remote_host(
+      context, options.change.dry_run ? host::LibvirtConnection::Access::read_only
+                                      : host::LibvirtConnection::Access::read_write);
   const auto lock = lock_state(context, options.change);
-  std::optional<RemoteHost> remote = open_remote_host(
-          context, options.change.dry_run ? host::LibvirtConnection::Access::read_only
-                                          : host::LibvirtConnection::Access::read_write);
   host::Journal journal =
-      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir)
+      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir,
+                          remote ? remote->uri : std::string())
           .value_or_throw();
   if (options.forget) {
     const core::Plan plan = core::plan_forget(request, journal.state()).value_or_throw();

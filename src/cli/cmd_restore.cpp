@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "host_prep.hpp"
+#include "remote_host.hpp"
 
 #include <pcipass/core/inventory_json.hpp>
 #include <pcipass/core/restore_planner.hpp>
@@ -22,10 +23,33 @@ struct RestoreOptions {
   ChangeOptions change;
 };
 
+// restore -c URI of another host (after it rebooted): its journal holds
+// only devices, bound again through its libvirt.
+int run_remote_restore(Context& context, const RestoreOptions& options, const RemoteHost& remote) {
+  host::Journal journal = host::Journal::load(*context.os, remote.state_dir, remote.uri).value_or_throw();
+  const core::Inventory inventory = journal.state().bind_entries().empty()
+                                        ? core::Inventory{}
+                                        : load_remote_inventory(context, remote);
+  core::RestoreRequest request;
+  request.force = options.force ? core::Force::yes : core::Force::no;
+  core::RestorePlan plan =
+      core::plan_restore(inventory, journal.state(), core::VfioModule::loaded, {}, request);
+  make_through_libvirt(plan.plan, remote.uri);
+  execute_plan(context, plan.plan, journal, options.change,
+               {.command = "restore",
+                .refused = plan.refused,
+                .keep_going = host::KeepGoing::yes,
+                .node_devices = remote.devices.get()});
+  return 0;
+}
+
 int run_restore(Context& context, const RestoreOptions& options) {
-  // Another host is refused before the lock: a refusal leaves no state folder behind.
-  refuse_foreign_connection(context, context.options.connect);
+  // Before the lock: a refused URI leaves no state folder behind.
+  const std::optional<RemoteHost> remote = open_remote_host(
+      context, options.change.dry_run ? host::LibvirtConnection::Access::read_only
+                                      : host::LibvirtConnection::Access::read_write);
   const auto lock = lock_state(context, options.change);
+  if (remote) return run_remote_restore(context, options, *remote);
   host::Journal journal =
       host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
   core::Inventory inventory = load_inventory_for(context, journal.state());

@@ -40,8 +40,10 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
   const core::PciDevice* device = inventory.find(bind.address);
   if (device == nullptr) {
     s.present = false;
-    s.verdict =
-        "device missing: not on this host now; restore skips it, pcipass release forgets it";
+    s.verdict = remote ? "device missing: not on that host now; pcipass -c URI restore skips it, "
+                         "pcipass -c URI release forgets it"
+                       : "device missing: not on this host now; restore skips it, pcipass "
+                         "release forgets it";
     return s;
   }
   s.driver = device->driver;
@@ -54,8 +56,9 @@ DeviceStatus assess(Context& context, const core::Inventory& inventory,
       device->on_vfio() &&
       (remote || (s.driver_override == core::k_vfio_driver && s.vfio_node));
   if (entry.state != core::EntryState::done) {
-    s.verdict = std::string("interrupted (") + core::to_string(entry.state) +
-                "): run pcipass bind again to finish, or pcipass release to undo";
+    const std::string pcipass = remote ? "pcipass -c URI" : "pcipass";
+    s.verdict = std::string("interrupted (") + core::to_string(entry.state) + "): run " + pcipass +
+                " bind again to finish, or " + pcipass + " release to undo";
   } else if (device->ids() != bind.expected.to_string()) {
     s.verdict = "a different device (" + device->ids() + ") sits there now";
   } else if (applied) {
@@ -127,7 +130,8 @@ int run_status(Context& context) {
   const std::optional<RemoteHost> remote =
       open_remote_host(context, host::LibvirtConnection::Access::read_only);
   host::Journal journal =
-      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir)
+      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir,
+                          remote ? remote->uri : std::string())
           .value_or_throw();
   core::Inventory inventory;
   // Which guests hold each device: read on another host only, where the

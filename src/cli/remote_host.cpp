@@ -87,7 +87,9 @@ void make_through_libvirt(core::Plan& plan, const std::string& uri) {
       bind->through = uri;
     } else if (auto* release = std::get_if<core::ReleaseDevice>(&action)) {
       release->through = uri;
-    } else if (!std::holds_alternative<core::ForgetDevice>(action)) {
+    } else if (auto* forget = std::get_if<core::ForgetDevice>(&action)) {
+      forget->through = uri;
+    } else {
       throw Failure("cannot " + core::describe(action) + " on another host: through libvirt, "
                         "pcipass only binds and releases devices there",
                     ExitCode::usage);

@@ -181,8 +181,11 @@ std::string describe(const Action& action) {
           [](const ForgetDevice& a) {
             return "forget " + a.address.to_string() + " (" + a.expected.to_string() + "): " +
                    (a.presence == Presence::gone
-                        ? "no longer on this host, nothing to give back"
-                        : "dropped from the journal on request, the device left as it is");
+                        ? std::string(a.through.empty() ? "no longer on this host"
+                                                        : "no longer on that host") +
+                              ", nothing to give back"
+                        : "dropped from the journal on request, the device left as it is") +
+                   through_libvirt(a.through);
           },
           [](const WriteFile& a) {
             return "write " + a.path + " (mode " + octal(a.mode) +
@@ -248,6 +251,7 @@ nlohmann::json action_to_json(const Action& action) {
                                 {"address", a.address.to_string()},
                                 {"expected_ids", a.expected.to_string()}};
             if (a.presence == Presence::may_be_here) json["on_request"] = true;
+            add_through(json, a.address, a.through);
             return json;
           },
           [](const WriteFile& a) {
@@ -343,6 +347,7 @@ Result<Action> action_from_json(const nlohmann::json& json) {
       if (!json["on_request"].is_boolean()) return bad_field("forget-device", "on_request");
       if (json["on_request"].get<bool>()) a.presence = Presence::may_be_here;
     }
+    if (!get_through(json, a.through)) return bad_field("forget-device", "through");
     return Action{a};
   }
   if (kind == "write-file") {
@@ -417,6 +422,13 @@ std::optional<PciAddress> action_address(const Action& action) {
   if (const auto* r = std::get_if<ReleaseDevice>(&action)) return r->address;
   if (const auto* f = std::get_if<ForgetDevice>(&action)) return f->address;
   return std::nullopt;
+}
+
+std::string action_through(const Action& action) {
+  if (const auto* b = std::get_if<BindToVfio>(&action)) return b->through;
+  if (const auto* r = std::get_if<ReleaseDevice>(&action)) return r->through;
+  if (const auto* f = std::get_if<ForgetDevice>(&action)) return f->through;
+  return "";
 }
 
 std::optional<std::string> action_path(const Action& action) {

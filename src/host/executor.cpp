@@ -279,6 +279,9 @@ core::Status Executor::perform_remote(const Action& action, const std::string& c
   const std::string wanted = bind ? std::string(core::k_vfio_driver) : release->restore_driver;
   const std::string now = *device ? (*device)->driver : std::string();
   if (*device && now == wanted) return core::ok();
+  // libvirt always lets that host's kernel probe the device again: one that
+  // had no driver before may get one now, which is not vfio-pci either.
+  if (*device && !bind && wanted.empty() && now != core::k_vfio_driver) return core::ok();
   return fail(context + ": libvirt at '" + core::sanitize_untrusted(through) + "' reports " +
                   (*device ? "driver " + driver_or_none(now) : std::string("no such device")) +
                   " afterwards, not " + driver_or_none(wanted),
@@ -336,6 +339,22 @@ core::Status Executor::perform(const Action& action) {
     if (auto ok = check_device(bind->address, bind->expected, bind->current_driver, "binding"); !ok)
       return ok;
     if (auto ok = check_identity(bind->address, bind->identity, "binding"); !ok) return ok;
+  } else if (const auto* remote_forget = std::get_if<core::ForgetDevice>(&action);
+             remote_forget && !remote_forget->through.empty()) {
+    // Gone from that host: its libvirt says so, never this machine's sysfs.
+    const std::string label = "forgetting " + remote_forget->address.to_string();
+    auto devices = node_devices_for(remote_forget->through, label);
+    if (!devices) return fail(devices.error());
+    if (remote_forget->presence == core::Presence::gone) {
+      auto device = (*devices)->read(remote_forget->address);
+      if (!device) return fail(device.error().with_context(label));
+      if (*device) {
+        return fail(label + ": libvirt at '" + core::sanitize_untrusted(remote_forget->through) +
+                        "' has it again; nothing was changed (run pcipass release again to give "
+                        "it back to its driver)",
+                    ExitCode::refused);
+      }
+    }
   } else if (const auto* forget = std::get_if<core::ForgetDevice>(&action)) {
     const std::string dir = "bus/pci/devices/" + forget->address.to_string();
     if (forget->presence == core::Presence::gone && m_sys.exists(dir)) {

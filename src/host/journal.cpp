@@ -36,7 +36,17 @@ core::Status check_trusted(const Os& os, const std::filesystem::path& path, cons
 
 }  // namespace
 
-core::Result<Journal> Journal::load(Os& os, const std::filesystem::path& state_dir) {
+namespace {
+
+std::string host_name(const std::string& through) {
+  return through.empty() ? std::string("this machine")
+                         : "the host libvirt reaches at '" + core::sanitize_untrusted(through) + "'";
+}
+
+}  // namespace
+
+core::Result<Journal> Journal::load(Os& os, const std::filesystem::path& state_dir,
+                                    const std::string& through) {
   Journal journal(os, state_dir / "journal.json");
   if (auto trusted = check_trusted(os, state_dir, "folder"); !trusted) return fail(trusted.error());
   if (auto trusted = check_trusted(os, journal.m_path, "file"); !trusted)
@@ -51,6 +61,18 @@ core::Result<Journal> Journal::load(Os& os, const std::filesystem::path& state_d
           " (move it away only after checking by hand which devices are still on vfio-pci)"));
     }
     journal.m_state = std::move(*state);
+  }
+  for (const core::JournalEntry& entry : journal.m_state.entries()) {
+    const std::string made_on = core::action_through(entry.action);
+    if (made_on == through) continue;
+    const auto address = core::action_address(entry.action);
+    return fail("refusing the journal " + journal.m_path.string() + ": it records " +
+                    (address ? address->to_string() : std::string("a device")) + " on " +
+                    host_name(made_on) + ", and this run acts on " + host_name(through) +
+                    (made_on.empty() ? std::string(" (run pcipass without -c for it)")
+                                     : " (run pcipass -c " + core::sanitize_untrusted(made_on) +
+                                           " for it)"),
+                ExitCode::refused);
   }
   return journal;
 }

@@ -159,5 +159,53 @@ TEST(BindThroughLibvirt, WhatLibvirtReportsAfterwardsDecidesDoneOrFailed) {
   EXPECT_FALSE(rig.journal().state().bind_entries().empty());
 }
 
+TEST(BindThroughLibvirt, AJournalIsReadOnlyForTheHostItsEntriesWereMadeOn) {
+  Rig rig;
+  ASSERT_TRUE(rig.run(rig.plan_bind(k_zns).actions));
+  const std::string path = (rig.state() / "journal.json").string();
+  auto local = Journal::load(rig.os, rig.state());
+  ASSERT_FALSE(local);
+  EXPECT_EQ(local.error().code, core::ExitCode::refused);
+  EXPECT_EQ(local.error().message,
+            "refusing the journal " + path + ": it records 0000:02:00.0 on the host libvirt "
+            "reaches at 'qemu+ssh://hv1.example/system', and this run acts on this machine (run "
+            "pcipass -c qemu+ssh://hv1.example/system for it)");
+  auto other = Journal::load(rig.os, rig.state(), "qemu+ssh://hv2.example/system");
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message.find("and this run acts on the host libvirt reaches at "
+                                       "'qemu+ssh://hv2.example/system'"),
+            std::string::npos)
+      << other.error().message;
+  EXPECT_TRUE(Journal::load(rig.os, rig.state(), k_hv1));
+}
+
+TEST(BindThroughLibvirt, WhetherADeviceLeftThatHostIsAskedOfItsLibvirt) {
+  Rig rig;
+  ASSERT_TRUE(rig.run(rig.plan_bind(k_zns).actions));
+  // Planned as if libvirt no longer listed it: a forget, made through libvirt.
+  core::ReleaseRequest request;
+  request.scope = core::ReleaseScope::all;
+  core::Plan plan = core::plan_release(core::Inventory{}, request, rig.journal().state()).value_or_throw();
+  ASSERT_EQ(plan.actions.size(), 1u);
+  std::get<core::ForgetDevice>(plan.actions[0]).through = k_hv1;
+  const auto done = rig.run(plan.actions);
+  ASSERT_FALSE(done);
+  EXPECT_EQ(done.error().message,
+            "forgetting 0000:02:00.0: libvirt at 'qemu+ssh://hv1.example/system' has it again; "
+            "nothing was changed (run pcipass release again to give it back to its driver)");
+  EXPECT_FALSE(rig.journal().state().bind_entries().empty());
+}
+
+TEST(BindThroughLibvirt, ADeviceThatHadNoDriverMayGetOneWhenLibvirtReattachesIt) {
+  Rig rig;
+  ASSERT_TRUE(rig.run(rig.plan_bind(k_zns).actions));
+  // libvirt's re-attach lets the kernel probe: nvme takes the drive back.
+  const core::Action release = core::ReleaseDevice{addr(k_zns), core::DeviceIds{0x1b96, 0x2600},
+                                                   "vfio-pci", "", k_hv1};
+  const auto done = rig.run({release});
+  ASSERT_TRUE(done) << done.error().message;
+  EXPECT_EQ(rig.kernel.driver_of(k_zns), "nvme");
+}
+
 }  // namespace
 }  // namespace pcipass::host

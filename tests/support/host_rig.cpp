@@ -25,7 +25,11 @@ core::VfioModule HostRig::vfio() const {
                                                    : core::VfioModule::missing;
 }
 
-host::Journal HostRig::journal() { return host::Journal::load(os, state()).value_or_throw(); }
+host::Journal HostRig::journal() {
+  // The journal of the host the run acts on, as the commands load it.
+  return host::Journal::load(os, state(), node_devices ? node_devices->uri() : std::string())
+      .value_or_throw();
+}
 
 core::Status HostRig::run(const std::vector<core::Action>& actions) {
   host::Journal journal = this->journal();

@@ -87,10 +87,14 @@ enum class Presence {
 // Drop a device pcipass bound from the journal without touching it: it has
 // left the host (card removed, SR-IOV functions not created again since a
 // reboot), so there is no driver to give it back to, or the user asked.
+//
+// `through` as for BindToVfio: the device was bound on another host, whose
+// libvirt (not this machine's sysfs) tells whether it is still there.
 struct ForgetDevice {
   PciAddress address;
   DeviceIds expected;
   Presence presence = Presence::gone;
+  std::string through = {};
   bool operator==(const ForgetDevice&) const = default;
 };
 
@@ -193,6 +197,10 @@ Result<Action> action_from_json(const nlohmann::json& json);
 // forget); nullopt otherwise, SetVfCount included: a PF's VF count is kept
 // apart from its bind entry.
 std::optional<PciAddress> action_address(const Action& action);
+
+// The libvirt URI of the host a device action is made on ("" for this
+// machine, and for every action that is not a device's).
+std::string action_through(const Action& action);
 
 // The file an action is about, for the file actions; nullopt otherwise.
 std::optional<std::string> action_path(const Action& action);

@@ -21,7 +21,12 @@ class Journal {
   // journal. Fails with ExitCode::bad_input when the file is not a journal,
   // and with ExitCode::refused when the folder or the file is group- or
   // world-writable or owned by someone other than root or this user.
-  static core::Result<Journal> load(Os& os, const std::filesystem::path& state_dir);
+  // `through` is the host the run acts on ("" for this machine, else the
+  // libvirt URI of another host): a journal holding an entry made on any
+  // other host is refused (ExitCode::refused), so no run ever plans from
+  // another host's records.
+  static core::Result<Journal> load(Os& os, const std::filesystem::path& state_dir,
+                                    const std::string& through = "");
 
   [[nodiscard]] core::JournalState& state() { return m_state; }
   [[nodiscard]] const core::JournalState& state() const { return m_state; }
