@@ -29,7 +29,8 @@ int run_bind(Context& context, const BindOptions& options) {
   const auto lock = lock_state(context, options.change);
   if (remote) {
     // Another host: libvirt detaches there, and loads vfio-pci itself.
-    host::Journal journal = host::Journal::load(*context.os, remote->state_dir, remote->uri).value_or_throw();
+    host::Journal journal =
+        host::Journal::load(*context.os, remote->state_dir, remote->uri).value_or_throw();
     const core::Inventory inventory = load_remote_inventory(context, *remote);
     core::Plan plan =
         core::plan_bind(inventory, request, journal.state(), core::VfioModule::loaded)

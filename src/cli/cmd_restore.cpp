@@ -26,7 +26,8 @@ struct RestoreOptions {
 // restore -c URI of another host (after it rebooted): its journal holds
 // only devices, bound again through its libvirt.
 int run_remote_restore(Context& context, const RestoreOptions& options, const RemoteHost& remote) {
-  host::Journal journal = host::Journal::load(*context.os, remote.state_dir, remote.uri).value_or_throw();
+  host::Journal journal =
+      host::Journal::load(*context.os, remote.state_dir, remote.uri).value_or_throw();
   const core::Inventory inventory = journal.state().bind_entries().empty()
                                         ? core::Inventory{}
                                         : load_remote_inventory(context, remote);

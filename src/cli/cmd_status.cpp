@@ -222,8 +222,10 @@ int run_status(Context& context) {
     Table table(columns);
     for (const DeviceStatus& s : devices) {
       const auto& bind = std::get<core::BindToVfio>(s.entry->action);
-      std::vector<std::string> row{bind.address.to_string(), bind.expected.to_string(),
-                                   std::to_string(bind.iommu_group), core::to_string(s.entry->state),
+      std::vector<std::string> row{bind.address.to_string(),
+                                   bind.expected.to_string(),
+                                   std::to_string(bind.iommu_group),
+                                   core::to_string(s.entry->state),
                                    or_dash(bind.restore_driver), or_dash(s.driver),
                                    remote ? "unknown" : or_dash(s.driver_override),
                                    remote ? "unknown" : (s.vfio_node ? "present" : "missing"),

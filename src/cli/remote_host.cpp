@@ -32,8 +32,9 @@ std::string remote_state_dir(const std::string& state_dir, const std::string& ur
       hash ^= static_cast<unsigned char>(c);
       hash *= 0x100000001b3ULL;
     }
+    // '~' is always escaped above, so a cut name never equals a whole one.
     char tail[20];
-    std::snprintf(tail, sizeof tail, "-%016llx", static_cast<unsigned long long>(hash));
+    std::snprintf(tail, sizeof tail, "~%016llx", static_cast<unsigned long long>(hash));
     name = name.substr(0, std::min(name.size(), k_longest - 17)) + tail;
   }
   return state_dir + "/hosts/" + name;

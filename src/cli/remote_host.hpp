@@ -27,8 +27,8 @@ struct RemoteHost {
 
 // The folder of the journal of the host libvirt reaches at `uri`:
 // `state_dir`/hosts/ and the URI with every byte but [A-Za-z0-9._+-] as %XX
-// (a long URI is cut and ends in a hash of the whole, so names stay short
-// and distinct).
+// (a long URI is cut and ends in `~` and a hash of the whole, so names stay
+// short and distinct).
 std::string remote_state_dir(const std::string& state_dir, const std::string& uri);
 
 // The host -c names when it is not this machine (a connection with `access`

@@ -265,7 +265,8 @@ core::Status Executor::check_remote_device(const core::PciAddress& address,
 core::Status Executor::perform_remote(const Action& action, const std::string& context) {
   const auto* bind = std::get_if<core::BindToVfio>(&action);
   const auto* release = std::get_if<core::ReleaseDevice>(&action);
-  if (bind == nullptr && release == nullptr) return fail(context + ": not a device action", ExitCode::failure);
+  if (bind == nullptr && release == nullptr)
+    return fail(context + ": not a device action", ExitCode::failure);
   const core::PciAddress address = bind ? bind->address : release->address;
   const std::string& through = bind ? bind->through : release->through;
   auto devices = node_devices_for(through, context);

@@ -39,8 +39,8 @@ core::Status check_trusted(const Os& os, const std::filesystem::path& path, cons
 namespace {
 
 std::string host_name(const std::string& through) {
-  return through.empty() ? std::string("this machine")
-                         : "the host libvirt reaches at '" + core::sanitize_untrusted(through) + "'";
+  if (through.empty()) return "this machine";
+  return "the host libvirt reaches at '" + core::sanitize_untrusted(through) + "'";
 }
 
 }  // namespace
