@@ -104,7 +104,8 @@ TEST_F(Holders, GroupsShowTheGuestsHoldingEachMember) {
 
   const auto json = run_pcipass({"-c", uri(), "--json", "groups"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  for (const auto& group : nlohmann::json::parse(json.out)["groups"]) {
+  const auto doc = nlohmann::json::parse(json.out);  // a range-for over a temporary's member dangles
+  for (const auto& group : doc["groups"]) {
     for (const auto& member : group["members"]) {
       ASSERT_TRUE(member["held_by"].is_array()) << member.dump();
       EXPECT_EQ(member["held_by"].size(), member["address"] == "0000:02:00.0"   ? 2u
