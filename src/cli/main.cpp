@@ -89,7 +89,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--proc-root", o.proc_root,
                  "Root of the /proc tree for host-usage probes (default: proc beside --sysfs-root)");
-  app.add_option("-c,--connect", o.connect, "libvirt URI to read node devices from");
+  app.add_option("-c,--connect", o.connect,
+                 "libvirt URI to read node devices and guests from; for another host, bind, "
+                 "release, status, restore and bringup act there through its libvirt");
   app.add_option("--lspci", o.lspci_file, "Read devices from lspci -Dvmmm text in FILE ('-': stdin)");
   app.add_option("--host-usage", o.host_usage,
                  "Host usage of the devices of another host (-c URI, --lspci): the output of "
