@@ -24,13 +24,11 @@ int run_bind(Context& context, const BindOptions& options) {
 
   // Before the lock: a refused URI leaves no state folder behind.
   const std::optional<RemoteHost> remote = open_remote_host(
-      context, options.change.dry_run ? host::LibvirtConnection::Access::read_only
-                                      : host::LibvirtConnection::Access::read_write);
+      context, change_access(options.change.dry_run));
   const auto lock = lock_state(context, options.change);
   if (remote) {
     // Another host: libvirt detaches there, and loads vfio-pci itself.
-    host::Journal journal =
-        host::Journal::load(*context.os, remote->state_dir, remote->uri).value_or_throw();
+    host::Journal journal = load_host_journal(context, &*remote);
     const core::Inventory inventory = load_remote_inventory(context, *remote);
     core::Plan plan =
         core::plan_bind(inventory, request, journal.state(), core::VfioModule::loaded)

@@ -115,10 +115,7 @@ std::vector<GuestTarget> check_guests(Context& context, const BringupOptions& op
 void prepare_host(Context& context, const BringupOptions& options,
                   const core::Inventory& inventory, const core::Assignment& assignment,
                   const RemoteHost* remote, nlohmann::json* document) {
-  host::Journal journal =
-      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir,
-                          remote ? remote->uri : std::string())
-          .value_or_throw();
+  host::Journal journal = load_host_journal(context, remote);
   core::BindRequest request;
   request.devices = assignment.all_devices();
   request.force = options.assignment.force ? core::Force::yes : core::Force::no;
@@ -178,9 +175,7 @@ int run_bringup(Context& context, const BringupOptions& options) {
   const std::optional<RemoteHost> remote =
       !input.enabled || options.no_bind
           ? std::nullopt
-          : open_remote_host(context, options.change.dry_run
-                                          ? host::LibvirtConnection::Access::read_only
-                                          : host::LibvirtConnection::Access::read_write);
+          : open_remote_host(context, change_access(options.change.dry_run));
   const core::Inventory inventory =
       !input.enabled    ? core::Inventory{}
       : options.no_bind ? load_inventory(context, input.scope()).inventory

@@ -31,13 +31,10 @@ int run_release(Context& context, const ReleaseOptions& options) {
 
   // Before the lock: a refused URI leaves no state folder behind.
   const std::optional<RemoteHost> remote = open_remote_host(
-      context, options.change.dry_run ? host::LibvirtConnection::Access::read_only
-                                      : host::LibvirtConnection::Access::read_write);
+      context, change_access(options.change.dry_run));
   const auto lock = lock_state(context, options.change);
   host::Journal journal =
-      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir,
-                          remote ? remote->uri : std::string())
-          .value_or_throw();
+      load_host_journal(context, remote ? &*remote : nullptr);
   if (options.forget) {
     const core::Plan plan = core::plan_forget(request, journal.state()).value_or_throw();
     execute_plan(context, plan, journal, options.change, {.command = "forget"});

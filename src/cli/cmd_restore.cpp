@@ -26,8 +26,7 @@ struct RestoreOptions {
 // restore -c URI of another host (after it rebooted): its journal holds
 // only devices, bound again through its libvirt.
 int run_remote_restore(Context& context, const RestoreOptions& options, const RemoteHost& remote) {
-  host::Journal journal =
-      host::Journal::load(*context.os, remote.state_dir, remote.uri).value_or_throw();
+  host::Journal journal = load_host_journal(context, &remote);
   const core::Inventory inventory = journal.state().bind_entries().empty()
                                         ? core::Inventory{}
                                         : load_remote_inventory(context, remote);
@@ -47,8 +46,7 @@ int run_remote_restore(Context& context, const RestoreOptions& options, const Re
 int run_restore(Context& context, const RestoreOptions& options) {
   // Before the lock: a refused URI leaves no state folder behind.
   const std::optional<RemoteHost> remote = open_remote_host(
-      context, options.change.dry_run ? host::LibvirtConnection::Access::read_only
-                                      : host::LibvirtConnection::Access::read_write);
+      context, change_access(options.change.dry_run));
   const auto lock = lock_state(context, options.change);
   if (remote) return run_remote_restore(context, options, *remote);
   host::Journal journal =

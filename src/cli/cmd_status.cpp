@@ -130,9 +130,7 @@ int run_status(Context& context) {
   const std::optional<RemoteHost> remote =
       open_remote_host(context, host::LibvirtConnection::Access::read_only);
   host::Journal journal =
-      host::Journal::load(*context.os, remote ? remote->state_dir : context.options.state_dir,
-                          remote ? remote->uri : std::string())
-          .value_or_throw();
+      load_host_journal(context, remote ? &*remote : nullptr);
   core::Inventory inventory;
   // Which guests hold each device: read on another host only, where the
   // devices and the domains come from the one libvirt.

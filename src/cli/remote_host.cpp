@@ -70,6 +70,12 @@ std::optional<RemoteHost> open_remote_host(Context& context,
   return remote;
 }
 
+host::Journal load_host_journal(Context& context, const RemoteHost* remote) {
+  if (remote == nullptr)
+    return host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
+  return host::Journal::load(*context.os, remote->state_dir, remote->uri).value_or_throw();
+}
+
 core::Inventory load_remote_inventory(Context& context, const RemoteHost& remote) {
   LoadedInventory loaded = load_inventory(context, DeviceScope::all(), remote.connection.get());
   if (!loaded.inventory.has_iommu_groups()) {

@@ -9,6 +9,7 @@
 #include "context.hpp"
 
 #include <pcipass/core/bind_planner.hpp>
+#include <pcipass/host/journal.hpp>
 #include <pcipass/host/libvirt.hpp>
 #include <pcipass/host/node_devices.hpp>
 
@@ -37,6 +38,16 @@ std::string remote_state_dir(const std::string& state_dir, const std::string& ur
 std::optional<RemoteHost> open_remote_host(
     Context& context,
     host::LibvirtConnection::Access access = host::LibvirtConnection::Access::read_write);
+
+// The access a changing command needs: read-only for a dry run.
+inline host::LibvirtConnection::Access change_access(bool dry_run) {
+  return dry_run ? host::LibvirtConnection::Access::read_only
+                 : host::LibvirtConnection::Access::read_write;
+}
+
+// The journal of the host the run acts on: `remote`'s own, or this
+// machine's when null (Journal::load refuses entries of any other host).
+host::Journal load_host_journal(Context& context, const RemoteHost* remote);
 
 // The host's inventory through its node devices, with host usage from
 // --host-usage FILE when given (else unknown: acting on a device needs

@@ -1,5 +1,7 @@
 #include <pcipass/host/libvirt.hpp>
 
+#include "libvirt_handles.hpp"
+
 #include <libvirt/virterror.h>
 
 #include <cstdlib>
@@ -47,16 +49,6 @@ LibvirtError last_libvirt_error(virConnectPtr connection) {
 namespace {
 
 LibvirtError last_error(virConnectPtr connection) { return last_libvirt_error(connection); }
-
-struct NodeDeviceFree {
-  void operator()(virNodeDevicePtr device) const { virNodeDeviceFree(device); }
-};
-using NodeDevice = std::unique_ptr<virNodeDevice, NodeDeviceFree>;
-
-struct MallocFree {
-  void operator()(char* text) const { std::free(text); }
-};
-using LibvirtString = std::unique_ptr<char, MallocFree>;
 
 struct NodeDeviceListing {
   std::vector<NodeDevice> devices;

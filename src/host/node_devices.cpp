@@ -4,23 +4,12 @@
 #include <pcipass/core/text.hpp>
 #include <pcipass/host/libvirt.hpp>
 
+#include "libvirt_handles.hpp"
+
 #include <cstdlib>
 #include <memory>
 
 namespace pcipass::host {
-
-namespace {
-
-struct NodeDeviceFree {
-  void operator()(virNodeDevicePtr device) const { virNodeDeviceFree(device); }
-};
-using NodeDevice = std::unique_ptr<virNodeDevice, NodeDeviceFree>;
-
-struct MallocFree {
-  void operator()(char* text) const { std::free(text); }
-};
-
-}  // namespace
 
 LibvirtNodeDevices::LibvirtNodeDevices(const LibvirtConnection& connection, std::string uri)
     : m_connection(connection), m_uri(std::move(uri)) {}
@@ -53,7 +42,7 @@ core::Result<std::optional<core::PciDevice>> LibvirtNodeDevices::read(
   auto device = lookup(connection, address, m_uri);
   if (!device) return core::fail(device.error());
   if (!*device) return std::optional<core::PciDevice>();
-  const std::unique_ptr<char, MallocFree> xml(virNodeDeviceGetXMLDesc(device->get(), 0));
+  const LibvirtString xml(virNodeDeviceGetXMLDesc(device->get(), 0));
   if (!xml) {
     if (last_libvirt_error(connection).code == VIR_ERR_NO_NODE_DEVICE)
       return std::optional<core::PciDevice>();

@@ -4,17 +4,6 @@
 
 namespace pcipass::test {
 
-namespace {
-
-std::string driver_of(const host::Sysfs& kernel, const std::string& address) {
-  auto link = kernel.read_link("bus/pci/devices/" + address + "/driver");
-  if (!link) return "";
-  const std::size_t slash = link->rfind('/');
-  return slash == std::string::npos ? *link : link->substr(slash + 1);
-}
-
-}  // namespace
-
 core::Result<std::optional<core::PciDevice>> SimulatedNodeDevices::read(
     const core::PciAddress& address) const {
   if (!m_kernel.exists("bus/pci/devices/" + address.to_string()))
@@ -29,7 +18,7 @@ core::Status SimulatedNodeDevices::detach_to_vfio(const core::PciAddress& addres
   calls.push_back("detach " + name);
   if (auto ok = m_kernel.write("bus/pci/devices/" + name + "/driver_override", "vfio-pci"); !ok)
     return ok;
-  if (const std::string driver = driver_of(m_kernel, name); !driver.empty()) {
+  if (const std::string driver = m_kernel.driver_of(name); !driver.empty()) {
     if (auto ok = m_kernel.write("bus/pci/drivers/" + driver + "/unbind", name); !ok) return ok;
   }
   return m_kernel.write("bus/pci/drivers_probe", name);
@@ -38,7 +27,7 @@ core::Status SimulatedNodeDevices::detach_to_vfio(const core::PciAddress& addres
 core::Status SimulatedNodeDevices::reattach(const core::PciAddress& address) {
   const std::string name = address.to_string();
   calls.push_back("reattach " + name);
-  if (driver_of(m_kernel, name) == "vfio-pci") {
+  if (m_kernel.driver_of(name) == "vfio-pci") {
     if (auto ok = m_kernel.write("bus/pci/drivers/vfio-pci/unbind", name); !ok) return ok;
   }
   if (auto ok = m_kernel.write("bus/pci/devices/" + name + "/driver_override", "\n"); !ok)

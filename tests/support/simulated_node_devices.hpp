@@ -4,8 +4,9 @@
 // made on a simulated kernel: what the executor's binding through libvirt is
 // tested against (libvirt's test driver has no detach or re-attach).
 
+#include "support/simulated_kernel.hpp"
+
 #include <pcipass/host/node_devices.hpp>
-#include <pcipass/host/sysfs.hpp>
 
 #include <string>
 #include <vector>
@@ -14,7 +15,7 @@ namespace pcipass::test {
 
 class SimulatedNodeDevices final : public host::NodeDevices {
 public:
-  SimulatedNodeDevices(host::Sysfs& kernel, std::string uri)
+  SimulatedNodeDevices(SimulatedKernel& kernel, std::string uri)
       : m_kernel(kernel), m_uri(std::move(uri)) {}
 
   [[nodiscard]] std::string uri() const override { return m_uri; }
@@ -29,7 +30,7 @@ public:
   std::vector<std::string> calls;
 
 private:
-  host::Sysfs& m_kernel;
+  SimulatedKernel& m_kernel;
   std::string m_uri;
 };
 
