@@ -221,6 +221,7 @@ run_guest() {
   if [[ $phase == swap2 ]]; then disks=("${free_disk[@]}" "${state_disk[@]}"); fi
   timeout 300 qemu-system-x86_64 \
     -machine q35 -accel tcg,thread=multi -cpu max -smp 2 -m "$memory" \
+    -uuid 5ad0c3e2-7f6b-4c1d-9e2a-3b4c5d6e7f80 \
     -device intel-iommu,intremap=on,caching-mode=on \
     -kernel "$kernel_dir/boot/vmlinuz-$kver" -initrd "$image" \
     -append "console=ttyS0 intel_iommu=on panic=-1 quiet loglevel=4 pcipass_e2e=$phase" \

@@ -103,6 +103,7 @@ int run_list(Context& context, const ListFilters& filters) {
   if (context.options.json) {
     nlohmann::json doc = core::inventory_to_json(core::Inventory{}, loaded.source_label);
     doc["iommu"] = inventory.has_iommu_groups();
+    doc["host"] = loaded.host.empty() ? nlohmann::json(nullptr) : loaded.host.to_json();
     for (const core::PciDevice* d : shown) {
       nlohmann::json device = core::device_to_json(*d, inventory);
       device["held_by"] = holders ? core::holders_to_json(held(*d)) : nlohmann::json(nullptr);

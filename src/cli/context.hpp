@@ -4,6 +4,7 @@
 // (sysfs, /proc, the name database, a way to reach libvirt) and the options
 // shared by all commands.
 
+#include <pcipass/core/host_identity.hpp>
 #include <pcipass/core/inventory.hpp>
 #include <pcipass/core/pci_names.hpp>
 #include <pcipass/host/libvirt.hpp>
@@ -75,6 +76,10 @@ struct LoadedInventory {
   // The --host-usage report whose usage the devices carry (foreign ones
   // only), or "" when none was given.
   std::string usage_report;
+  // The host the devices belong to: this machine's (or the simulated
+  // host's) identity from its trees, or what libvirt tells of its host;
+  // empty for lspci text, which names no host.
+  core::HostIdentity host;
 };
 
 // Which devices a command needs: all of them (list, groups, kconfig), or the

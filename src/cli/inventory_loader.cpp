@@ -4,6 +4,7 @@
 #include <pcipass/core/text.hpp>
 #include <pcipass/core/usage_report.hpp>
 #include <pcipass/host/complete_inventory.hpp>
+#include <pcipass/host/host_identity.hpp>
 #include <pcipass/host/libvirt_source.hpp>
 #include <pcipass/host/sysfs_source.hpp>
 
@@ -128,6 +129,7 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope,
                               : host::read_sysfs_inventory(*context.sysfs, scope.named))
                              .value_or_throw();
       loaded.source_label = "sysfs:" + o.sysfs_root;
+      loaded.host = host::read_local_identity(*context.sysfs, *context.proc, context.etc);
       details = host::HaveDetails::yes;
       break;
     }
@@ -139,6 +141,7 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope,
       }
       loaded.inventory = host::read_libvirt_inventory(*connection).value_or_throw();
       loaded.source_label = "libvirt:" + connection->uri();
+      loaded.host = host::read_libvirt_identity(*connection);
       loaded.foreign = foreign_libvirt(connection->uri());
       break;
     }
@@ -177,7 +180,10 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope,
     const std::string name = o.host_usage == "-" ? "standard input" : o.host_usage;
     const std::string text = context.read_input(o.host_usage).value_or_throw();
     const core::UsageReport report = core::parse_usage_report(text).value_or_throw("reading " + name);
-    core::apply_usage_report(loaded.inventory, report, name).value_or_throw();
+    // lspci text names no host: only its devices can be compared.
+    const bool host_known = select_source(o) != SourceKind::lspci;
+    core::apply_usage_report(loaded.inventory, report, name, host_known ? &loaded.host : nullptr)
+        .value_or_throw();
     loaded.usage_report = name;
   } else if (!local_host) {
     warn(context, "host usage unknown: the devices come from " + loaded.foreign +

@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
   app.add_option("--lspci", o.lspci_file, "Read devices from lspci -Dvmmm text in FILE ('-': stdin)");
   app.add_option("--host-usage", o.host_usage,
                  "Host usage of the devices of another host (-c URI, --lspci): the output of "
-                 "pcipass list --json run on that host, in FILE ('-': stdin)")
+                 "pcipass list --json run on that host, in FILE ('-': stdin); refused when it "
+                 "names another machine (hostname, machine id, system UUID)")
       ->type_name("FILE");
   app.add_option("--source", o.source, "Inventory source: auto, sysfs, libvirt or lspci")
       ->check(CLI::IsMember({"auto", "sysfs", "libvirt", "lspci"}))

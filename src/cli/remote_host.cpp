@@ -1,6 +1,7 @@
 #include "remote_host.hpp"
 
 #include <pcipass/core/text.hpp>
+#include <pcipass/host/host_identity.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -67,13 +68,40 @@ std::optional<RemoteHost> open_remote_host(Context& context,
       (read_write ? context.open_libvirt_rw(uri) : context.open_libvirt(uri)).value_or_throw());
   remote.devices = std::make_unique<host::LibvirtNodeDevices>(*remote.connection, uri);
   remote.state_dir = remote_state_dir(context.options.state_dir, uri);
+  remote.identity = host::read_libvirt_identity(*remote.connection);
   return remote;
 }
 
 host::Journal load_host_journal(Context& context, const RemoteHost* remote) {
   if (remote == nullptr)
     return host::Journal::load(*context.os, context.options.state_dir).value_or_throw();
-  return host::Journal::load(*context.os, remote->state_dir, remote->uri).value_or_throw();
+  host::Journal journal =
+      host::Journal::load(*context.os, remote->state_dir, remote->uri).value_or_throw();
+  core::HostIdentity recorded = journal.state().host();
+  if (!journal.state().empty()) {
+    const core::HostComparison hosts = core::compare_hosts(recorded, remote->identity);
+    if (hosts.verdict == core::HostComparison::Verdict::different) {
+      throw Failure("refusing the journal " + journal.path().string() + ": its entries were made on " +
+                        recorded.describe() + ", but '" + core::sanitize_untrusted(remote->uri) +
+                        "' now reaches " + remote->identity.describe() + " (" +
+                        core::join(hosts.differences, "; ") +
+                        "); use a URI that still reaches the first host, or, if it is gone, move "
+                        "that folder away",
+                    ExitCode::refused);
+    }
+  }
+  // What libvirt tells now, with what it told before where it tells less
+  // today (and the journal still speaks of that host).
+  core::HostIdentity now = remote->identity;
+  if (journal.state().empty()) recorded = {};
+  for (auto [field, before] : {std::pair{&now.hostname, &recorded.hostname},
+                               {&now.machine_id, &recorded.machine_id},
+                               {&now.system_uuid, &recorded.system_uuid},
+                               {&now.libvirt_uuid, &recorded.libvirt_uuid}}) {
+    if (field->empty()) *field = *before;
+  }
+  journal.state().set_host(std::move(now));
+  return journal;
 }
 
 core::Inventory load_remote_inventory(Context& context, const RemoteHost& remote) {

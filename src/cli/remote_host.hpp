@@ -24,6 +24,7 @@ struct RemoteHost {
   std::unique_ptr<host::LibvirtConnection> connection;
   std::unique_ptr<host::LibvirtNodeDevices> devices;
   std::string state_dir;  // STATE_DIR/hosts/<the URI, escaped>
+  core::HostIdentity identity;  // what libvirt tells of the host it reaches at `uri`
 };
 
 // The folder of the journal of the host libvirt reaches at `uri`:
@@ -47,6 +48,9 @@ inline host::LibvirtConnection::Access change_access(bool dry_run) {
 
 // The journal of the host the run acts on: `remote`'s own, or this
 // machine's when null (Journal::load refuses entries of any other host).
+// A remote journal whose entries were made on another machine than the one
+// its URI reaches now (a DNS or ssh change) is refused (ExitCode::refused);
+// otherwise it takes the host's identity, to be saved with its entries.
 host::Journal load_host_journal(Context& context, const RemoteHost* remote);
 
 // The host's inventory through its node devices, with host usage from

@@ -163,6 +163,7 @@ bool JournalState::undo_pending(const std::string& path) const {
 
 std::string JournalState::to_text() const {
   nlohmann::json doc{{"format", k_format}, {"version", k_version}, {"next_id", m_next_id}};
+  if (!m_host.empty()) doc["host"] = m_host.to_json();
   doc["entries"] = nlohmann::json::array();
   for (const JournalEntry& e : m_entries) {
     doc["entries"].push_back({{"id", e.id},
@@ -191,6 +192,11 @@ Result<JournalState> JournalState::parse(std::string_view text) {
                 ExitCode::bad_input);
   }
   JournalState state;
+  if (const auto host = doc.find("host"); host != doc.end() && !host->is_null()) {
+    auto identity = HostIdentity::from_json(*host);
+    if (!identity) return fail(identity.error().with_context("journal"));
+    state.m_host = std::move(*identity);
+  }
   state.m_next_id = doc["next_id"].get<std::uint64_t>();
   // Ids count changes; no real journal comes near 2^53 (also the largest
   // integer every JSON reader keeps exact), and one at 2^64-1 would wrap.

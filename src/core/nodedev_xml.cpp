@@ -201,8 +201,15 @@ Result<PciDevice> parse_pci_capability(const pugi::xml_node& device_node,
       device.sriov_num_vfs = static_cast<unsigned>(device.virtual_functions.size());
     } else if (type == "pci-bridge" || type == "cardbus-bridge") {
       bridge_capability = true;
+    } else if (type == "vpd") {
+      // The VPD's read-only SN keyword: the card's serial, as sysfs's vpd
+      // gives it on this machine (the one serial libvirt shows).
+      for (const pugi::xml_node fields : nested.children("fields")) {
+        if (std::string_view(fields.attribute("access").value()) != "readonly") continue;
+        device.vpd_serial = std::string(trim(sanitize_untrusted(fields.child("serial_number").text().get())));
+      }
     }
-    // mdev_types, vpd and later additions carry nothing the inventory holds.
+    // mdev_types and later additions carry nothing the inventory holds.
   }
   device.header =
       bridge_capability ? HeaderKind::bridge : header_kind_from_class(device.class_code);

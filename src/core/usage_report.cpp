@@ -49,6 +49,11 @@ Result<UsageReport> parse_usage_report(std::string_view text) {
   UsageReport report;
   if (const auto source = doc.find("source"); source != doc.end() && source->is_string())
     report.source = sanitize_untrusted(source->get<std::string>());
+  if (const auto host = doc.find("host"); host != doc.end() && !host->is_null()) {
+    auto identity = HostIdentity::from_json(*host);
+    if (!identity) return fail(bad(identity.error().message));
+    report.host = std::move(*identity);
+  }
   for (std::size_t i = 0; i < devices->size(); ++i) {
     const nlohmann::json& d = (*devices)[i];
     const std::string where = "devices[" + std::to_string(i) + "]";
@@ -86,7 +91,26 @@ Result<UsageReport> parse_usage_report(std::string_view text) {
   return report;
 }
 
-Status apply_usage_report(Inventory& inventory, const UsageReport& report, const std::string& name) {
+Status apply_usage_report(Inventory& inventory, const UsageReport& report, const std::string& name,
+                          const HostIdentity* reached) {
+  if (reached != nullptr) {
+    const HostComparison hosts = compare_hosts(report.host, *reached);
+    if (hosts.verdict == HostComparison::Verdict::different) {
+      return fail("refusing the host usage in " + name + ": it was made on another machine (" +
+                      join(hosts.differences, "; ") +
+                      ": the report's first); run pcipass list --json on the host whose devices "
+                      "these are and pass its output",
+                  ExitCode::refused);
+    }
+    if (hosts.verdict == HostComparison::Verdict::unknown) {
+      return fail("refusing the host usage in " + name +
+                      ": nothing ties it to the host whose devices these are (the report: " +
+                      report.host.describe() + "; that host: " + reached->describe() +
+                      "); run pcipass list --json there again (it names its host), and give a "
+                      "host called localhost a name of its own",
+                  ExitCode::refused);
+    }
+  }
   std::vector<std::string> differences;
   for (const auto& [address, device] : inventory.devices()) {
     const auto it = report.devices.find(address);

@@ -77,6 +77,11 @@ virErrorPtr virGetLastError(void) { PCIPASS_FORWARD(virGetLastError); }
 virErrorPtr virConnGetLastError(virConnectPtr conn) { PCIPASS_FORWARD(virConnGetLastError, conn); }
 int virConnectClose(virConnectPtr conn) { PCIPASS_FORWARD(virConnectClose, conn); }
 char* virConnectGetURI(virConnectPtr conn) { PCIPASS_FORWARD(virConnectGetURI, conn); }
+char* virConnectGetHostname(virConnectPtr conn) { PCIPASS_FORWARD(virConnectGetHostname, conn); }
+char* virConnectGetCapabilities(virConnectPtr conn) { PCIPASS_FORWARD(virConnectGetCapabilities, conn); }
+char* virConnectGetSysinfo(virConnectPtr conn, unsigned int flags) {
+  PCIPASS_FORWARD(virConnectGetSysinfo, conn, flags);
+}
 int virConnectListAllNodeDevices(virConnectPtr conn, virNodeDevicePtr** devices, unsigned int flags) {
   PCIPASS_FORWARD(virConnectListAllNodeDevices, conn, devices, flags);
 }

@@ -189,8 +189,11 @@ TEST(CliSources, LspciTextFromStdinGivesTheSameDevicesButNeverThisMachinesUsage)
     EXPECT_EQ(d["host_usage_unknown"], "lspci text, not this machine's /sys");
     EXPECT_EQ(d["host_uses"], nlohmann::json::array());
   }
+  EXPECT_EQ(from_lspci["host"], nullptr);  // lspci text names no host
+  EXPECT_EQ(from_sysfs["host"]["hostname"], "workstation");
   for (auto* doc : {&from_sysfs, &from_lspci}) {
     (*doc)["source"] = "";
+    doc->erase("host");
     for (auto& d : (*doc)["devices"]) {
       for (const char* key : {"status", "host_usage_unknown", "host_uses", "human_name", "nvme",
                               "net", "memory_bytes", "memory_source", "boot_vga", "identity", "reset_methods"}) {

@@ -5,6 +5,8 @@
 
 #include "support/sim_host.hpp"
 
+#include <pcipass/core/host_identity.hpp>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -13,16 +15,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string test_uri(const std::string& host) {
-  return "test://" + (sim_host(host) / "libvirt-test.xml").string();
-}
+std::string test_uri(const std::string& host) { return test_driver_uri(host); }
 
-// `pcipass list --json` as run on the simulated `host` itself.
+// `pcipass list --json` as run on the host the test driver stands for,
+// with the simulated `host`'s devices.
 fs::path report_of(const std::string& host, const TempDir& dir) {
-  const auto r = run_pcipass({"--sysfs-root", (sim_host(host) / "sys").string(), "--json", "list"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
   const fs::path file = dir.path() / (host + "-usage.json");
-  put_file(file, r.out);
+  put_file(file, usage_report_for_test_driver(host));
   return file;
 }
 
@@ -93,6 +92,49 @@ TEST(CliHostUsage, AReportOfOtherDevicesIsRefusedAndNothingIsCalledFree) {
   EXPECT_NE(other.err.find("\n  0000:02:00.0: 1b96:2600 here, 1b96:a80c in the report\n"),
             std::string::npos)
       << other.err;
+}
+
+TEST(CliHostUsage, AReportOfAMachineBuiltAlikeIsRefused) {
+  // The twin of the host the test driver stands for: the very same
+  // devices, so only the host's name tells its report from that host's.
+  TempDir dir;
+  auto doc = nlohmann::json::parse(file_text(report_of("workstation", dir)));
+  const std::string here = core::normal_hostname(local_hostname());
+  ASSERT_FALSE(here.empty()) << "this machine needs a hostname for this test";
+  doc["host"]["hostname"] = here + "-twin";
+  const fs::path twin = dir.path() / "twin.json";
+  put_file(twin, doc.dump());
+  const auto r = run_pcipass({"-c", test_uri("workstation"), "--host-usage", twin.string(), "kconfig"});
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_EQ(r.err, "pcipass: error: refusing the host usage in " + twin.string() +
+                       ": it was made on another machine (hostname '" + here + "-twin' and '" +
+                       here + "': the report's first); run pcipass list --json on the host whose "
+                       "devices these are and pass its output\n");
+  EXPECT_EQ(r.out, "");
+
+  // A report naming no host at all (an older pcipass's, or edited) is not
+  // taken on trust either.
+  doc.erase("host");
+  put_file(twin, doc.dump());
+  const auto nameless =
+      run_pcipass({"-c", test_uri("workstation"), "--host-usage", twin.string(), "list"});
+  EXPECT_EQ(nameless.exit_code, 5);
+  EXPECT_NE(nameless.err.find(": nothing ties it to the host whose devices these are (the report: "
+                              "no identity; that host: host '" + here + "'"),
+            std::string::npos)
+      << nameless.err;
+
+  // The simulated host's own report names that host, not this machine.
+  const auto own = run_pcipass({"--sysfs-root", (sim_host("workstation") / "sys").string(), "--json", "list"});
+  ASSERT_EQ(own.exit_code, 0) << own.err;
+  const auto report = nlohmann::json::parse(own.out);
+  EXPECT_EQ(report["host"], nlohmann::json::parse(R"({"hostname": "workstation",
+      "machine_id": "5c1b2e0f9a7d4c3e8b6a1d2f3e4c5b6a",
+      "system_uuid": "4c4c4544-0057-3810-8031-c2c04f4e5832", "libvirt_uuid": null})"));
+  put_file(twin, own.out);
+  const auto refused =
+      run_pcipass({"-c", test_uri("workstation"), "--host-usage", twin.string(), "list"});
+  EXPECT_EQ(refused.exit_code, 5) << refused.err;
 }
 
 TEST(CliHostUsage, BadReportsAndLocalRunsFailClearly) {

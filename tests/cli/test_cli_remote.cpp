@@ -10,6 +10,8 @@
 
 #include "support/sim_host.hpp"
 
+#include <pcipass/core/host_identity.hpp>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -18,17 +20,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string test_uri(const std::string& host) {
-  return "test://" + (sim_host(host) / "libvirt-test.xml").string();
-}
+std::string test_uri(const std::string& host) { return test_driver_uri(host); }
 
 struct Remote {
   Remote() {
     // That host's own `pcipass list --json`, as --host-usage reads it.
-    const auto r = run_pcipass(
-        {"--sysfs-root", (sim_host("workstation") / "sys").string(), "--json", "list"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    put_file(report(), r.out);
+    put_file(report(), usage_report_for_test_driver("workstation"));
   }
   [[nodiscard]] fs::path state() const { return dir.path() / "state"; }
   [[nodiscard]] fs::path report() const { return dir.path() / "usage.json"; }
@@ -136,6 +133,34 @@ TEST(CliRemote, AFailedDetachIsJournaledForThatHostAloneAndStatusShowsIt) {
   const auto forget = run_pcipass(remote.args({"release", "--forget", "02:00.0"}));
   ASSERT_EQ(forget.exit_code, 0) << forget.err;
   EXPECT_TRUE(nlohmann::json::parse(file_text(journal))["entries"].empty());
+}
+
+TEST(CliRemote, AJournalIsNeverAppliedToAnotherMachineTheUriNowReaches) {
+  Remote remote;
+  EXPECT_EQ(run_pcipass(remote.args({"bind", "02:00.0"})).exit_code, 4);  // journaled as failed
+  const fs::path journal = remote.journal();
+  auto recorded = nlohmann::json::parse(file_text(journal));
+  // The journal names the host its entry was made on, as libvirt told it.
+  const std::string here = core::normal_hostname(local_hostname());
+  ASSERT_FALSE(here.empty()) << "this machine needs a hostname for this test";
+  EXPECT_EQ(recorded["host"]["hostname"], here);
+
+  // The URI reached lab7 then; it reaches this machine (the test driver) now.
+  recorded["host"] = {{"hostname", "lab7"}};
+  put_file(journal, recorded.dump());
+  const std::string before = file_text(journal);
+  for (const auto& command : std::vector<std::vector<std::string>>{
+           {"status"}, {"bind", "06:00.0", "--dry-run"}, {"release", "--all"}, {"restore"}}) {
+    const auto r = run_pcipass(remote.args(command));
+    EXPECT_EQ(r.exit_code, 5) << command[0] << ": " << r.err;
+    EXPECT_EQ(r.err, "pcipass: error: refusing the journal " + journal.string() +
+                         ": its entries were made on host 'lab7', but '" + test_uri("workstation") +
+                         "' now reaches host '" + here + "' (hostname 'lab7' and '" + here +
+                         "'); use a URI that still reaches the first host, or, if it is gone, "
+                         "move that folder away\n")
+        << command[0];
+    EXPECT_EQ(file_text(journal), before) << command[0];
+  }
 }
 
 TEST(CliRemote, BringupBindsOnThatHostThenEditsTheGuests) {

@@ -307,5 +307,20 @@ TEST(JournalState, TextRoundTripAndErrors) {
             "journal entry 18446744073709551614: id out of range");
 }
 
+TEST(JournalState, AnotherHostsJournalKeepsTheHostItsEntriesWereMadeOn) {
+  JournalState journal;
+  EXPECT_EQ(journal.to_text().find("\"host\""), std::string::npos);  // this machine's names none
+  journal.set_host({"lab1", "", "4c4c4544-0042-3510-8052-b4c04f4d3732", ""});
+  journal.finish(journal.begin(k_bind));
+  auto back = JournalState::parse(journal.to_text());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->host(), journal.host());
+  EXPECT_EQ(back->to_text(), journal.to_text());
+  const auto bad = JournalState::parse(R"({"format":"pcipass-journal","version":1,"next_id":1,)"
+                                       R"("host":{"hostname":[]},"entries":[]})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message, "journal: host identity: hostname is not a string or null");
+}
+
 }  // namespace
 }  // namespace pcipass::core

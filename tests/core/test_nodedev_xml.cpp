@@ -114,6 +114,10 @@ constexpr std::string_view k_sriov_pf = R"(<device>
       <fields access='readonly'>
         <change_level>A0</change_level>
         <part_number>K91258-010</part_number>
+        <serial_number> F8G1234567 </serial_number>
+      </fields>
+      <fields access='readwrite'>
+        <serial_number>not-the-card's</serial_number>
       </fields>
     </capability>
     <iommuGroup number='40'>
@@ -224,6 +228,8 @@ TEST(NodedevXml, ReadsSriovPhysicalFunction) {
                                                            address("3b:01.2")}));
   EXPECT_EQ(pf.physical_function, std::nullopt);
   EXPECT_EQ(pf.header, HeaderKind::endpoint);
+  // The VPD's read-only serial: what tells this card from its twin.
+  EXPECT_EQ(pf.vpd_serial, "F8G1234567");
 }
 
 TEST(NodedevXml, ReadsSriovVirtualFunction) {

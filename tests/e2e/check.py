@@ -336,6 +336,10 @@ def remote(c, free, state):
     c.check(f"{state}: used by the host: " in c.text("remote-bind-used.stderr"),
             "through libvirt, the host's own usage report still refuses its mounted disk",
             "remote-bind-used")
+    c.step_ok("remote-bind-twin", 5)
+    c.check("it was made on another machine (hostname 'pcipass-e2e-twin' and 'pcipass-e2e'"
+            in c.text("remote-bind-twin.stderr"),
+            "the usage report of a machine built alike is refused", "remote-bind-twin")
     if c.step_ok("remote-bind"):
         doc = c.json("remote-bind") or {}
         actions = doc.get("actions", [])

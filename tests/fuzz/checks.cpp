@@ -463,12 +463,29 @@ void check_usage_report(const std::uint8_t* data, std::size_t size) {
   extra.address = core::PciAddress{0xffff, 0xff, 0x1f, 7};
   if (report->devices.count(extra.address) == 0) {
     more.add(extra);
-    if (core::apply_usage_report(more, *report, "fuzz")) violated("a device more was accepted", "");
+    if (core::apply_usage_report(more, *report, "fuzz", nullptr))
+      violated("a device more was accepted", "");
     for (const auto& [address, d] : more.devices()) {
       if (!d.host_uses.empty()) violated("a refused report changed the inventory", address.to_string());
     }
   }
-  if (auto applied = core::apply_usage_report(inventory, *report, "fuzz"); !applied)
+  // A report that names a host is refused for another one, and never
+  // changes the inventory then.
+  core::HostIdentity twin = report->host;
+  const auto other = [](std::string& field, const char* a, const char* b) {
+    if (!field.empty()) field = field == a ? b : a;
+  };
+  other(twin.hostname, "twin-a", "twin-b");
+  other(twin.machine_id, "00000000000000000000000000000001", "00000000000000000000000000000002");
+  other(twin.system_uuid, "00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000002");
+  twin.libvirt_uuid.clear();  // it only confirms a host, never tells two apart
+  if (!report->host.empty()) {
+    core::Inventory copy = inventory;
+    if (core::apply_usage_report(copy, *report, "fuzz", &twin))
+      violated("a report was accepted for another host", report->host.describe());
+  }
+  const core::HostIdentity* own = report->host.empty() ? nullptr : &report->host;
+  if (auto applied = core::apply_usage_report(inventory, *report, "fuzz", own); !applied)
     violated("its own devices were refused", applied.error().message);
   for (const auto& [address, reported] : report->devices) {
     const core::PciDevice* d = inventory.find(address);

@@ -1,6 +1,7 @@
 #include "support/sim_host.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <csignal>
@@ -147,6 +148,26 @@ std::string sample_guest(const std::string& name) {
   const std::string from = "<name>pcipass-guest</name>";
   xml.replace(xml.find(from), from.size(), "<name>" + name + "</name>");
   return xml;
+}
+
+std::string test_driver_uri(const std::string& host) {
+  return "test://" + (sim_host(host) / "libvirt-test.xml").string();
+}
+
+std::string local_hostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+std::string usage_report_for_test_driver(const std::string& host) {
+  const auto r = run_pcipass({"--sysfs-root", (sim_host(host) / "sys").string(), "--json", "list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json doc = nlohmann::json::parse(r.out, nullptr, false);
+  if (!doc.is_object()) return r.out;
+  doc["host"] = {{"hostname", local_hostname()}, {"machine_id", nullptr}, {"system_uuid", nullptr},
+                 {"libvirt_uuid", nullptr}};
+  return doc.dump(2);
 }
 
 std::string lspci_text(const std::filesystem::path& root, const std::string& flags) {

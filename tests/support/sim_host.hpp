@@ -62,6 +62,19 @@ std::string sample_guest(const std::string& name);
 // with `flags` such as "-Dvmmm".
 std::string lspci_text(const std::filesystem::path& root, const std::string& flags = "-Dvmmm");
 
+// The URI of libvirt's test driver showing the simulated `host`'s devices
+// (its libvirt-test.xml).
+std::string test_driver_uri(const std::string& host);
+
+// `pcipass list --json` of the simulated `host`, as that host would write
+// it, but naming the host libvirt's test driver stands for: the driver
+// answers virConnectGetHostname with this machine's name, so a report of
+// `host` itself (hostname from its tree) is another machine's to it.
+std::string usage_report_for_test_driver(const std::string& host);
+
+// This machine's hostname (gethostname()).
+std::string local_hostname();
+
 // kdevops' numbers for `lspci -Dvmmm` text, worked out the way its
 // generator does: the functions with an SDevice line, in the text's order,
 // from 1. Address -> number.

@@ -196,8 +196,9 @@ class Parser {
 
   Host parse(const YAML::Node& root) {
     m_r.map(root, "host",
-            {"name", "description", "iommu", "vfio", "modules", "drivers", "cmdline", "devices",
-             "mounts", "swaps", "routes", "addresses", "dm", "md", "btrfs", "zfs", "pci_ids"});
+            {"name", "description", "iommu", "vfio", "modules", "drivers", "cmdline", "identity",
+             "devices", "mounts", "swaps", "routes", "addresses", "dm", "md", "btrfs", "zfs",
+             "pci_ids"});
     Host host;
     if (root["name"]) host.name = m_r.string(root["name"], "name");
     if (root["description"]) host.description = m_r.string(root["description"], "description");
@@ -206,6 +207,14 @@ class Parser {
     if (root["modules"]) host.modules = checked_names(root["modules"], "modules");
     if (root["drivers"]) host.drivers = checked_names(root["drivers"], "drivers");
     if (root["cmdline"]) host.cmdline = m_r.string(root["cmdline"], "cmdline");
+    if (const YAML::Node identity = root["identity"]) {
+      m_r.map(identity, "identity", {"hostname", "machine_id", "product_uuid"});
+      if (identity["hostname"]) host.hostname = m_r.string(identity["hostname"], "identity.hostname");
+      if (identity["machine_id"])
+        host.machine_id = m_r.string(identity["machine_id"], "identity.machine_id");
+      if (identity["product_uuid"])
+        host.product_uuid = m_r.string(identity["product_uuid"], "identity.product_uuid");
+    }
 
     m_r.required(root, "devices", "host");
     const YAML::Node devices = root["devices"];

@@ -210,6 +210,10 @@ struct Host {
   std::vector<Bytes> modules;
   std::vector<Bytes> drivers;  // extra registered PCI drivers with no device
   std::optional<Bytes> cmdline;
+  // What tells this machine from one built alike: proc/sys/kernel/hostname,
+  // etc/machine-id and the firmware's sys/class/dmi/id/product_uuid; each
+  // file is written only when given.
+  std::optional<Bytes> hostname, machine_id, product_uuid;
   std::vector<Device> devices;  // sorted by address, VFs included
   std::vector<VirtualBlock> dm, md;
   std::vector<MemberSet> btrfs, zfs;

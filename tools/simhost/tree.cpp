@@ -247,6 +247,7 @@ class TreeWriter {
     for (const VirtualBlock& v : m_host.md) virtual_block(v, false);
     filesystems();
     proc();
+    identity();
     dev();
   }
 
@@ -564,6 +565,24 @@ class TreeWriter {
     m_tree.file("proc/net/if_inet6", inet6);
 
     m_tree.file("proc/cmdline", line(m_host.cmdline ? *m_host.cmdline : default_cmdline()));
+  }
+
+  // The host's identity, each file only when the description gives it.
+  void identity() {
+    if (m_host.hostname) {
+      m_tree.dir("proc/sys/kernel");
+      m_tree.file("proc/sys/kernel/hostname", line(*m_host.hostname));
+    }
+    if (m_host.machine_id) {
+      m_tree.dir("etc");
+      m_tree.file("etc/machine-id", line(*m_host.machine_id));
+    }
+    if (m_host.product_uuid) {
+      m_tree.dir("sys/devices/virtual/dmi/id");
+      m_tree.file("sys/devices/virtual/dmi/id/product_uuid", line(*m_host.product_uuid));
+      m_tree.dir("sys/class/dmi");
+      m_tree.link("sys/class/dmi/id", "sys/devices/virtual/dmi/id");
+    }
   }
 
   unsigned ifindex(const Bytes& name) const {

@@ -5,6 +5,7 @@
 // pure so the crash rules can be tested without a file system.
 
 #include <pcipass/core/actions.hpp>
+#include <pcipass/core/host_identity.hpp>
 
 #include <cstdint>
 #include <map>
@@ -66,6 +67,12 @@ class JournalState {
   [[nodiscard]] bool undo_pending(const std::string& path) const;
   [[nodiscard]] bool empty() const { return m_entries.empty(); }
 
+  // The host the entries were made on, for the journal of another host
+  // (a libvirt URI names a host today, maybe another one tomorrow); empty
+  // for this machine's journal, which names none.
+  [[nodiscard]] const HostIdentity& host() const { return m_host; }
+  void set_host(HostIdentity host) { m_host = std::move(host); }
+
   // The journal file's text: JSON, {"format": "pcipass-journal", "version": 1, ...}.
   [[nodiscard]] std::string to_text() const;
   // Parses to_text()'s output. Fails with ExitCode::bad_input saying what is wrong.
@@ -75,6 +82,7 @@ class JournalState {
   JournalEntry* find(std::uint64_t id);
   std::uint64_t m_next_id = 1;
   std::vector<JournalEntry> m_entries;
+  HostIdentity m_host;
 };
 
 // What a file the journal names looks like now, as host::read_file_states()

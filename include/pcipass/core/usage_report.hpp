@@ -7,10 +7,13 @@
 // the same protection as a local run. A report is used only when it
 // describes the very devices read: the same addresses with the same ids and
 // no serial that disagrees, so a report of another host (or of hardware
-// that changed since) never calls a device free.
+// that changed since) never calls a device free. Twin hosts show the same
+// devices, so a report also names the host it was made on (HostIdentity),
+// and is used only for a host it matches.
 
 #include <pcipass/core/device_identity.hpp>
 #include <pcipass/core/error.hpp>
+#include <pcipass/core/host_identity.hpp>
 #include <pcipass/core/inventory.hpp>
 
 #include <map>
@@ -32,6 +35,7 @@ struct ReportedDevice {
 
 struct UsageReport {
   std::string source;  // where the reporting run read its devices ("sysfs:/sys")
+  HostIdentity host;   // the host it was made on ("host"; empty when absent)
   std::map<PciAddress, ReportedDevice> devices;
 };
 
@@ -42,10 +46,13 @@ struct UsageReport {
 Result<UsageReport> parse_usage_report(std::string_view text);
 
 // Gives every device of `inventory` the host usage `report` says it has.
-// Fails with ExitCode::refused, listing up to 5 differences, and changes
-// nothing, when the report does not describe these devices: an address one
-// has and the other not, other ids, or a serial both know that disagrees.
-// `name` names the report in messages (its path).
-Status apply_usage_report(Inventory& inventory, const UsageReport& report, const std::string& name);
+// Fails with ExitCode::refused and changes nothing when the report was made
+// on another host than `reached` (the host the devices come from, when
+// known: a field of both identities disagrees, or none is known on both
+// sides) or does not describe these devices (listing up to 5 differences:
+// an address one has and the other not, other ids, or a serial both know
+// that disagrees). `name` names the report in messages (its path).
+Status apply_usage_report(Inventory& inventory, const UsageReport& report, const std::string& name,
+                          const HostIdentity* reached);
 
 }  // namespace pcipass::core
