@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
   app.add_option("--host-usage", o.host_usage,
                  "Host usage of the devices of another host (-c URI, --lspci): the output of "
                  "pcipass list --json run on that host, in FILE ('-': stdin); refused when it "
-                 "names another machine (hostname, machine id, system UUID)")
+                 "names another machine (hostname, system UUID)")
       ->type_name("FILE");
   app.add_option("--source", o.source, "Inventory source: auto, sysfs, libvirt or lspci")
       ->check(CLI::IsMember({"auto", "sysfs", "libvirt", "lspci"}))

@@ -78,22 +78,38 @@ host::Journal load_host_journal(Context& context, const RemoteHost* remote) {
   host::Journal journal =
       host::Journal::load(*context.os, remote->state_dir, remote->uri).value_or_throw();
   core::HostIdentity recorded = journal.state().host();
-  if (!journal.state().empty()) {
+  const std::string journal_name = journal.path().string();
+  const std::string uri = core::sanitize_untrusted(remote->uri);
+  bool same = false;
+  if (!journal.state().empty() && !recorded.empty()) {
     const core::HostComparison hosts = core::compare_hosts(recorded, remote->identity);
     if (hosts.verdict == core::HostComparison::Verdict::different) {
-      throw Failure("refusing the journal " + journal.path().string() + ": its entries were made on " +
-                        recorded.describe() + ", but '" + core::sanitize_untrusted(remote->uri) +
-                        "' now reaches " + remote->identity.describe() + " (" +
-                        core::join(hosts.differences, "; ") +
-                        "); use a URI that still reaches the first host, or, if it is gone, move "
+      const std::string renamed =
+          hosts.agreements.empty()
+              ? ""
+              : " (they agree on " + core::join(hosts.agreements, ", ") +
+                    ": if that host was only renamed, put its new name in the journal's \"host\")";
+      throw Failure("refusing the journal " + journal_name + ": its entries were made on " +
+                        recorded.describe() + ", but '" + uri + "' now reaches " +
+                        remote->identity.describe() + " (" + core::join(hosts.differences, "; ") +
+                        ")" + renamed +
+                        "; use a URI that still reaches the first host, or, if it is gone, move "
                         "that folder away",
                     ExitCode::refused);
     }
+    if (hosts.verdict == core::HostComparison::Verdict::unknown) {
+      throw Failure("refusing the journal " + journal_name + ": its entries were made on " +
+                        recorded.describe() + ", and nothing libvirt tells of the host '" + uri +
+                        "' reaches now (" + remote->identity.describe() +
+                        ") shows it is that machine; give it a name of its own (hostnamectl)",
+                    ExitCode::refused);
+    }
+    same = true;
   }
   // What libvirt tells now, with what it told before where it tells less
-  // today (and the journal still speaks of that host).
+  // today -- only when both are known to be one machine.
   core::HostIdentity now = remote->identity;
-  if (journal.state().empty()) recorded = {};
+  if (!same) recorded = {};
   for (auto [field, before] : {std::pair{&now.hostname, &recorded.hostname},
                                {&now.machine_id, &recorded.machine_id},
                                {&now.system_uuid, &recorded.system_uuid},

@@ -49,8 +49,9 @@ inline host::LibvirtConnection::Access change_access(bool dry_run) {
 // The journal of the host the run acts on: `remote`'s own, or this
 // machine's when null (Journal::load refuses entries of any other host).
 // A remote journal whose entries were made on another machine than the one
-// its URI reaches now (a DNS or ssh change) is refused (ExitCode::refused);
-// otherwise it takes the host's identity, to be saved with its entries.
+// its URI reaches now (a DNS or ssh change), or on one nothing libvirt tells
+// now confirms, is refused (ExitCode::refused); otherwise it takes the
+// host's identity, to be saved with its entries.
 host::Journal load_host_journal(Context& context, const RemoteHost* remote);
 
 // The host's inventory through its node devices, with host usage from

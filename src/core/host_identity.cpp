@@ -41,16 +41,34 @@ std::string_view first_label(std::string_view hostname) {
 
 std::string shown(const std::string& value) { return "'" + value + "'"; }
 
+// A name every fresh installation has: unknown, but not malformed.
+bool normal_hostname_is_generic(std::string_view text) {
+  std::string name(trim(text));
+  std::transform(name.begin(), name.end(), name.begin(), lower);
+  return name.empty() || name == "localhost" || name == "localhost.localdomain" ||
+         name == "localhost6" || name == "localhost6.localdomain6" || name == "(none)" ||
+         name == "localhost.";
+}
+
 }  // namespace
 
 std::string normal_hostname(std::string_view text) {
   std::string name(trim(text));
   std::transform(name.begin(), name.end(), name.begin(), lower);
-  name = sanitize_untrusted(name);
-  if (name == "localhost" || name == "localhost.localdomain" || name == "localhost6" ||
-      name == "localhost6.localdomain6" || name == "(none)" || name == "localhost.") {
+  if (normal_hostname_is_generic(name)) return "";
+  // A host name: letters, digits, '-', '_' and dots between labels, at most
+  // 253 bytes. Anything else names no host (and never reaches a message).
+  constexpr std::size_t k_longest = 253;
+  if (name.empty() || name.size() > k_longest || name.front() == '.' || name.front() == '-' ||
+      name.find("..") != std::string::npos) {
     return "";
   }
+  for (const char c : name) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                         c == '_' || c == '.';
+    if (!allowed) return "";
+  }
+  if (name.back() == '.') name.pop_back();  // the root label of an absolute name
   return name;
 }
 
@@ -109,7 +127,12 @@ Result<HostIdentity> HostIdentity::from_json(const nlohmann::json& json) {
                            {"libvirt_uuid", &identity.libvirt_uuid}}) {
     if (auto status = read(name, *out); !status) return fail(status.error());
   }
-  identity.hostname = normal_hostname(identity.hostname);
+  const std::string given = identity.hostname;
+  identity.hostname = normal_hostname(given);
+  if (identity.hostname.empty() && !given.empty() && !normal_hostname_is_generic(given)) {
+    return fail("host identity: hostname is not a host name (letters, digits, '-', '_', dots)",
+                ExitCode::bad_input);
+  }
   identity.machine_id = normal_machine_id(identity.machine_id);
   identity.system_uuid = normal_uuid(identity.system_uuid);
   identity.libvirt_uuid = normal_uuid(identity.libvirt_uuid);
@@ -127,9 +150,14 @@ HostComparison compare_hosts(const HostIdentity& a, const HostIdentity& b) {
       result.differences.push_back(what + " " + x + " and " + y);
     }
   };
+  // Full names where both sides know one (db1.staging and db1.prod are
+  // two hosts), else the first label (one side may know only the short name).
+  const bool both_full = a.hostname.find('.') != std::string::npos &&
+                         b.hostname.find('.') != std::string::npos;
   compare("hostname", a.hostname.empty() ? "" : shown(a.hostname),
           b.hostname.empty() ? "" : shown(b.hostname),
-          first_label(a.hostname) == first_label(b.hostname));
+          both_full ? a.hostname == b.hostname
+                    : first_label(a.hostname) == first_label(b.hostname));
   compare("machine id", a.machine_id, b.machine_id, a.machine_id == b.machine_id);
   compare("system UUID", a.system_uuid, b.system_uuid, a.system_uuid == b.system_uuid);
   // libvirt's UUID as the other side's libvirt UUID, system UUID or machine id.

@@ -161,6 +161,18 @@ TEST(CliRemote, AJournalIsNeverAppliedToAnotherMachineTheUriNowReaches) {
         << command[0];
     EXPECT_EQ(file_text(journal), before) << command[0];
   }
+
+  // Made on a host known only by a UUID libvirt no longer shows: nothing
+  // says the URI still reaches it.
+  recorded["host"] = {{"libvirt_uuid", "2cea74ce-619f-4a90-a544-066f6b78f41f"}};
+  put_file(journal, recorded.dump());
+  const auto unknown = run_pcipass(remote.args({"status"}));
+  EXPECT_EQ(unknown.exit_code, 5) << unknown.err;
+  EXPECT_NE(unknown.err.find(": its entries were made on libvirt host UUID "
+                             "2cea74ce-619f-4a90-a544-066f6b78f41f, and nothing libvirt tells of "
+                             "the host '"),
+            std::string::npos)
+      << unknown.err;
 }
 
 TEST(CliRemote, BringupBindsOnThatHostThenEditsTheGuests) {

@@ -17,7 +17,10 @@ HostIdentity host(std::string hostname, std::string machine_id = "", std::string
 }
 
 TEST(HostIdentity, NormalFormsDropWhatTellsNoHostApart) {
-  EXPECT_EQ(normal_hostname(" Lab1.Example.ORG\n"), "lab1.example.org");
+  EXPECT_EQ(normal_hostname(" Lab1.Example.ORG.\n"), "lab1.example.org");
+  // Text that is no host name never reaches a message.
+  for (const char* odd : {"x' and 'lab1", ".", ".x", "a..b", "-a", "lab 1", "lab1;"})
+    EXPECT_EQ(normal_hostname(odd), "") << odd;
   for (const char* generic : {"localhost", "localhost.localdomain", "(none)", "", "  \n"})
     EXPECT_EQ(normal_hostname(generic), "") << generic;
   EXPECT_EQ(normal_machine_id("3D1219C7C4C5404AAA1F6D2A48ADFDA4\n"), "3d1219c7c4c5404aaa1f6d2a48adfda4");
@@ -39,7 +42,7 @@ TEST(HostIdentity, AFieldBothKnowThatDisagreesMeansTwoMachines) {
   const HostComparison renamed = compare_hosts(a, host("lab2"));
   EXPECT_EQ(renamed.verdict, Verdict::different);
   EXPECT_EQ(renamed.differences, std::vector<std::string>{"hostname 'lab1' and 'lab2'"});
-  // The same name does not outweigh another machine id: a cloned image.
+  // The same name does not outweigh another machine id: one image installed twice.
   const HostComparison clone = compare_hosts(a, host("lab1", "9d1219c7c4c5404aaa1f6d2a48adfda4"));
   EXPECT_EQ(clone.verdict, Verdict::different);
   EXPECT_EQ(clone.differences, std::vector<std::string>{"machine id 3d1219c7c4c5404aaa1f6d2a48adfda4 "
@@ -47,6 +50,12 @@ TEST(HostIdentity, AFieldBothKnowThatDisagreesMeansTwoMachines) {
   const HostComparison board = compare_hosts(host("", "", "4c4c4544-0042-3510-8052-b4c04f4d3732"),
                                              host("", "", "4c4c4544-0042-3510-8052-b4c04f4d3733"));
   EXPECT_EQ(board.verdict, Verdict::different);
+}
+
+TEST(HostIdentity, TwoFullNamesAreComparedWhole) {
+  const HostComparison two = compare_hosts(host("db1.staging.example"), host("db1.prod.example"));
+  EXPECT_EQ(two.verdict, Verdict::different);
+  EXPECT_EQ(compare_hosts(host("db1.prod.example"), host(normal_hostname("DB1.prod.example."))).verdict, Verdict::same);
 }
 
 TEST(HostIdentity, OneHostAgreesWhereBothKnowAndTheFullNameMatchesTheShortOne) {
@@ -85,6 +94,9 @@ TEST(HostIdentity, JsonRoundTripsAndNormalises) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, ExitCode::bad_input);
   EXPECT_EQ(bad.error().message, "host identity: hostname is not a string or null");
+  const auto quoted = HostIdentity::from_json({{"hostname", "x' and 'lab1"}});
+  ASSERT_FALSE(quoted);
+  EXPECT_EQ(quoted.error().code, ExitCode::bad_input);
   EXPECT_FALSE(HostIdentity::from_json(nlohmann::json::array()));
 }
 

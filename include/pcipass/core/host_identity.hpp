@@ -46,14 +46,17 @@ struct HostIdentity {
   // null for unknown fields.
   [[nodiscard]] nlohmann::json to_json() const;
   // Reads to_json()'s form; null or absent fields are unknown, and values
-  // are normalised as the setters below do (an invalid UUID is unknown).
-  // Fails with ExitCode::bad_input naming a field that is not a string or null.
+  // are normalised as the functions below do (an invalid UUID is unknown).
+  // Fails with ExitCode::bad_input naming a field that is not a string or
+  // null, or a hostname that is not a host name.
   static Result<HostIdentity> from_json(const nlohmann::json& json);
   bool operator==(const HostIdentity&) const = default;
 };
 
 // The normal forms; "" for text that is not one (or is a placeholder).
-// A hostname is trimmed and lowercased; generic names give "".
+// A hostname is trimmed and lowercased; generic names, and text that is not
+// a host name (only letters, digits, '-', '_' and dots between labels),
+// give "".
 std::string normal_hostname(std::string_view text);
 // 32 hex digits, surrounding white space allowed.
 std::string normal_machine_id(std::string_view text);
@@ -75,8 +78,8 @@ struct HostComparison {
   std::vector<std::string> agreements;
 };
 
-// Compares the hostname (its first label only, as one side may know the
-// full domain name), the machine id and the system UUID where both know
+// Compares the hostname (the full names when both sides know one, else the
+// first label only, as one side may know only the short name), the machine id and the system UUID where both know
 // them. libvirt's host UUID, which libvirt may have made up, only ever
 // agrees: with the other side's libvirt UUID, system UUID or machine id.
 HostComparison compare_hosts(const HostIdentity& a, const HostIdentity& b);
