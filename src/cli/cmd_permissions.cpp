@@ -132,7 +132,15 @@ int run_permissions(Context& context, const PermissionsOptions& options) {
     request.guest_names = std::move(guests.guests);
     request.unlimited_for = std::move(guests.unlimited);
   }
-  plan.actions = core::plan_permissions(request).value_or_throw();
+  std::size_t in_effect = 0;
+  plan.actions = core::changes_not_in_effect(
+      core::plan_permissions(request).value_or_throw(), journal.state(),
+      host::read_file_states(*context.os, journal.state()).value_or_throw(), in_effect);
+  if (in_effect > 0) {
+    plan.notes.push_back(std::to_string(in_effect) +
+                         (in_effect == 1 ? " change is" : " changes are") +
+                         " in effect already, as an earlier run made and journaled them");
+  }
   execute_plan(context, plan, journal, options.change, {.command = "permissions"});
   return 0;
 }

@@ -33,6 +33,39 @@ bool recorded_file_holds(const Action& action, const FileState& now) {
   return false;
 }
 
+std::vector<Action> changes_not_in_effect(std::vector<Action> planned, const JournalState& journal,
+                                          const FileStates& now, std::size_t& dropped) {
+  const auto same_change = [](const Action& a, const Action& b) {
+    const auto* wa = std::get_if<WriteFile>(&a);
+    const auto* wb = std::get_if<WriteFile>(&b);
+    if (wa != nullptr && wb != nullptr) return *wa == *wb;
+    const auto* pa = std::get_if<SetPermissions>(&a);
+    const auto* pb = std::get_if<SetPermissions>(&b);
+    return pa != nullptr && pb != nullptr && pa->path == pb->path && pa->mode == pb->mode &&
+           pa->group == pb->group;
+  };
+  const auto in_effect = [&](const Action& action) {
+    const auto path = action_path(action);
+    if (!path) return false;
+    const auto state = now.find(*path);
+    if (state == now.end() || !recorded_file_holds(action, state->second)) return false;
+    for (const JournalEntry* entry : journal.file_entries()) {
+      if (entry->state == EntryState::done && same_change(entry->action, action)) return true;
+    }
+    return false;
+  };
+  dropped = 0;
+  std::vector<Action> kept;
+  for (Action& action : planned) {
+    if (in_effect(action)) {
+      ++dropped;
+    } else {
+      kept.push_back(std::move(action));
+    }
+  }
+  return kept;
+}
+
 const char* to_string(EntryState state) {
   switch (state) {
     case EntryState::pending: return "pending";

@@ -5,6 +5,7 @@
 #include "support/simulated_kernel.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <grp.h>
 #include <unistd.h>
@@ -95,6 +96,44 @@ TEST(CliPermissions, WritesTheRuleTheLimitAndOpensTheSysfsFiles) {
                             "/etc/security/limits.d/90-pcipass-memlock.conf"),
             std::string::npos)
       << status.out;
+}
+
+TEST(CliPermissions, ASecondRunChangesNothingUntilAFileDiffers) {
+  // What Ansible's `changed` and any rerun rely on: a change in effect and
+  // journaled is not made again.
+  const std::string group = own_group();
+  if (group.empty()) GTEST_SKIP() << "this process's group has no name";
+  PermissionsHost host;
+  const std::vector<std::string> command = {"--json", "permissions", "--group", group,
+                                            "--guest-memory", "4G", "02:00.0"};
+  const auto first = run_pcipass(host.args(command));
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(nlohmann::json::parse(first.out)["actions"].size(), 5u);
+  const std::string journal = host.read("var/lib/pcipass/journal.json");
+
+  const auto second = run_pcipass(host.args(command));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const auto doc = nlohmann::json::parse(second.out);
+  EXPECT_TRUE(doc["actions"].empty()) << doc["actions"];
+  EXPECT_EQ(doc["notes"], nlohmann::json::array(
+                              {"5 changes are in effect already, as an earlier run made and "
+                               "journaled them"}));
+  EXPECT_EQ(host.read("var/lib/pcipass/journal.json"), journal);
+
+  // Someone edited the limit: only that file is written again.
+  std::ofstream(host.dir.path() / "etc/security/limits.d/90-pcipass-memlock.conf") << "# mine\n";
+  const auto third = run_pcipass(host.args(command));
+  ASSERT_EQ(third.exit_code, 0) << third.err;
+  const auto redo = nlohmann::json::parse(third.out)["actions"];
+  ASSERT_EQ(redo.size(), 1u) << redo;
+  EXPECT_EQ(redo[0]["action"]["path"],
+            (host.dir.path() / "etc/security/limits.d/90-pcipass-memlock.conf").string());
+  // Another size is another change.
+  auto bigger = command;
+  bigger[5] = "8G";
+  const auto fourth = run_pcipass(host.args(bigger));
+  ASSERT_EQ(fourth.exit_code, 0) << fourth.err;
+  EXPECT_EQ(nlohmann::json::parse(fourth.out)["actions"].size(), 1u);
 }
 
 TEST(CliPermissions, HostileGroupNamesAreRefusedBeforeAnyChange) {

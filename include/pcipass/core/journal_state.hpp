@@ -102,4 +102,12 @@ using FileStates = std::map<std::string, FileState>;
 // set) and, for a WriteFile, the same bytes. False for every other action.
 bool recorded_file_holds(const Action& action, const FileState& now);
 
+// `planned` without the WriteFile and SetPermissions actions already in
+// effect: a done entry of `journal` recorded the same change (path, bytes,
+// mode, group) and the file still holds it in `now` (read_file_states()).
+// Such a change is journaled already (release --all still undoes it), so a
+// second run of the same command plans nothing. `dropped` counts them.
+std::vector<Action> changes_not_in_effect(std::vector<Action> planned, const JournalState& journal,
+                                          const FileStates& now, std::size_t& dropped);
+
 }  // namespace pcipass::core
