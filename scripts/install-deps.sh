@@ -19,6 +19,8 @@ packages=(
   kconfig-frontends python3-kconfiglib
   # misc tools the tests call
   python3 python3-yaml iproute2 util-linux kmod
+  # the Ansible collection's tests (ansible/): Debian's ansible-core
+  ansible-core
   # the end-to-end tests: initramfs, disk images (the kernel and busybox are
   # fetched with apt-get download, not installed)
   cpio e2fsprogs file
