@@ -160,6 +160,19 @@ int run_status(Context& context) {
   if (!files) warn(context, "cannot check the recorded files now: " + files.error().message);
   const core::FileStates* now = files ? &*files : nullptr;
 
+  const std::vector<OtherHostJournal> other_hosts =
+      remote ? std::vector<OtherHostJournal>{} : other_host_journals(context);
+  const auto mention_other_hosts = [&](std::ostream& out) {
+    for (const OtherHostJournal& other : other_hosts) {
+      if (other.uri.empty()) {
+        out << "(another host's journal " << other.path << " cannot be read)\n";
+      } else {
+        out << "(the host at '" << other.uri << "' has " << other.entries
+            << (other.entries == 1 ? " journal entry" : " journal entries")
+            << " here: pcipass -c " << other.uri << " status)\n";
+      }
+    }
+  };
   if (context.options.json) {
     nlohmann::json doc{{"schema", core::k_json_schema_version},
                        {"journal", journal.path().string()},
@@ -182,6 +195,16 @@ int run_status(Context& context) {
                                 {"state", s.verdict},
                                 {"held_by", holders ? core::holders_to_json(held(bind.address))
                                                     : nlohmann::json(nullptr)}});
+    }
+    // This machine's status names the other hosts' journals kept here.
+    doc["other_hosts"] = nlohmann::json::array();
+    if (!remote) {
+      for (const OtherHostJournal& other : other_hosts) {
+        doc["other_hosts"].push_back({{"through", other.uri.empty() ? nlohmann::json(nullptr)
+                                                                    : nlohmann::json(other.uri)},
+                                      {"journal", other.path},
+                                      {"entries", other.entries}});
+      }
     }
     doc["other"] = nlohmann::json::array();
     for (const core::JournalEntry* entry : others) {
@@ -211,6 +234,7 @@ int run_status(Context& context) {
         << (remote ? "the host at '" + core::sanitize_untrusted(remote->uri) + "'"
                    : std::string("this host"))
         << " (journal " << journal.path().string() << ")\n";
+    mention_other_hosts(out);
     return 0;
   }
   if (!devices.empty()) {
@@ -252,6 +276,7 @@ int run_status(Context& context) {
         << (entry->error.empty() ? "" : " (" + entry->error + ")")
         << (file ? "; " + describe_now(*file) : std::string()) << vf_now << "\n";
   }
+  mention_other_hosts(out);
   return 0;
 }
 

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
+#include <filesystem>
 
 namespace pcipass::cli {
 
@@ -130,6 +132,28 @@ core::Inventory load_remote_inventory(Context& context, const RemoteHost& remote
                   ExitCode::host_error);
   }
   return std::move(loaded.inventory);
+}
+
+std::vector<OtherHostJournal> other_host_journals(Context& context) {
+  std::vector<OtherHostJournal> found;
+  std::error_code ec;
+  const std::filesystem::path hosts = std::filesystem::path(context.options.state_dir) / "hosts";
+  for (const auto& folder : std::filesystem::directory_iterator(hosts, ec)) {
+    const std::filesystem::path path = folder.path() / "journal.json";
+    const auto text = context.os->read_file(path);
+    if (!text || !text->has_value()) continue;
+    OtherHostJournal journal;
+    journal.path = path.string();
+    if (const auto state = core::JournalState::parse(**text); state) {
+      if (state->empty()) continue;
+      journal.entries = state->entries().size();
+      journal.uri = core::sanitize_untrusted(core::action_through(state->entries().front().action));
+    }
+    found.push_back(std::move(journal));
+  }
+  std::sort(found.begin(), found.end(),
+            [](const OtherHostJournal& a, const OtherHostJournal& b) { return a.path < b.path; });
+  return found;
 }
 
 void make_through_libvirt(core::Plan& plan, const std::string& uri) {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pcipass::cli {
 
@@ -58,6 +59,16 @@ host::Journal load_host_journal(Context& context, const RemoteHost* remote);
 // --host-usage FILE when given (else unknown: acting on a device needs
 // --force). A host whose libvirt shows no IOMMU groups fails with a host error.
 core::Inventory load_remote_inventory(Context& context, const RemoteHost& remote);
+
+// A journal of another host kept here (STATE_DIR/hosts/*/journal.json)
+// that holds entries: what this machine's `status` mentions, since nothing
+// else would remind anyone of devices bound on another host.
+struct OtherHostJournal {
+  std::string uri;  // the host its entries were made on ("" when unreadable)
+  std::string path;
+  std::size_t entries = 0;
+};
+std::vector<OtherHostJournal> other_host_journals(Context& context);
 
 // Marks every device action of `plan` as made through libvirt at `uri`; a
 // plan holding any other change (a module, a file, a VF count) is refused:

@@ -109,12 +109,27 @@ TEST(CliRemote, AFailedDetachIsJournaledForThatHostAloneAndStatusShowsIt) {
   EXPECT_TRUE(doc["devices"][0]["vfio_node"].is_null());
   EXPECT_EQ(doc["devices"][0]["journal_state"], "failed");
 
-  // This machine's status knows nothing of it.
-  const auto local = run_pcipass(
-      {"--state-dir", remote.state().string(), "--sysfs-root",
-       (sim_host("workstation") / "sys").string(), "--json", "status"});
+  // This machine's status shows none of its entries, only where they are.
+  const std::vector<std::string> here = {"--state-dir", remote.state().string(), "--sysfs-root",
+                                         (sim_host("workstation") / "sys").string()};
+  auto local_args = here;
+  local_args.insert(local_args.end(), {"--json", "status"});
+  const auto local = run_pcipass(local_args);
   ASSERT_EQ(local.exit_code, 0) << local.err;
-  EXPECT_TRUE(nlohmann::json::parse(local.out)["devices"].empty());
+  const auto local_doc = nlohmann::json::parse(local.out);
+  EXPECT_TRUE(local_doc["devices"].empty());
+  EXPECT_EQ(local_doc["other_hosts"],
+            nlohmann::json::parse(R"([{"through": ")" + test_uri("workstation") +
+                                  R"(", "journal": ")" + journal.string() + R"(", "entries": 1}])"));
+  auto text_args = here;
+  text_args.push_back("status");
+  const auto text = run_pcipass(text_args);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("(the host at '" + test_uri("workstation") +
+                          "' has 1 journal entry here: pcipass -c " + test_uri("workstation") +
+                          " status)\n"),
+            std::string::npos)
+      << text.out;
 
   // restore (after that host rebooted) finishes the bind through libvirt.
   const auto restore = run_pcipass(remote.args({"restore", "--dry-run"}));
