@@ -20,8 +20,14 @@ description:
   - C(changed) is true when pcipass made (or, in check mode, would make) at
     least one change - a device action or a guest definition that changed -
     so a second run of the same task reports no change.
-  - Read-only commands (C(list), C(groups), C(status), C(plan), C(doctor))
-    never report a change and run in check mode too.
+  - Read-only commands (C(list), C(groups), C(status), C(doctor), and C(plan)
+    without C(--write-extra-vars) or C(--write-nodes)) never report a change
+    and run in check mode too. C(plan) with those options writes files and
+    reports a change; check mode refuses it.
+  - C(release DEV) of a device pcipass no longer holds is refused by pcipass
+    (rc 5); C(release --all) can be run again and again.
+  - C(doctor)'s verdicts WARN (rc 7) and FAIL (rc 8) do not fail the task;
+    read them from C(rc) and C(pcipass).
   - A refusal (a device the host uses, an incomplete IOMMU group, a device
     another guest holds) fails the task with pcipass's own message and exit
     code (C(rc)); see C(pcipass --help) for the codes.
@@ -32,7 +38,9 @@ options:
     required: true
     choices: [list, groups, status, plan, doctor, bind, release, permissions, bringup, restore, attach, detach]
   devices:
-    description: Devices, as pcipass accepts them (C(0000:02:00.0), C(02:00.0), C(/dev/nvme1n1), C(serial:S123)).
+    description:
+      - Devices, as pcipass accepts them (C(0000:02:00.0), C(/dev/nvme1n1), C(serial:S123)).
+      - Quote addresses in YAML; an unquoted C(02:00.0) is not a string there.
     type: list
     elements: str
     default: []
@@ -47,7 +55,7 @@ options:
     elements: str
     default: []
   connect:
-    description: The libvirt URI (C(-c)). A URI of another host makes bind, release, status and restore act there through libvirt.
+    description: The libvirt URI (C(-c)). A URI of another host makes bind, release, status, restore and bringup act there through libvirt.
     type: str
   sysfs_root:
     description: The sysfs tree to act on (C(--sysfs-root)); a simulated host's C(sys/) for tests.
@@ -62,6 +70,13 @@ options:
     description: The pcipass program to run.
     type: path
     default: pcipass
+attributes:
+  check_mode:
+    support: full
+    description: Changing commands run with C(--dry-run); C(changed) says what would change.
+  diff_mode:
+    support: none
+    description: The diffs of bringup and attach are in C(pcipass).
 notes:
   - pcipass must be installed on the managed host and, for changes, run as root (C(become)).
 author:
@@ -85,9 +100,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 pcipass:
-  description: What C(pcipass --json) printed, parsed (null when it printed nothing).
+  description: What C(pcipass --json) printed, parsed; null when it printed nothing (a usage error).
   returned: always
   type: dict
+  sample: {"schema": 1, "command": "bind", "dry_run": false, "actions": [], "refused": [], "notes": []}
 cmd:
   description: The command line that ran.
   returned: always
@@ -110,10 +126,20 @@ READ_ONLY = ("list", "groups", "status", "plan", "doctor")
 CHANGING = ("bind", "release", "permissions", "bringup", "restore", "attach", "detach")
 
 
+# What a command accepts besides options: devices, and guests as --guests.
+TAKES_DEVICES = ("plan", "bind", "release", "permissions", "bringup", "attach", "detach")
+TAKES_GUESTS = ("plan", "bringup", "attach", "detach")
+# plan only writes with these; check mode refuses them (it cannot preview them).
+PLAN_WRITES = ("--write-extra-vars", "--write-nodes")
+
+
 def made_changes(doc):
     """True when the JSON anywhere lists an action or a change made (or, in a
-    dry run, one that would be made)."""
+    dry run, one that would be made): a non-empty "actions", a "changed":
+    true, or attach/detach's "live"/"config" saying "added" or "removed"."""
     if isinstance(doc, dict):
+        if doc.get("live") in ("added", "removed") or doc.get("config") in ("added", "removed"):
+            return True
         for key, value in doc.items():
             if key == "actions" and isinstance(value, list) and value:
                 return True
@@ -162,8 +188,19 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if params["command"] in ("attach", "detach") and len(params["guests"]) != 1:
-        module.fail_json(msg="%s needs exactly one guest in guests" % params["command"])
+    command = params["command"]
+    if command in ("attach", "detach") and len(params["guests"]) != 1:
+        module.fail_json(msg="%s needs exactly one guest in guests" % command)
+    if params["devices"] and command not in TAKES_DEVICES:
+        module.fail_json(msg="%s takes no devices" % command)
+    if params["guests"] and command not in TAKES_GUESTS:
+        module.fail_json(msg="%s takes no guests (for permissions, give --guest NAME in options)"
+                         % command)
+    writes = [option for option in params["options"]
+              if option.split("=", 1)[0] in PLAN_WRITES]
+    if command == "plan" and writes and module.check_mode:
+        module.fail_json(msg="plan %s writes files, which check mode cannot preview" % writes[0])
+    params["executable"] = module.get_bin_path(params["executable"], required=True)
     cmd = command_line(params, module.check_mode)
     rc, out, err = module.run_command(cmd)
     doc = None
@@ -174,11 +211,17 @@ def main():
             module.fail_json(msg="pcipass printed something that is not JSON", cmd=cmd, rc=rc,
                              stdout=out, stderr=err, changed=False)
     # doctor's codes 7 and 8 are its verdict (WARN, FAIL), not a failure to run.
-    ok = rc == 0 or (params["command"] == "doctor" and rc in (7, 8))
-    changed = params["command"] in CHANGING and made_changes(doc)
+    ok = rc == 0 or (command == "doctor" and rc in (7, 8))
+    # A dry run asked for in options changes nothing either.
+    dry_run = isinstance(doc, dict) and doc.get("dry_run") is True and not module.check_mode
+    changed = (command in CHANGING or (command == "plan" and bool(writes))) and \
+        made_changes(doc) and not dry_run
     if not ok:
-        lines = [line for line in err.splitlines() if line.strip()]
-        module.fail_json(msg=lines[-1] if lines else "pcipass exited %d" % rc, cmd=cmd, rc=rc,
+        # The whole error: "pcipass: error: refusing ...:" and every line after it.
+        lines = err.splitlines()
+        start = max([i for i, line in enumerate(lines) if line.startswith("pcipass: error:")] or [0])
+        message = "\n".join(line for line in lines[start:] if line.strip())
+        module.fail_json(msg=message or "pcipass exited %d" % rc, cmd=cmd, rc=rc,
                          pcipass=doc, stderr=err, changed=changed)
     module.exit_json(changed=changed, cmd=cmd, rc=rc, pcipass=doc, stderr=err)
 
