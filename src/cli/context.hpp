@@ -78,7 +78,8 @@ struct LoadedInventory {
   std::string usage_report;
   // The host the devices belong to: this machine's (or the simulated
   // host's) identity from its trees, or what libvirt tells of its host;
-  // empty for lspci text, which names no host.
+  // empty for lspci text, which names no host, and when nothing uses it
+  // (no --json, no --host-usage).
   core::HostIdentity host;
 };
 
@@ -103,9 +104,12 @@ SourceKind select_source(const GlobalOptions& options);
 // Builds the inventory from the source select_source() picks.
 // Throws core::Failure with the documented exit code.
 // `connection`, when given, is the open connection to -c's URI to read
-// node devices through (instead of opening another).
+// node devices through (instead of opening another), and `host` what its
+// libvirt told of its host, when read already. LoadedInventory::host is
+// read only when something uses it: --json output or --host-usage.
 LoadedInventory load_inventory(Context& context, const DeviceScope& scope = DeviceScope::all(),
-                               const host::LibvirtConnection* connection = nullptr);
+                               const host::LibvirtConnection* connection = nullptr,
+                               const core::HostIdentity* host = nullptr);
 
 // Prints `pcipass: warning: <text>` on the error stream.
 void warn(Context& context, const std::string& text);

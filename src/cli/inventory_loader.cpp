@@ -118,9 +118,13 @@ void warn_unknown_host_usage(Context& context, const LoadedInventory& loaded) {
 }
 
 LoadedInventory load_inventory(Context& context, const DeviceScope& scope,
-                               const host::LibvirtConnection* connection) {
+                               const host::LibvirtConnection* connection,
+                               const core::HostIdentity* host) {
   const GlobalOptions& o = context.options;
   LoadedInventory loaded;
+  // The host's identity is printed by --json and checked against a usage
+  // report; over libvirt it costs three calls, so only then is it read.
+  const bool host_wanted = o.json || !o.host_usage.empty();
   host::HaveDetails details = host::HaveDetails::no;
   switch (select_source(o)) {
     case SourceKind::sysfs: {
@@ -129,7 +133,8 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope,
                               : host::read_sysfs_inventory(*context.sysfs, scope.named))
                              .value_or_throw();
       loaded.source_label = "sysfs:" + o.sysfs_root;
-      loaded.host = host::read_local_identity(*context.sysfs, *context.proc, context.etc);
+      if (host_wanted)
+        loaded.host = host::read_local_identity(*context.sysfs, *context.proc, context.etc);
       details = host::HaveDetails::yes;
       break;
     }
@@ -141,7 +146,11 @@ LoadedInventory load_inventory(Context& context, const DeviceScope& scope,
       }
       loaded.inventory = host::read_libvirt_inventory(*connection).value_or_throw();
       loaded.source_label = "libvirt:" + connection->uri();
-      loaded.host = host::read_libvirt_identity(*connection);
+      if (host != nullptr) {
+        loaded.host = *host;
+      } else if (host_wanted) {
+        loaded.host = host::read_libvirt_identity(*connection);
+      }
       loaded.foreign = foreign_libvirt(connection->uri());
       break;
     }

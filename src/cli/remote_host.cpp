@@ -123,7 +123,8 @@ host::Journal load_host_journal(Context& context, const RemoteHost* remote) {
 }
 
 core::Inventory load_remote_inventory(Context& context, const RemoteHost& remote) {
-  LoadedInventory loaded = load_inventory(context, DeviceScope::all(), remote.connection.get());
+  LoadedInventory loaded =
+      load_inventory(context, DeviceScope::all(), remote.connection.get(), &remote.identity);
   if (!loaded.inventory.has_iommu_groups()) {
     throw Failure("libvirt at '" + core::sanitize_untrusted(remote.uri) +
                       "' shows no IOMMU groups: that host cannot give devices to guests (enable "
