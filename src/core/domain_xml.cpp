@@ -172,6 +172,88 @@ struct StringWriter : pugi::xml_writer {
   }
 };
 
+// Where element `node` starts in `text` (its '<'), from the offset pugixml
+// gives for its name; nullopt for a node not read from `text`.
+std::optional<std::size_t> element_start(std::string_view text, const pugi::xml_node& node) {
+  const std::ptrdiff_t name = node.offset_debug();
+  if (name <= 0 || static_cast<std::size_t>(name) > text.size() || text[name - 1] != '<')
+    return std::nullopt;
+  return static_cast<std::size_t>(name - 1);
+}
+
+// Just past the tag starting at `at` ('<'), quoted attribute values skipped.
+std::optional<std::size_t> tag_end(std::string_view text, std::size_t at) {
+  char quote = 0;
+  for (std::size_t i = at + 1; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quote != 0) {
+      if (c == quote) quote = 0;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '>') {
+      return i + 1;
+    }
+  }
+  return std::nullopt;
+}
+
+// Just past the element starting at `start` in a well-formed `text`.
+std::optional<std::size_t> element_end(std::string_view text, std::size_t start) {
+  const std::optional<std::size_t> open = tag_end(text, start);
+  if (!open) return std::nullopt;
+  if (text[*open - 2] == '/') return open;
+  int depth = 1;
+  std::size_t at = *open;
+  while (depth > 0) {
+    const std::size_t lt = text.find('<', at);
+    if (lt == std::string_view::npos) return std::nullopt;
+    const std::string_view rest = text.substr(lt);
+    std::size_t close = std::string_view::npos;
+    if (rest.starts_with("<!--")) {
+      close = text.find("-->", lt + 4);
+      if (close != std::string_view::npos) close += 3;
+    } else if (rest.starts_with("<![CDATA[")) {
+      close = text.find("]]>", lt + 9);
+      if (close != std::string_view::npos) close += 3;
+    } else if (rest.starts_with("<?")) {
+      close = text.find("?>", lt + 2);
+      if (close != std::string_view::npos) close += 2;
+    } else {
+      const std::optional<std::size_t> end = tag_end(text, lt);
+      if (!end) return std::nullopt;
+      close = *end;
+      if (rest.starts_with("</")) {
+        --depth;
+      } else if (text[*end - 2] != '/') {
+        ++depth;
+      }
+    }
+    if (close == std::string_view::npos) return std::nullopt;
+    at = close;
+  }
+  return at;
+}
+
+std::size_t whitespace_run(std::string_view text, std::size_t at) {
+  std::size_t end = at;
+  while (end < text.size() &&
+         (text[end] == ' ' || text[end] == '\t' || text[end] == '\n' || text[end] == '\r'))
+    ++end;
+  return end - at;
+}
+
+std::string print_node(const pugi::xml_node& node) {
+  StringWriter writer;
+  if (node.type() == pugi::node_pcdata) {
+    writer.out = node.value();
+  } else {
+    node.print(writer, "", pugi::format_raw | pugi::format_attribute_single_quote |
+                               pugi::format_no_declaration,
+               pugi::encoding_utf8);
+  }
+  return writer.out;
+}
+
 // Parses `hostdev_template` into `snippet` and fills in `address` and
 // pcipass's alias.
 Status fill_hostdev_template(pugi::xml_document& snippet, const PciAddress& address,
@@ -224,6 +306,31 @@ std::string pcipass_alias(const PciAddress& a) {
 
 DomainXml::DomainXml() : m_document(std::make_unique<pugi::xml_document>()) {}
 
+Result<PciAddress> parse_hostdev_file(std::string_view xml, std::string_view source_name) {
+  pugi::xml_document doc;
+  const pugi::xml_parse_result result =
+      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8);
+  const std::string where = std::string(source_name) + ": ";
+  if (!result) {
+    return fail(where + "not well-formed XML: " + std::string(result.description()) +
+                    " at offset " + std::to_string(result.offset),
+                ExitCode::bad_input);
+  }
+  const pugi::xml_node root = doc.document_element();
+  if (std::strcmp(root.name(), "hostdev") != 0) {
+    return fail(where + "expected one <hostdev>, found " +
+                    quote_for_message(std::string("<") + root.name() + ">"),
+                ExitCode::bad_input);
+  }
+  const std::optional<PciAddress> address = hostdev_address(root);
+  if (!address) {
+    return fail(where + "the <hostdev> names no PCI device (type='pci' with <source><address "
+                        "domain= bus= slot= function=/>)",
+                ExitCode::bad_input);
+  }
+  return *address;
+}
+
 Result<DomainXml> DomainXml::parse(std::string_view xml) {
   DomainXml domain;
   const pugi::xml_parse_result result =
@@ -234,6 +341,7 @@ Result<DomainXml> DomainXml::parse(std::string_view xml) {
                 ExitCode::bad_input);
   }
   const pugi::xml_node root = domain.m_document->document_element();
+  domain.m_original = std::string(xml);
   domain.keep_surroundings(xml);
   if (std::strcmp(root.name(), "domain") != 0) {
     return fail("not a libvirt domain: the root element is " +
@@ -380,10 +488,13 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
     }
   }
   pugi::xml_node inserted;
+  pugi::xml_node indent_node;
   if (anchor) {
     inserted = devices.insert_copy_after(hostdev, anchor);
-    if (!indent.empty())
-      devices.insert_child_before(pugi::node_pcdata, inserted).set_value(indent.c_str());
+    if (!indent.empty()) {
+      indent_node = devices.insert_child_before(pugi::node_pcdata, inserted);
+      indent_node.set_value(indent.c_str());
+    }
   } else if (indent.empty()) {
     inserted = devices.append_copy(hostdev);
   } else {
@@ -391,9 +502,11 @@ Result<HostdevChange> DomainXml::add_hostdev(const PciAddress& address,
     // whitespace that puts the closing tag where it was.
     const pugi::xml_node closing = devices.last_child();
     inserted = devices.insert_copy_before(hostdev, closing);
-    devices.insert_child_before(pugi::node_pcdata, inserted).set_value(indent.c_str());
+    indent_node = devices.insert_child_before(pugi::node_pcdata, inserted);
+    indent_node.set_value(indent.c_str());
   }
   if (!inserted) return fail("adding a <hostdev> to the domain failed", ExitCode::failure);
+  record_insertion(devices, indent_node, inserted);
   return HostdevChange::added;
 }
 
@@ -417,11 +530,11 @@ HostdevChange DomainXml::remove_hostdev(const PciAddress& address) {
       return n.type() == pugi::node_element && n != h;
     });
     const bool closed_after = h.next_sibling() && is_whitespace_text(h.next_sibling());
-    if (before && is_whitespace_text(before) &&
-        (before.previous_sibling().type() == pugi::node_element ||
-         (only_element && closed_after))) {
-      devices.remove_child(before);
-    }
+    const bool drop_before = before && is_whitespace_text(before) &&
+                             (before.previous_sibling().type() == pugi::node_element ||
+                              (only_element && closed_after));
+    record_removal(drop_before ? before : pugi::xml_node(), h);
+    if (drop_before) devices.remove_child(before);
     devices.remove_child(h);
     return HostdevChange::removed;
   }
@@ -463,7 +576,106 @@ void DomainXml::keep_surroundings(std::string_view xml) {
   if (last != std::string_view::npos) m_epilog = std::string(xml.substr(last + 1));
 }
 
+void DomainXml::record_insertion(const pugi::xml_node& devices, const pugi::xml_node& indent,
+                                 const pugi::xml_node& inserted) {
+  if (!m_spliceable) return;
+  const std::string_view text = m_original;
+  std::string added = (indent ? print_node(indent) : std::string()) + print_node(inserted);
+  const pugi::xml_node first = indent ? indent : inserted;
+  const pugi::xml_node prev = first.previous_sibling();
+  const pugi::xml_node next = inserted.next_sibling();
+  std::optional<std::size_t> at;
+  if (prev && prev.type() == pugi::node_element) {
+    // Right after the element before it: one this edit added, or the user's.
+    for (const Splice& splice : m_splices) {
+      if (splice.node == prev.internal_object()) at = splice.at;
+    }
+    if (!at) {
+      if (const auto start = element_start(text, prev)) at = element_end(text, *start);
+    }
+  } else if (!next) {
+    // The last child: before </devices>. A <devices/> has no closing tag
+    // to put it before; that document is written the plain way.
+    if (const auto start = element_start(text, devices)) {
+      if (const auto end = element_end(text, *start); end && text[*end - 2] != '/')
+        at = text.rfind("</", *end);
+    }
+  } else if (next.type() == pugi::node_pcdata && next.offset_debug() >= 0) {
+    at = static_cast<std::size_t>(next.offset_debug());
+  }
+  if (!at) {
+    m_spliceable = false;
+    return;
+  }
+  // In the file's own line ends.
+  if (m_original.find("\r\n") != std::string::npos) {
+    std::string crlf;
+    for (char c : added) {
+      if (c == '\n') crlf += '\r';
+      crlf += c;
+    }
+    added = std::move(crlf);
+  }
+  m_splices.push_back({*at, 0, std::move(added), inserted.internal_object(),
+                       indent ? indent.internal_object() : nullptr});
+}
+
+void DomainXml::record_removal(const pugi::xml_node& before, const pugi::xml_node& hostdev) {
+  if (!m_spliceable) return;
+  for (auto it = m_splices.begin(); it != m_splices.end(); ++it) {
+    if (it->node != hostdev.internal_object()) continue;
+    // Added by this edit: the insertion goes, with its own indentation.
+    if (before && before.internal_object() != it->indent) m_spliceable = false;
+    m_splices.erase(it);
+    return;
+  }
+  const std::string_view text = m_original;
+  const auto start = element_start(text, hostdev);
+  const auto end = start ? element_end(text, *start) : std::nullopt;
+  if (!start || !end) {
+    m_spliceable = false;
+    return;
+  }
+  std::size_t from = *start;
+  if (before) {
+    // The whitespace before it goes too: exactly the run that ends at it.
+    const std::ptrdiff_t ws = before.offset_debug();
+    const auto ws_at = static_cast<std::size_t>(ws);
+    if (ws < 0 || ws_at + whitespace_run(text, ws_at) != *start) {
+      m_spliceable = false;
+      return;
+    }
+    from = ws_at;
+  }
+  m_splices.push_back({from, *end - from, {}, nullptr, nullptr});
+}
+
+std::optional<std::string> DomainXml::spliced() const {
+  if (!m_spliceable) return std::nullopt;
+  std::vector<Splice> order = m_splices;
+  // By place; at one place insertions before a removal that starts there.
+  std::stable_sort(order.begin(), order.end(), [](const Splice& a, const Splice& b) {
+    return a.at != b.at ? a.at < b.at : (a.erase == 0 && b.erase != 0);
+  });
+  std::string out;
+  std::size_t cursor = 0;
+  for (const Splice& splice : order) {
+    if (splice.at < cursor) return std::nullopt;
+    out.append(m_original, cursor, splice.at - cursor);
+    out += splice.text;
+    cursor = splice.at + splice.erase;
+  }
+  out.append(m_original, cursor, std::string::npos);
+  // The text must be the document held in memory, or it is not used.
+  pugi::xml_document check;
+  if (!check.load_buffer(out.data(), out.size(), k_parse_flags, pugi::encoding_utf8) ||
+      saved(check) != saved(*m_document))
+    return std::nullopt;
+  return out;
+}
+
 std::string DomainXml::to_string() const {
+  if (auto text = spliced()) return *std::move(text);
   if (!m_verbatim) return saved(*m_document) + m_epilog;
   StringWriter writer;
   writer.out = m_prolog;

@@ -269,5 +269,103 @@ TEST(DomainXml, DoctypeWithAnInternalSubsetStaysInThePrologue) {
   EXPECT_EQ(d->to_string(), xml);
 }
 
+// A guest file as people and kdevops write them: CRLF line ends, a DTD
+// entity and its reference, an escaped quote and a character reference,
+// an element written open and closed, double-quoted qemu:arg values.
+constexpr const char* k_handwritten =
+    "<?xml version=\"1.0\"?>\r\n"
+    "<!DOCTYPE domain [<!ENTITY e \"entity text\">]>\r\n"
+    "<domain type=\"kvm\" xmlns:qemu=\"http://libvirt.org/schemas/domain/qemu/1.0\">\r\n"
+    "  <name>kdevops-zns</name>\r\n"
+    "  <description>&e; and &quot;quotes&quot; and &#65;</description>\r\n"
+    "  <devices>\r\n"
+    "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\r\n"
+    "    <controller type=\"pci\" model=\"pcie-root\"></controller>\r\n"
+    "  </devices>\r\n"
+    "  <qemu:commandline>\r\n"
+    "    <qemu:arg value='-global'/>\r\n"
+    "    <qemu:arg value=\"ICH9-LPC.disable_s3=1\"/>\r\n"
+    "  </qemu:commandline>\r\n"
+    "</domain>\r\n";
+
+TEST(DomainXml, EverythingButTheHostdevStaysByteForByte) {
+  const std::string xml = k_handwritten;
+  auto d = DomainXml::parse(xml);
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->to_string(), xml) << "an unchanged document is its own text";
+  ASSERT_EQ(*d->add_hostdev(addr("0000:02:00.0"), hostdev_template()), HostdevChange::added);
+  const std::string attached = d->to_string();
+  // The file with the hostdev lines taken out again is the original: the
+  // hostdev went in after the last device, on CRLF lines of its own.
+  const std::size_t start = attached.find("\r\n    <hostdev ");
+  const std::size_t end = attached.find("</hostdev>", start);
+  ASSERT_NE(start, std::string::npos) << attached;
+  ASSERT_NE(end, std::string::npos) << attached;
+  std::string rest = attached;
+  rest.erase(start, end + std::string("</hostdev>").size() - start);
+  EXPECT_EQ(rest, xml);
+  EXPECT_TRUE(attached.substr(0, start).ends_with("></controller>")) << attached;
+  EXPECT_EQ(attached.find('\n', start + 2), attached.find("\r\n", start + 2) + 1)
+      << "the added lines end in CRLF too";
+
+  // Detach in a later run, from the file attach wrote: the original bytes.
+  auto again = DomainXml::parse(attached);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->to_string(), attached);
+  EXPECT_EQ(again->remove_hostdev(addr("0000:02:00.0")), HostdevChange::removed);
+  EXPECT_EQ(again->to_string(), xml);
+}
+
+TEST(DomainXml, SeveralEditsInOneRunSpliceIntoTheOriginalText) {
+  const std::string xml = k_handwritten;
+  auto d = DomainXml::parse(xml);
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_TRUE(d->add_hostdev(addr("0000:02:00.0"), hostdev_template()));
+  ASSERT_TRUE(d->add_hostdev(addr("0000:03:00.0"), hostdev_template()));
+  const std::string both = d->to_string();
+  EXPECT_LT(both.find("bus='0x02'"), both.find("bus='0x03'")) << both;
+  EXPECT_NE(both.find("&e; and &quot;quotes&quot; and &#65;"), std::string::npos) << both;
+  EXPECT_EQ(d->remove_hostdev(addr("0000:02:00.0")), HostdevChange::removed);
+  auto only_second = DomainXml::parse(xml);
+  ASSERT_TRUE(only_second);
+  ASSERT_TRUE(only_second->add_hostdev(addr("0000:03:00.0"), hostdev_template()));
+  EXPECT_EQ(d->to_string(), only_second->to_string());
+  EXPECT_EQ(d->remove_hostdev(addr("0000:03:00.0")), HostdevChange::removed);
+  EXPECT_EQ(d->to_string(), xml);
+
+  // A user's hostdev removed... is not pcipass's to remove; pcipass's own
+  // hostdev in a file with a user's one beside it goes with its line only.
+  auto mixed = DomainXml::parse(k_guest);
+  ASSERT_TRUE(mixed);
+  ASSERT_TRUE(mixed->add_hostdev(addr("0000:02:00.0"), hostdev_template()));
+  auto reread = DomainXml::parse(mixed->to_string());
+  ASSERT_TRUE(reread);
+  EXPECT_EQ(reread->remove_hostdev(addr("0000:06:00.0")), HostdevChange::owned_by_user);
+  EXPECT_EQ(reread->remove_hostdev(addr("0000:02:00.0")), HostdevChange::removed);
+  EXPECT_EQ(reread->to_string(), k_guest);
+}
+
+TEST(DomainXml, HostdevFileNamesTheDeviceItAttaches) {
+  // kdevops' per-device file: comments around one hostdev, hex without padding.
+  const auto address = parse_hostdev_file(
+      "<!-- PCIE passthrough device -->\n   <hostdev mode='subsystem' type='pci' "
+      "managed='yes'>\n      <driver name='vfio'/>\n      <source>\n        <address "
+      "domain='0x0' bus='0x2d' slot='0x0' function='0x1'/>\n      </source>\n    </hostdev>\n"
+      "<!-- End of PCIE passthrough device -->\n",
+      "f.xml");
+  ASSERT_TRUE(address) << address.error().message;
+  EXPECT_EQ(*address, addr("0000:2d:00.1"));
+
+  for (const char* bad : {"<hostdev", "<disk/>", "<hostdev type='usb'><source/></hostdev>",
+                          "<hostdev type='pci'><source><address bus='0x2'/></source></hostdev>"}) {
+    const auto r = parse_hostdev_file(bad, "guestfs/g/pcie_passthrough_x.xml");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ExitCode::bad_input) << bad;
+    EXPECT_NE(r.error().message.find("guestfs/g/pcie_passthrough_x.xml"), std::string::npos)
+        << r.error().message;
+    EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace pcipass::core

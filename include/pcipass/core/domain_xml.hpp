@@ -41,6 +41,13 @@ struct LockableMemory {
   Basis basis = Basis::memory;
 };
 
+// The host device of a file holding one PCI <hostdev> (what `virsh
+// attach-device` reads), such as kdevops' per-device files. Fails with
+// ExitCode::bad_input, naming `source_name`, when the text is not
+// well-formed or its root is not a <hostdev type='pci'> with a valid
+// <source><address>.
+Result<PciAddress> parse_hostdev_file(std::string_view xml, std::string_view source_name);
+
 class DomainXml {
  public:
   // Parses `xml`. Fails with ExitCode::bad_input when it is not well-formed,
@@ -81,12 +88,36 @@ class DomainXml {
   // before it; leaves a user's hostdev alone (owned_by_user).
   HostdevChange remove_hostdev(const PciAddress& address);
 
-  // The document as text, with libvirt's single-quoted attributes.
+  // The document as text: the text it was parsed from, byte for byte,
+  // with only the added hostdevs (in the file's line ends, single-quoted
+  // attributes) and the removed ones spliced in and out, so quoting,
+  // entities and character references, empty elements, line ends and the
+  // DOCTYPE stay as the user wrote them; attach then detach gives the same
+  // bytes. Should a splice not give the document held in memory, the whole
+  // document is written the plain way instead (libvirt's single quotes).
   [[nodiscard]] std::string to_string() const;
 
  private:
   DomainXml();
   std::unique_ptr<pugi::xml_document> m_document;
+
+  // An edit of m_original: `erase` bytes at `at` replaced by `text`. An
+  // insertion also names the node it put into the document, so that
+  // removing that node again drops it.
+  struct Splice {
+    std::size_t at = 0;
+    std::size_t erase = 0;
+    std::string text;
+    const void* node = nullptr;    // the hostdev an insertion added
+    const void* indent = nullptr;  // and the whitespace it put before it
+  };
+  std::string m_original;
+  std::vector<Splice> m_splices;
+  bool m_spliceable = true;  // false once an edit could not be placed in the text
+  std::optional<std::string> spliced() const;
+  void record_insertion(const pugi::xml_node& devices, const pugi::xml_node& indent,
+                        const pugi::xml_node& inserted);
+  void record_removal(const pugi::xml_node& before, const pugi::xml_node& hostdev);
   // pugixml keeps the comments and processing instructions around the root
   // element but not the whitespace between them, so the text before and
   // after the root (which pcipass never edits) is kept verbatim when it can
