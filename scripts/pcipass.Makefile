@@ -1,97 +1,94 @@
-# pcipass's `make dynconfig` for a kdevops-style top-level Makefile.
+# pcipass targets for kdevops (or any Kconfig tree with kdevops' passthrough
+# symbols). See docs/kdevops.md for the small patch that calls them from
+# kdevops' own targets.
 #
-# Include it, add $(DYNAMIC_KCONFIG) to the prerequisites of every target
-# that runs a Kconfig tool (menuconfig, olddefconfig, defconfig-*, ...) and
-# source Kconfig.passthrough from the top-level Kconfig:
+# Include it anywhere in the top-level Makefile:
 #
-#   include path/to/pcipass/scripts/pcipass.Makefile
-#   menuconfig: $(DYNAMIC_KCONFIG)
-#   	kconfig-mconf Kconfig
+#   include path/to/pcipass.Makefile      (/usr/share/pcipass/pcipass.Makefile)
 #
-# Scanning the host needs the user's consent, so only two targets run
-# pcipass on the host:
-#   make dynconfig      scan, write $(PCIPASS_GENERATED), then `make menuconfig`
-#   make dynconfig-pci  scan and write $(PCIPASS_GENERATED) only
-# Every other path merely creates an empty $(PCIPASS_GENERATED) when there
-# is none, so that the Kconfig tools can parse the tree without a scan.
+# It defines only targets whose names start with pcipass- and reads only
+# variables whose names start with PCIPASS_ (and KDEVOPS_NODES). It sets none
+# of them and no variable or target of the includer, so it works before or
+# after kdevops' own files, and the includer's default goal stays its own.
+# Every variable is read when a recipe runs, so setting one after the
+# include (or on the command line) works.
 #
-# Variables (override on the command line or before the include):
-#   PCIPASS               the pcipass binary
-#   PCIPASS_SOURCE_ARGS   where pcipass reads devices: --sysfs-root DIR,
-#                         -c URI or --lspci FILE (default: this host's /sys)
-#   PCIPASS_KCONFIG_ARGS  extra `pcipass kconfig` options (--include-host-devices)
-#   PCIPASS_GENERATED     the dynamic Kconfig, where the static menu sources it
-#   PCIPASS_MENU          the static menu; made with `pcipass kconfig --menu`
-#                         when missing (a project may keep its own copy)
-#   PCIPASS_MENUCONFIG    the target `make dynconfig` runs after the scan
+# Targets:
+#   pcipass-kconfig   scan the host and write $(PCIPASS_GENERATED), numbering
+#                     devices as kdevops' generator does and keeping every
+#                     number a device already has. Scanning needs the user's
+#                     consent: call it from the consent step only (kdevops:
+#                     the recipe of its dynamic_pcipassthrough_kconfig, which
+#                     only `make dynconfig` and `make dynconfig-pci` reach).
+#                     pcipass writes atomically: when it fails, the previous
+#                     file stays as it was.
+#   pcipass-menu      write the static passthrough menu, $(PCIPASS_MENU), for a
+#                     tree without kdevops' kconfigs/Kconfig.libvirt (kdevops
+#                     has its own: never source both).
+#   pcipass-plan      print which device goes to which guest; changes nothing
+#   pcipass-bringup   before the guests are defined: check the plan (and
+#                     kdevops' per-device files beside each guest's XML), bind
+#                     the devices to vfio-pci, and add to each guest's XML the
+#                     devices kdevops' own attach step does not bring. Running
+#                     it again changes nothing.
+#   pcipass-help      one line per target
 #
-# At bringup, pcipass reads the choices back from .config, plans, binds the
-# devices to vfio-pci and adds their <hostdev> to each guest. Make it a
-# prerequisite of the includer's bringup, after the guests' XML exists:
-#
-#   bringup: $(GUEST_XML_FILES) pcipass-bringup
-#
-#   make pcipass-plan     print which device goes to which guest; changes nothing
-#   make pcipass-bringup  run `pcipass bringup` (twice changes nothing)
-#
-#   PCIPASS_CONFIG        the .config to read (default .config)
-#   PCIPASS_NODES         kdevops' nodes file naming the guests (default
-#                         kdevops_nodes.yaml when it exists)
+# Variables (defaults in brackets):
+#   PCIPASS               the pcipass program [pcipass]
+#   PCIPASS_SOURCE_ARGS   where pcipass reads devices: --sysfs-root DIR, -c URI
+#                         or --lspci FILE [this host's /sys]
+#   PCIPASS_KCONFIG_ARGS  more `pcipass kconfig` options (--include-host-devices)
+#   PCIPASS_GENERATED     the generated Kconfig [Kconfig.passthrough_libvirt.generated]
+#   PCIPASS_MENU          the static menu of pcipass-menu [Kconfig.passthrough]
+#   PCIPASS_CONFIG        the .config to read [.config]
+#   PCIPASS_NODES         kdevops' nodes file naming the guests [the first that
+#                         exists of $(KDEVOPS_NODES), guestfs/kdevops_nodes.yaml
+#                         and kdevops_nodes.yaml]
 #   PCIPASS_GUESTS        the guests, NAME,NAME,..., instead of a nodes file
-#   PCIPASS_BRINGUP_ARGS  where the guests are and how: --xml-dir DIR (XML
-#                         files before define), -c URI (defined domains),
-#                         --dry-run, --no-bind, --whole-groups
+#   PCIPASS_XML_DIR       the guests' XML files, DIR/NAME/NAME.xml [guestfs when
+#                         that folder exists, else the guests are libvirt
+#                         domains already defined, -c URI in PCIPASS_SOURCE_ARGS]
+#   PCIPASS_BRINGUP_ARGS  more `pcipass bringup` options: --dry-run, --no-bind,
+#                         --whole-groups, --follow-moved
 
-# Rules below must not become the includer's default goal.
 pcipass_default_goal := $(.DEFAULT_GOAL)
 
-PCIPASS ?= pcipass
-PCIPASS_SOURCE_ARGS ?=
-PCIPASS_KCONFIG_ARGS ?=
-PCIPASS_GENERATED ?= Kconfig.passthrough_libvirt.generated
-PCIPASS_MENU ?= Kconfig.passthrough
-PCIPASS_MENUCONFIG ?= menuconfig
-
-DYNAMIC_KCONFIG += $(PCIPASS_MENU) $(PCIPASS_GENERATED)
-KDEVOPS_MRPROPER += $(PCIPASS_GENERATED)
-HELP_TARGETS += pcipass-dynconfig-help
-
-# The default path: no scan, an empty file that offers no devices.
-$(PCIPASS_GENERATED):
-	@touch $@
-
-$(PCIPASS_MENU):
-	$(PCIPASS) kconfig --menu -o $@
-
-# The consent steps. pcipass writes atomically: when it fails, the previous
-# generated file stays as it was.
-dynconfig-pci:
-	$(PCIPASS) $(PCIPASS_SOURCE_ARGS) kconfig $(PCIPASS_KCONFIG_ARGS) -o $(PCIPASS_GENERATED) \
-		$(if $(wildcard $(PCIPASS_CONFIG)),--config $(PCIPASS_CONFIG))
-
-dynconfig: dynconfig-pci
-	$(MAKE) $(PCIPASS_MENUCONFIG)
-
-PCIPASS_CONFIG ?= .config
-PCIPASS_NODES ?= $(wildcard kdevops_nodes.yaml)
-PCIPASS_GUESTS ?=
-PCIPASS_BRINGUP_ARGS ?=
-pcipass_plan_args = --config $(PCIPASS_CONFIG) $(if $(PCIPASS_NODES),--nodes $(PCIPASS_NODES)) \
+pcipass_bin = $(or $(PCIPASS),pcipass)
+pcipass_generated = $(or $(PCIPASS_GENERATED),Kconfig.passthrough_libvirt.generated)
+pcipass_menu = $(or $(PCIPASS_MENU),Kconfig.passthrough)
+pcipass_config = $(or $(PCIPASS_CONFIG),.config)
+pcipass_nodes = $(or $(PCIPASS_NODES),$(if $(PCIPASS_GUESTS),,$(firstword \
+	$(wildcard $(KDEVOPS_NODES) guestfs/kdevops_nodes.yaml kdevops_nodes.yaml))))
+pcipass_xml_dir = $(or $(PCIPASS_XML_DIR),$(patsubst %/,%,$(wildcard guestfs/)))
+pcipass_plan_args = --config $(pcipass_config) \
+	$(if $(pcipass_nodes),--nodes $(pcipass_nodes)) \
 	$(if $(PCIPASS_GUESTS),--guests $(PCIPASS_GUESTS)) \
-	$(if $(wildcard $(PCIPASS_GENERATED)),--generated $(PCIPASS_GENERATED))
+	$(if $(wildcard $(pcipass_generated)),--generated $(pcipass_generated))
+
+pcipass_kconfig_args = $(PCIPASS_KCONFIG_ARGS) -o $(pcipass_generated) \
+	$(if $(wildcard $(pcipass_config)),--config $(pcipass_config))
+
+pcipass-kconfig:
+	$(pcipass_bin) $(PCIPASS_SOURCE_ARGS) kconfig $(strip $(pcipass_kconfig_args))
+
+pcipass-menu:
+	$(pcipass_bin) kconfig --menu -o $(pcipass_menu)
+
+pcipass_bringup_args = $(pcipass_plan_args) $(if $(pcipass_xml_dir),--xml-dir $(pcipass_xml_dir)) \
+	$(PCIPASS_BRINGUP_ARGS)
 
 pcipass-plan:
-	$(PCIPASS) $(PCIPASS_SOURCE_ARGS) plan $(pcipass_plan_args)
+	$(pcipass_bin) $(PCIPASS_SOURCE_ARGS) plan $(strip $(pcipass_plan_args))
 
 pcipass-bringup:
-	$(PCIPASS) $(PCIPASS_SOURCE_ARGS) bringup $(pcipass_plan_args) $(PCIPASS_BRINGUP_ARGS)
+	$(pcipass_bin) $(PCIPASS_SOURCE_ARGS) bringup $(strip $(pcipass_bringup_args))
 
-pcipass-dynconfig-help:
-	@echo "dynconfig          - scan this host's PCI devices for passthrough, then menuconfig"
-	@echo "dynconfig-pci      - only scan, writing $(PCIPASS_GENERATED)"
+pcipass-help:
+	@echo "pcipass-kconfig    - scan this host's PCI devices into $(pcipass_generated)"
+	@echo "pcipass-menu       - write the static passthrough menu $(pcipass_menu)"
 	@echo "pcipass-plan       - show which passthrough device goes to which guest"
 	@echo "pcipass-bringup    - bind the planned devices to vfio-pci, add them to the guests"
 
-.PHONY: dynconfig dynconfig-pci pcipass-dynconfig-help pcipass-plan pcipass-bringup
+.PHONY: pcipass-kconfig pcipass-menu pcipass-plan pcipass-bringup pcipass-help
 
 .DEFAULT_GOAL := $(pcipass_default_goal)

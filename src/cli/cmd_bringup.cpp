@@ -17,7 +17,9 @@
 #include <pcipass/host/domain_file.hpp>
 #include <pcipass/host/libvirt_domain.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <ostream>
 
@@ -39,36 +41,101 @@ struct BringupOptions {
 struct GuestTarget {
   const core::GuestAssignment* assignment = nullptr;
   std::filesystem::path file;  // empty for a libvirt domain
+  core::GuestDeviceRoute route;  // what kdevops' files attach, what pcipass adds
   std::string before;          // its XML now
   std::string after;           // with pcipass's hostdevs
 };
 
-core::Status add_all(core::DomainXml& xml, const core::GuestAssignment& guest) {
-  for (const core::AssignedDevice& device : guest.devices) {
-    auto change = xml.add_hostdev(device.address, hostdev_template());
+// The guest's XML with pcipass's hostdevs: the devices no kdevops file
+// attaches added, and pcipass's own hostdev of a device a kdevops file
+// attaches taken out (kdevops' `virsh attach-device --config` fails on a
+// device the definition holds already). One lines entry per device.
+core::Status edit_guest(core::DomainXml& xml, const GuestTarget& target,
+                        std::vector<std::string>* lines) {
+  for (const core::PciAddress& address : target.route.by_pcipass) {
+    auto change = xml.add_hostdev(address, hostdev_template());
     if (!change) return core::fail(change.error());
+    if (lines) {
+      lines->push_back(address.to_string() +
+                       (*change == core::HostdevChange::added ? ": added" : ": already present"));
+    }
+  }
+  for (const core::KdevopsDeviceFile& file : target.route.by_kdevops) {
+    const std::string address = file.address.to_string();
+    if (xml.remove_hostdev(file.address) == core::HostdevChange::owned_by_user) {
+      return core::fail(target.file.string() + " holds a <hostdev> of " + address + " already, and " +
+                            file.path + " attaches it again: kdevops' attach would fail; remove one",
+                        ExitCode::refused);
+    }
+    if (lines) lines->push_back(address + ": kdevops attaches it from " + file.path);
   }
   return core::Ok{};
+}
+
+// The guests whose kdevops files bringup checks: the request's guests (a
+// nodes file names every guest kdevops brings up), then any other guest of
+// the plan.
+std::vector<std::string> guests_to_check(const AssignmentInput& input,
+                                         const PlannedAssignment& planned) {
+  std::vector<std::string> names = input.request.guests;
+  for (const core::GuestAssignment& guest : planned.assignment.guests) {
+    if (std::find(names.begin(), names.end(), guest.guest) == names.end())
+      names.push_back(guest.guest);
+  }
+  return names;
+}
+
+// With --xml-dir in kdevops' layout (DIR/NAME/NAME.xml), each guest's
+// kdevops per-device files, checked against the plan: one naming a device
+// the plan does not give that guest (even with passthrough off) is
+// refused, with every other such file, before anything changes.
+std::map<std::string, core::GuestDeviceRoute> route_kdevops_files(
+    const BringupOptions& options, const AssignmentInput& input, const PlannedAssignment& planned) {
+  std::map<std::string, core::GuestDeviceRoute> routes;
+  std::vector<std::string> problems;
+  for (const std::string& guest : guests_to_check(input, planned)) {
+    const std::filesystem::path folder = std::filesystem::path(options.xml_dir) / guest;
+    if (guest_file(options.xml_dir, guest).parent_path() != folder) continue;
+    const auto files = host::read_kdevops_device_files(folder).value_or_throw();
+    core::GuestDeviceRouting routing =
+        core::route_guest_devices(guest, planned.assignment.find(guest), files);
+    problems.insert(problems.end(), routing.problems.begin(), routing.problems.end());
+    routes.emplace(guest, std::move(routing.route));
+  }
+  if (!problems.empty()) {
+    std::string message =
+        "refusing to bring up the guests: kdevops would attach devices pcipass has not checked:";
+    for (const std::string& line : problems) message += "\n  " + line;
+    throw Failure(message, ExitCode::refused);
+  }
+  return routes;
 }
 
 // Reads every guest and computes its new XML without changing anything, so
 // that a missing or broken guest stops the run before the host is touched.
 // Problems of all guests are reported together.
-std::vector<GuestTarget> check_guests(Context& context, const BringupOptions& options,
-                                      const core::Assignment& assignment,
-                                      const host::LibvirtConnection* connection) {
+std::vector<GuestTarget> check_guests(
+    Context& context, const BringupOptions& options, const core::Assignment& assignment,
+    const std::map<std::string, core::GuestDeviceRoute>& routes,
+    const host::LibvirtConnection* connection) {
   std::vector<GuestTarget> targets;
   std::vector<std::string> problems;
   ExitCode code = ExitCode::ok;
   const std::string uri = connection ? connection->uri() : context.options.connect;
   for (const core::GuestAssignment& guest : assignment.guests) {
-    GuestTarget target{&guest, {}, {}, {}};
+    GuestTarget target{&guest, {}, {}, {}, {}};
+    if (auto route = routes.find(guest.guest); route != routes.end()) {
+      target.route = route->second;
+    } else {
+      for (const core::AssignedDevice& device : guest.devices)
+        target.route.by_pcipass.push_back(device.address);
+    }
     std::optional<core::DomainXml> xml;
     core::Status status = core::Ok{};
     if (!options.xml_dir.empty()) {
       target.file = guest_file(options.xml_dir, guest.guest);
       auto edit = host::edit_domain_file(
-          target.file, [&](core::DomainXml& doc) { return add_all(doc, guest); },
+          target.file, [&](core::DomainXml& doc) { return edit_guest(doc, target, nullptr); },
           host::DryRun::yes);
       if (edit) {
         target.before = edit->before;
@@ -82,7 +149,7 @@ std::vector<GuestTarget> check_guests(Context& context, const BringupOptions& op
       auto parts = host::read_domain_parts(*connection, guest.guest, host::AttachScope::config);
       if (parts && parts->config) {
         target.before = parts->config->to_string();
-        status = add_all(*parts->config, guest);
+        status = edit_guest(*parts->config, target, nullptr);
         target.after = parts->config->to_string();
         xml.emplace(std::move(*parts->config));
       } else if (!parts) {
@@ -139,16 +206,7 @@ std::vector<std::string> inject(const BringupOptions& options, GuestTarget& targ
   if (!target.file.empty()) {
     auto edit = host::edit_domain_file(
         target.file,
-        [&](core::DomainXml& doc) -> core::Status {
-          for (const core::AssignedDevice& device : guest.devices) {
-            auto change = doc.add_hostdev(device.address, hostdev_template());
-            if (!change) return core::fail(change.error());
-            lines.push_back(device.address.to_string() + (*change == core::HostdevChange::added
-                                                              ? ": added"
-                                                              : ": already present"));
-          }
-          return core::Ok{};
-        },
+        [&](core::DomainXml& doc) { return edit_guest(doc, target, &lines); },
         options.change.dry_run ? host::DryRun::yes : host::DryRun::no);
     if (!edit) throw Failure(edit.error());
     target.before = edit->before;
@@ -186,6 +244,9 @@ int run_bringup(Context& context, const BringupOptions& options) {
   nlohmann::json doc = assignment_to_json(planned);
   doc["dry_run"] = options.change.dry_run;
   doc["error"] = nullptr;
+  const std::map<std::string, core::GuestDeviceRoute> routes =
+      options.xml_dir.empty() ? std::map<std::string, core::GuestDeviceRoute>{}
+                              : route_kdevops_files(options, input, planned);
   if (!planned.enabled || planned.assignment.guests.empty()) {
     if (json) {
       out << core::dump_json(doc);
@@ -206,7 +267,8 @@ int run_bringup(Context& context, const BringupOptions& options) {
     if (!options.no_bind && !remote) refuse_foreign_connection(context, connection->uri());
   }
   std::vector<GuestTarget> targets =
-      check_guests(context, options, planned.assignment, connection ? &*connection : nullptr);
+      check_guests(context, options, planned.assignment, routes,
+                   connection ? &*connection : nullptr);
   // Another guest holding a device: the guests' libvirt (with --xml-dir,
   // only when -c names it: the files may be for guests not defined yet).
   if (connection) {
@@ -237,19 +299,23 @@ int run_bringup(Context& context, const BringupOptions& options) {
       const std::string where = target.file.empty() ? "domain " + name : target.file.string();
       std::vector<std::string> lines;
       if (options.change.dry_run) {
-        for (const core::AssignedDevice& device : target.assignment->devices)
-          lines.push_back(device.address.to_string());
+        for (const core::PciAddress& address : target.route.by_pcipass)
+          lines.push_back(address.to_string());
       } else {
         lines = inject(options, target, connection ? &*connection : nullptr);
       }
       const std::string diff = core::unified_diff(target.before, target.after, where);
       if (json) {
+        nlohmann::json attached = nlohmann::json::array();
+        for (const core::KdevopsDeviceFile& file : target.route.by_kdevops)
+          attached.push_back({{"address", file.address.to_string()}, {"path", file.path}});
         guests.push_back({{"name", name},
                           {"target", target.file.empty() ? "libvirt" : "file"},
                           {"path", target.file.empty() ? nlohmann::json(nullptr)
                                                        : nlohmann::json(target.file.string())},
                           {"changed", !diff.empty()},
-                          {"diff", diff}});
+                          {"diff", diff},
+                          {"kdevops_files", std::move(attached)}});
         continue;
       }
       out << "guest " << name << " (" << where << "): "
@@ -259,8 +325,12 @@ int run_bringup(Context& context, const BringupOptions& options) {
           << "\n";
       if (!options.change.dry_run) {
         for (const std::string& line : lines) out << "  " << line << "\n";
+      } else {
+        for (const core::KdevopsDeviceFile& file : target.route.by_kdevops)
+          out << "  " << file.address.to_string() << ": kdevops attaches it from " << file.path
+              << "\n";
+        out << diff;
       }
-      if (options.change.dry_run) out << diff;
     }
   } catch (const Failure& failure) {
     if (json) {
@@ -288,8 +358,10 @@ void register_bringup(CLI::App& app, Context& context, int& exit_code) {
   add_assignment_options(cmd, options->assignment);
   cmd->add_option("--xml-dir", options->xml_dir,
                   "Guests are XML files DIR/NAME/NAME.xml (kdevops' guestfs layout) or "
-                  "DIR/NAME.xml, edited before they are defined; without it, domains already "
-                  "defined in libvirt (-c URI)")
+                  "DIR/NAME.xml, edited before they are defined; kdevops' per-device files "
+                  "DIR/NAME/pcie_passthrough_*.xml are checked against the plan and their devices "
+                  "left to kdevops' attach step; without it, domains already defined in libvirt "
+                  "(-c URI)")
       ->type_name("DIR");
   cmd->add_flag("--no-bind", options->no_bind,
                 "Leave the host's drivers alone: only edit the guests (libvirt's managed='yes' "

@@ -1,5 +1,7 @@
 #include <pcipass/core/assignment_planner.hpp>
 
+#include <pcipass/core/human_name.hpp>
+
 #include <pcipass/core/sriov.hpp>
 #include <pcipass/core/text.hpp>
 
@@ -322,6 +324,7 @@ Result<Assignment> plan_assignment(const Inventory& inventory, const AssignmentR
       device.name =
           candidate.device->human_name.empty() ? candidate.name : candidate.device->human_name;
       device.label = candidate.name;
+      device.kdevops_name = kdevops_device_name(*candidate.device);
       device.sdevice = candidate.device->subsystem_name.empty() ? candidate.device->device_name
                                                                 : candidate.device->subsystem_name;
       device.added_for_group = candidate.added_for_group;

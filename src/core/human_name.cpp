@@ -2,6 +2,7 @@
 
 #include <pcipass/core/text.hpp>
 
+#include <cctype>
 #include <cstdio>
 
 namespace pcipass::core {
@@ -79,6 +80,95 @@ std::optional<std::string> nic_human_name(const PciDevice& d) {
     }
   }
   return out + ")";
+}
+
+namespace {
+
+std::string without_quotes(std::string text) {
+  std::erase(text, '"');
+  std::erase(text, '\'');
+  return text;
+}
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+  for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+std::string trimmed(std::string_view text) {
+  const std::size_t first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const std::size_t last = text.find_last_not_of(" \t");
+  return std::string(text.substr(first, last - first + 1));
+}
+
+// kdevops' GPU model: vendor names shortened, the marketing name in
+// brackets preferred ("Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]" gives
+// "Radeon RX 6800/6800 XT / 6900 XT"), a size at its end dropped.
+std::string gpu_model(const PciDevice& d) {
+  std::string model = !d.device_name.empty() ? d.device_name
+                      : !d.human_name.empty() ? d.human_name
+                                              : d.ids();
+  replace_all(model, "[AMD/ATI]", "AMD");
+  replace_all(model, "Advanced Micro Devices, Inc.", "AMD");
+  replace_all(model, "NVIDIA Corporation", "NVIDIA");
+  replace_all(model, "Intel Corporation", "Intel");
+  model = trimmed(model);
+  const std::size_t open = model.find('[');
+  const std::size_t close = open == std::string::npos ? open : model.find(']', open + 1);
+  if (close != std::string::npos && close > open + 1) {
+    const std::string inside = model.substr(open + 1, close - open - 1);
+    const auto has = [&](std::string_view word) { return inside.find(word) != std::string::npos; };
+    if (has("Radeon") || has("GeForce") || has("Intel")) {
+      model = inside;
+    } else if (model.find("AMD") != std::string::npos) {
+      model = "AMD " + inside;
+    } else if (model.find("NVIDIA") != std::string::npos && !has("Quadro")) {
+      model = "NVIDIA " + inside;
+    } else {
+      model = inside;
+    }
+  }
+  // " 32GB" at the end: the size is added from the device itself.
+  std::size_t end = model.find_last_not_of(" \t");
+  if (end != std::string::npos && end >= 2 && model.compare(end - 1, 2, "GB") == 0) {
+    std::size_t digits = end - 1;
+    while (digits > 0 && std::isdigit(static_cast<unsigned char>(model[digits - 1]))) --digits;
+    if (digits < end - 1 && digits > 0 && (model[digits - 1] == ' ' || model[digits - 1] == '\t'))
+      model = trimmed(model.substr(0, digits));
+  }
+  return model;
+}
+
+}  // namespace
+
+std::string kdevops_display_name(const PciDevice& d) {
+  if (!d.nvme.empty()) {
+    const NvmeController& c = d.nvme.front();
+    if (!c.model.empty() && !c.firmware.empty())
+      return without_quotes("/dev/" + c.name + " - " + c.model + " with FW " + c.firmware);
+  }
+  const auto cls = d.class_id();
+  if (cls && (*cls >> 8) == 0x03) {  // display controllers
+    std::string name = "GPU - " + gpu_model(d);
+    constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
+    if (d.memory_bytes && (d.memory_source == MemorySource::driver || *d.memory_bytes >= k_gib)) {
+      char size[32];
+      std::snprintf(size, sizeof size, " %.0fGB", static_cast<double>(*d.memory_bytes) / k_gib);
+      name += size;
+    }
+    return without_quotes(name);
+  }
+  for (const std::string* name : {&d.subsystem_name, &d.device_name, &d.human_name}) {
+    if (!name->empty()) return without_quotes(*name);
+  }
+  return d.ids().empty() ? "unknown device" : d.ids();
+}
+
+std::string kdevops_device_name(const PciDevice& d) {
+  if (!d.iommu_group) return {};
+  return d.address.to_string() + " IOMMU group " + std::to_string(*d.iommu_group) + " - " +
+         kdevops_display_name(d);
 }
 
 HumanNamer HumanNamer::with_default_providers() {

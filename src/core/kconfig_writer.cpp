@@ -1,5 +1,6 @@
 #include <pcipass/core/kconfig_writer.hpp>
 
+#include <pcipass/core/human_name.hpp>
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
@@ -144,12 +145,6 @@ std::string display_name(const PciDevice& d) {
   return "unknown device";
 }
 
-
-// The database device name, for the target-guest prompt.
-std::string device_name(const PciDevice& d) {
-  if (!d.device_name.empty()) return kconfig_safe_text(d.device_name);
-  return display_name(d);
-}
 
 std::string class_text(const PciDevice& d) {
   std::string out = d.class_name.empty() ? "unknown class" : kconfig_safe_text(d.class_name);
@@ -412,6 +407,9 @@ class Writer {
     add_help_line(out, "target guest.");
     add_help_line(out);
     add_help_line(out, "Address:   " + d.address.to_string());
+    // pcipass's name: the namespace behind an NVMe controller, a GPU's
+    // memory, a NIC's interfaces.
+    if (!d.human_name.empty()) add_help_line(out, "Known as:  " + kconfig_safe_text(d.human_name));
     add_help_line(out, "Class:     " + class_text(d));
     if (!d.ids().empty()) add_help_line(out, "Ids:       " + d.ids());
     if (!d.vendor_name.empty()) {
@@ -501,7 +499,10 @@ class Writer {
     } else if (m_host_groups.contains(*d.iommu_group)) {
       warning = "WARNING group used by the host - ";
     }
-    const std::string name = address + " IOMMU group " + group + " - " + warning + display_name(d);
+    // kdevops' own name of the device, so a kdevops user finds it where
+    // they expect; pcipass's richer facts are in the help text.
+    const std::string name =
+        address + " IOMMU group " + group + " - " + warning + kconfig_safe_text(kdevops_display_name(d));
     const std::string sdevice = kconfig_sdevice(d);
 
     m_out += "config ";
@@ -515,7 +516,7 @@ class Writer {
     m_out += "config ";
     m_out += symbol;
     m_out += "_TARGET_GUEST\n\tstring  ";
-    append_quoted(m_out, "Target guest to offload " + address + " " + device_name(d));
+    append_quoted(m_out, "Target guest to offload " + sdevice);
     m_out += "\n\tdefault KDEVOPS_HOSTS_PREFIX\n\tdepends on ";
     m_out += symbol;
     m_out += "\n";
@@ -573,8 +574,14 @@ GeneratedKconfig write_passthrough_kconfig(const Inventory& inventory, const Kco
 }
 
 std::string kconfig_sdevice(const PciDevice& d) {
-  if (!d.subsystem_name.empty()) return kconfig_safe_text(d.subsystem_name);
-  if (!d.device_name.empty()) return kconfig_safe_text(d.device_name);
+  // Quotes dropped, as kdevops' generator drops them.
+  const auto unquoted = [](std::string text) {
+    std::erase(text, '"');
+    std::erase(text, '\'');
+    return kconfig_safe_text(text);
+  };
+  if (!d.subsystem_name.empty()) return unquoted(d.subsystem_name);
+  if (!d.device_name.empty()) return unquoted(d.device_name);
   return display_name(d);
 }
 

@@ -168,7 +168,7 @@ std::string kdevops_extra_vars(const Assignment& plan) {
       out << YAML::Key << "sdevice" << YAML::Value << YAML::DoubleQuoted
           << sanitize_untrusted(device.sdevice);
       out << YAML::Key << "pcie_human_name" << YAML::Value << YAML::DoubleQuoted
-          << sanitize_untrusted(device.name);
+          << sanitize_untrusted(device.kdevops_name.empty() ? device.name : device.kdevops_name);
       out << YAML::Key << "target_guest" << YAML::Value << YAML::DoubleQuoted << guest.guest;
       out << YAML::EndMap;
     }
@@ -204,6 +204,42 @@ std::string kdevops_node_entries(const Assignment& plan) {
   }
   out << YAML::EndSeq << YAML::EndMap;
   return finish(out);
+}
+
+GuestDeviceRouting route_guest_devices(std::string_view guest, const GuestAssignment* planned,
+                                       const std::vector<KdevopsDeviceFile>& files) {
+  GuestDeviceRouting out;
+  const std::string name = quote_for_message(guest);
+  std::map<PciAddress, const KdevopsDeviceFile*> attached;
+  for (const KdevopsDeviceFile& file : files) {
+    const std::string address = file.address.to_string();
+    bool planned_here = false;
+    if (planned) {
+      for (const AssignedDevice& device : planned->devices)
+        planned_here = planned_here || device.address == file.address;
+    }
+    if (!planned_here) {
+      out.problems.push_back(
+          file.path + " would attach " + address + " to guest " + name + ", which " +
+          (planned ? "the plan gives it no such device" : "gets no device in the plan") +
+          ": a file an earlier make left behind? Remove it, or run make again to write the "
+          "guests' files from the current .config");
+      continue;
+    }
+    const auto [it, inserted] = attached.emplace(file.address, &file);
+    if (!inserted) {
+      out.problems.push_back(file.path + " and " + it->second->path + " both attach " + address +
+                             " to guest " + name + ": kdevops' second attach would fail");
+      continue;
+    }
+    out.route.by_kdevops.push_back(file);
+  }
+  if (planned) {
+    for (const AssignedDevice& device : planned->devices) {
+      if (!attached.contains(device.address)) out.route.by_pcipass.push_back(device.address);
+    }
+  }
+  return out;
 }
 
 }  // namespace pcipass::core

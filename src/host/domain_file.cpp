@@ -4,10 +4,13 @@
 
 #include "unique_fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -123,6 +126,41 @@ core::Result<DomainFileEdit> edit_domain_file(
   if (auto s = write_like(backup, result.before, st); !s) return fail(s.error());
   if (auto s = write_like(file, result.after, st); !s) return fail(s.error());
   return result;
+}
+
+core::Result<std::vector<core::KdevopsDeviceFile>> read_kdevops_device_files(
+    const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> paths;
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) {
+      return std::vector<core::KdevopsDeviceFile>{};
+    }
+    return fail("listing " + dir.string() + ": " + ec.message(), ExitCode::host_error);
+  }
+  for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.starts_with(core::k_kdevops_device_file_prefix) && name.ends_with(".xml")) {
+      paths.push_back(it->path());
+    }
+  }
+  if (ec) return fail("listing " + dir.string() + ": " + ec.message(), ExitCode::host_error);
+  std::sort(paths.begin(), paths.end());
+  std::vector<core::KdevopsDeviceFile> files;
+  for (const std::filesystem::path& path : paths) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return fail("reading " + path.string() + ": " + std::strerror(errno), ExitCode::host_error);
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return fail("reading " + path.string() + ": read error", ExitCode::host_error);
+    auto address = core::parse_hostdev_file(text.str(), path.string());
+    if (!address) return fail(address.error());
+    files.push_back({path.string(), *address});
+  }
+  return files;
 }
 
 }  // namespace pcipass::host

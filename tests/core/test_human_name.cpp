@@ -107,5 +107,39 @@ TEST(GroupStatus, HostUseBlocksHostDriversNeedBind) {
   EXPECT_TRUE(s.reasons.empty());
 }
 
+TEST(KdevopsName, NamesDevicesAsKdevopsGeneratorDoes) {
+  // NVMe: the controller (kdevops lists the nvme/ folder), not the namespace.
+  PciDevice zns = device("0000:02:00.0", 0x010802);
+  zns.iommu_group = 9;
+  zns.subsystem_name = "Ultrastar DC ZN540 ZNS NVMe SSD";
+  zns.nvme = {{"nvme1", "WZS4C8T4TDSP303", "R1110021", "", {"nvme1n1"}}};
+  EXPECT_EQ(kdevops_device_name(zns),
+            "0000:02:00.0 IOMMU group 9 - /dev/nvme1 - WZS4C8T4TDSP303 with FW R1110021");
+  zns.nvme[0].firmware.clear();  // kdevops needs both, else the default name
+  EXPECT_EQ(kdevops_display_name(zns), "Ultrastar DC ZN540 ZNS NVMe SSD");
+
+  // GPUs: the marketing name in brackets and the VRAM in whole GB.
+  PciDevice gpu = device("0000:2d:00.0", 0x030000);
+  gpu.device_name = "Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]";
+  gpu.memory_bytes = 16ull << 30;
+  EXPECT_EQ(kdevops_display_name(gpu), "GPU - Radeon RX 6800/6800 XT / 6900 XT 16GB");
+  gpu.device_name = "TU104GL [Quadro RTX 4000]";
+  gpu.memory_source = MemorySource::prefetchable_bar;
+  gpu.memory_bytes = 256ull << 20;  // a BAR under 1 GiB says nothing of the VRAM
+  EXPECT_EQ(kdevops_display_name(gpu), "GPU - Quadro RTX 4000");
+  gpu.device_name = "NVIDIA Corporation GA100 [A100 PCIe 40GB]";
+  gpu.memory_bytes.reset();
+  EXPECT_EQ(kdevops_display_name(gpu), "GPU - NVIDIA A100 PCIe");
+
+  // Anything else: the subsystem's name, quotes dropped as kdevops drops them.
+  PciDevice nic = device("0000:05:00.0", 0x020000);
+  nic.iommu_group = 12;
+  nic.device_name = "I210 Gigabit";
+  nic.subsystem_name = "Board's \"fast\" port";
+  EXPECT_EQ(kdevops_device_name(nic), "0000:05:00.0 IOMMU group 12 - Boards fast port");
+  nic.iommu_group.reset();
+  EXPECT_EQ(kdevops_device_name(nic), "");
+}
+
 }  // namespace
 }  // namespace pcipass::core

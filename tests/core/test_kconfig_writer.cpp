@@ -98,6 +98,7 @@ TEST(KconfigWriter, WritesKdevopsSchemeForOneDevice) {
   zns.class_name = "Non-Volatile memory controller";
   zns.driver = "nvme";
   zns.human_name = "/dev/nvme1n1 - WZS4C8T4TDSP303 with FW R1110021";
+  zns.nvme = {{"nvme1", "WZS4C8T4TDSP303", "R1110021", "", {"nvme1n1"}}};
   const Inventory inventory = inventory_of({bridge("0000:00:01.2", 3), zns});
 
   const GeneratedKconfig generated =
@@ -116,7 +117,7 @@ TEST(KconfigWriter, WritesKdevopsSchemeForOneDevice) {
       "if KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH\n"
       "\n"
       "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001\n"
-      "\tbool \"0000:2d:00.0 IOMMU group 15 - /dev/nvme1n1 - WZS4C8T4TDSP303 with FW "
+      "\tbool \"0000:2d:00.0 IOMMU group 15 - /dev/nvme1 - WZS4C8T4TDSP303 with FW "
       "R1110021\"\n"
       "\tdefault n\n"
       "\thelp\n"
@@ -124,6 +125,7 @@ TEST(KconfigWriter, WritesKdevopsSchemeForOneDevice) {
       "\t  target guest.\n"
       "\n"
       "\t  Address:   0000:2d:00.0\n"
+      "\t  Known as:  /dev/nvme1n1 - WZS4C8T4TDSP303 with FW R1110021\n"
       "\t  Class:     Non-Volatile memory controller (0x010802)\n"
       "\t  Ids:       1b96:2600\n"
       "\t  Vendor:    Western Digital\n"
@@ -134,7 +136,7 @@ TEST(KconfigWriter, WritesKdevopsSchemeForOneDevice) {
       "\t  IOMMU group 15 holds only this device.\n"
       "\n"
       "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_TARGET_GUEST\n"
-      "\tstring  \"Target guest to offload 0000:2d:00.0 Ultrastar DC ZN540 ZNS NVMe SSD\"\n"
+      "\tstring  \"Target guest to offload Ultrastar DC ZN540 ZNS NVMe SSD\"\n"
       "\tdefault KDEVOPS_HOSTS_PREFIX\n"
       "\tdepends on KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001\n"
       "\tdepends on KDEVOPS_LIBVIRT_PCIE_PASSTHROUGH_TYPE_EACH\n"
@@ -147,7 +149,7 @@ TEST(KconfigWriter, WritesKdevopsSchemeForOneDevice) {
       "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_SDEVICE\n\tstring\n"
       "\tdefault \"Ultrastar DC ZN540 ZNS NVMe SSD\"\n\n"
       "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_NAME\n\tstring\n"
-      "\tdefault \"0000:2d:00.0 IOMMU group 15 - /dev/nvme1n1 - WZS4C8T4TDSP303 with FW "
+      "\tdefault \"0000:2d:00.0 IOMMU group 15 - /dev/nvme1 - WZS4C8T4TDSP303 with FW "
       "R1110021\"\n\n"
       "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_IOMMUGROUP\n\tstring\n\tdefault \"15\"\n\n"
       "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001_DOMAIN\n\tstring\n\tdefault \"0x0000\"\n\n"
@@ -209,7 +211,7 @@ TEST(KconfigWriter, IncludeHostDevicesWarnsInPromptAndHelp) {
   EXPECT_EQ(generated.left_out, 0u);
   EXPECT_EQ(generated.host_used_offered, 2u);
   EXPECT_EQ(prompt_line(generated.text, "KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0001"),
-            "\"0000:2d:00.0 IOMMU group 15 - WARNING used by the host - Navi 23\"");
+            "\"0000:2d:00.0 IOMMU group 15 - WARNING used by the host - GPU - Navi 23\"");
   EXPECT_EQ(prompt_line(generated.text, "KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0002"),
             "\"0000:2d:00.1 IOMMU group 15 - WARNING group used by the host - HDMI Audio\"");
   EXPECT_NE(generated.text.find("\t  WARNING: the host itself uses this device:\n"

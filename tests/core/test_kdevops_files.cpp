@@ -100,5 +100,33 @@ TEST(KdevopsFiles, NodeEntriesAreNamedLikeKdevopsTemplate) {
   EXPECT_EQ(nodes.find("pci_0000"), std::string::npos) << nodes;
 }
 
+TEST(KdevopsFiles, DeviceFilesSplitTheGuestsDevicesWithPcipass) {
+  const Assignment plan = one_device();
+  const PciAddress zns = *PciAddress::parse("0000:02:00.0");
+  const PciAddress usb = *PciAddress::parse("0000:06:00.0");
+  auto routing = route_guest_devices("lab", plan.find("lab"), {{"lab/pcie_passthrough_a.xml", zns}});
+  EXPECT_TRUE(routing.problems.empty());
+  ASSERT_EQ(routing.route.by_kdevops.size(), 1u);
+  EXPECT_EQ(routing.route.by_kdevops[0].address, zns);
+  EXPECT_EQ(routing.route.by_pcipass, std::vector<PciAddress>{usb});
+
+  // Two files of one device: kdevops' second attach would fail.
+  routing = route_guest_devices(
+      "lab", plan.find("lab"), {{"lab/pcie_passthrough_a.xml", zns}, {"lab/pcie_passthrough_b.xml", zns}});
+  ASSERT_EQ(routing.problems.size(), 1u);
+  EXPECT_EQ(routing.problems[0],
+            "lab/pcie_passthrough_b.xml and lab/pcie_passthrough_a.xml both attach 0000:02:00.0 to "
+            "guest 'lab': kdevops' second attach would fail");
+
+  // No plan for the guest: every file is a device nobody checked.
+  routing = route_guest_devices("other", nullptr, {{"other/pcie_passthrough_a.xml", usb}});
+  ASSERT_EQ(routing.problems.size(), 1u);
+  EXPECT_NE(routing.problems[0].find("would attach 0000:06:00.0 to guest 'other', which gets no "
+                                     "device in the plan"),
+            std::string::npos)
+      << routing.problems[0];
+  EXPECT_TRUE(route_guest_devices("other", nullptr, {}).problems.empty());
+}
+
 }  // namespace
 }  // namespace pcipass::core

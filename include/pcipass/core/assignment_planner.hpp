@@ -58,6 +58,7 @@ struct AssignedDevice {
   unsigned iommu_group = 0;
   std::string name;              // the device's human name (else the request's label)
   std::string label;             // the request's label (menu name, nodes entry name), or ""
+  std::string kdevops_name;      // kdevops' name: "ADDR IOMMU group N - NAME" (human_name.hpp)
   std::string sdevice;           // the subsystem's name, else the device's (kdevops' `sdevice`)
   bool added_for_group = false;  // not asked for: completes its IOMMU group
   bool host_in_use = false;      // taken from the host with Force::yes

@@ -35,6 +35,20 @@ std::optional<std::string> nvme_human_name(const PciDevice& device);
 std::optional<std::string> gpu_human_name(const PciDevice& device);
 std::optional<std::string> nic_human_name(const PciDevice& device);
 
+// The name kdevops' own generator gives a device in its passthrough menu,
+// after "ADDR IOMMU group N - ", so that a kdevops user sees the names
+// they know: for an NVMe controller with a model and firmware
+// "/dev/nvme1 - MODEL with FW REV" (the controller, not a namespace); for
+// a display controller "GPU - MODEL" with " NGB" when its memory is known
+// (VRAM, or a prefetchable BAR of 1 GiB or more); else the subsystem's name
+// (lspci's SDevice), the device's name, or vendor:device. Quotes are
+// dropped, as kdevops drops them. Untrusted text: callers sanitise.
+std::string kdevops_display_name(const PciDevice& device);
+
+// "0000:02:00.0 IOMMU group 9 - " + kdevops_display_name(device): kdevops'
+// `_NAME` and `pcie_human_name`. A device without IOMMU group has no such name ("").
+std::string kdevops_device_name(const PciDevice& device);
+
 // "8 GiB", "512 MiB": a byte count for people.
 std::string format_bytes(std::uint64_t bytes);
 

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pcipass::core {
 
@@ -40,5 +41,39 @@ Result<std::string> merge_kdevops_extra_vars(std::string_view existing, const As
 // template names them, `passthrough1`, `passthrough2`, ... per guest in
 // device order (kdevops' guestfs flow makes file names of them).
 std::string kdevops_node_entries(const Assignment& plan);
+
+// kdevops' guestfs flow writes, beside each guest's XML, one file per
+// passthrough device, DIR/NAME/pcie_passthrough_ENTRY.xml holding one
+// <hostdev>, and its bringup attaches every such file with `virsh
+// attach-device NAME FILE --config` right after defining the guest. Its
+// `make` rewrites the files of the devices still selected and leaves any
+// other file there, which its bringup then attaches all the same.
+inline constexpr std::string_view k_kdevops_device_file_prefix = "pcie_passthrough_";
+
+struct KdevopsDeviceFile {
+  std::string path;     // for messages
+  PciAddress address;   // the device its <hostdev> names
+};
+
+// How the devices planned for one guest get into it with kdevops' attach
+// step in place, so that each arrives exactly once: the ones a kdevops
+// file attaches, and the ones pcipass must put into the guest's XML.
+struct GuestDeviceRoute {
+  std::vector<KdevopsDeviceFile> by_kdevops;
+  std::vector<PciAddress> by_pcipass;
+};
+
+// Splits `planned` (nullptr: the guest gets no device, or passthrough is
+// off) between `files` (the guest's kdevops files) and pcipass. A file
+// whose device the plan does not give to this guest would reach the guest
+// unchecked, and two files of one device would make kdevops' attach fail:
+// each is a line of `problems` (naming the file, the device and the guest)
+// and no route is usable then.
+struct GuestDeviceRouting {
+  GuestDeviceRoute route;
+  std::vector<std::string> problems;
+};
+GuestDeviceRouting route_guest_devices(std::string_view guest, const GuestAssignment* planned,
+                                       const std::vector<KdevopsDeviceFile>& files);
 
 }  // namespace pcipass::core

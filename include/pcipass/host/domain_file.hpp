@@ -1,11 +1,13 @@
 #pragma once
 
 #include <pcipass/core/domain_xml.hpp>
+#include <pcipass/core/kdevops_files.hpp>
 #include <pcipass/host/dry_run.hpp>
 
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace pcipass::host {
 
@@ -33,5 +35,13 @@ inline constexpr const char* k_backup_suffix = ".pcipass-backup";
 core::Result<DomainFileEdit> edit_domain_file(
     const std::filesystem::path& path, const std::function<core::Status(core::DomainXml&)>& edit,
     DryRun dry_run);
+
+// kdevops' per-device files in guest folder `dir`
+// (pcie_passthrough_*.xml, core::k_kdevops_device_file_prefix), by name,
+// each with the device its <hostdev> attaches. A missing folder holds none.
+// Errors: an unreadable folder or file ExitCode::host_error; a file that is
+// not one PCI <hostdev> ExitCode::bad_input; messages name the path.
+core::Result<std::vector<core::KdevopsDeviceFile>> read_kdevops_device_files(
+    const std::filesystem::path& dir);
 
 }  // namespace pcipass::host
