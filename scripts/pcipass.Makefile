@@ -7,7 +7,8 @@
 #   include path/to/pcipass.Makefile      (/usr/share/pcipass/pcipass.Makefile)
 #
 # It defines only targets whose names start with pcipass- and reads only
-# variables whose names start with PCIPASS_ (and KDEVOPS_NODES). It sets none
+# variables whose names start with PCIPASS_ (and kdevops' KDEVOPS_NODES and
+# CONFIG_LIBVIRT_URI). It sets none
 # of them and no variable or target of the includer, so it works before or
 # after kdevops' own files, and the includer's default goal stays its own.
 # Every variable is read when a recipe runs, so setting one after the
@@ -27,7 +28,8 @@
 #                     has its own: never source both).
 #   pcipass-plan      print which device goes to which guest; changes nothing
 #   pcipass-bringup   before the guests are defined: check the plan (and
-#                     kdevops' per-device files beside each guest's XML), bind
+#                     kdevops' per-device files beside each guest's XML, and
+#                     the guests defined already), bind
 #                     the devices to vfio-pci, and add to each guest's XML the
 #                     devices kdevops' own attach step does not bring. Running
 #                     it again changes nothing.
@@ -41,13 +43,17 @@
 #   PCIPASS_GENERATED     the generated Kconfig [Kconfig.passthrough_libvirt.generated]
 #   PCIPASS_MENU          the static menu of pcipass-menu [Kconfig.passthrough]
 #   PCIPASS_CONFIG        the .config to read [.config]
-#   PCIPASS_NODES         kdevops' nodes file naming the guests [the first that
-#                         exists of $(KDEVOPS_NODES), guestfs/kdevops_nodes.yaml
-#                         and kdevops_nodes.yaml]
+#   PCIPASS_NODES         kdevops' nodes file naming the guests [$(KDEVOPS_NODES),
+#                         else the first of guestfs/kdevops_nodes.yaml and
+#                         kdevops_nodes.yaml that exists]
 #   PCIPASS_GUESTS        the guests, NAME,NAME,..., instead of a nodes file
 #   PCIPASS_XML_DIR       the guests' XML files, DIR/NAME/NAME.xml [guestfs when
 #                         that folder exists, else the guests are libvirt
 #                         domains already defined, -c URI in PCIPASS_SOURCE_ARGS]
+#   PCIPASS_LIBVIRT_URI   the libvirt that defines the guests, read only: a
+#                         device another guest holds, or a guest defined already
+#                         with other devices (kdevops boots it as it is), is
+#                         refused [kdevops' CONFIG_LIBVIRT_URI; none: not checked]
 #   PCIPASS_BRINGUP_ARGS  more `pcipass bringup` options: --dry-run, --no-bind,
 #                         --whole-groups, --follow-moved
 
@@ -57,8 +63,13 @@ pcipass_bin = $(or $(PCIPASS),pcipass)
 pcipass_generated = $(or $(PCIPASS_GENERATED),Kconfig.passthrough_libvirt.generated)
 pcipass_menu = $(or $(PCIPASS_MENU),Kconfig.passthrough)
 pcipass_config = $(or $(PCIPASS_CONFIG),.config)
-pcipass_nodes = $(or $(PCIPASS_NODES),$(if $(PCIPASS_GUESTS),,$(firstword \
-	$(wildcard $(KDEVOPS_NODES) guestfs/kdevops_nodes.yaml kdevops_nodes.yaml))))
+pcipass_nodes = $(or $(PCIPASS_NODES),$(if $(PCIPASS_GUESTS),,$(or $(KDEVOPS_NODES),$(firstword \
+	$(wildcard guestfs/kdevops_nodes.yaml kdevops_nodes.yaml)))))
+# Where the guests are defined (kdevops' CONFIG_LIBVIRT_URI from .config):
+# read only, to refuse a device another guest holds and a guest defined
+# already with other devices. Not when PCIPASS_SOURCE_ARGS names -c itself.
+pcipass_uri = $(if $(filter -c --connect,$(PCIPASS_SOURCE_ARGS)),,$(or \
+	$(PCIPASS_LIBVIRT_URI),$(subst ",,$(CONFIG_LIBVIRT_URI))))
 pcipass_xml_dir = $(or $(PCIPASS_XML_DIR),$(patsubst %/,%,$(wildcard guestfs/)))
 pcipass_plan_args = --config $(pcipass_config) \
 	$(if $(pcipass_nodes),--nodes $(pcipass_nodes)) \
@@ -81,7 +92,8 @@ pcipass-plan:
 	$(pcipass_bin) $(PCIPASS_SOURCE_ARGS) plan $(strip $(pcipass_plan_args))
 
 pcipass-bringup:
-	$(pcipass_bin) $(PCIPASS_SOURCE_ARGS) bringup $(strip $(pcipass_bringup_args))
+	$(pcipass_bin) $(PCIPASS_SOURCE_ARGS) $(if $(pcipass_uri),-c $(pcipass_uri)) bringup \
+		$(strip $(pcipass_bringup_args))
 
 pcipass-help:
 	@echo "pcipass-kconfig    - scan this host's PCI devices into $(pcipass_generated)"

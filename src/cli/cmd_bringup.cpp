@@ -7,6 +7,7 @@
 #include "assignment_input.hpp"
 #include "commands.hpp"
 #include "guest_checks.hpp"
+#include "guest_folder_checks.hpp"
 #include "guest_memory.hpp"
 #include "host_prep.hpp"
 #include "remote_host.hpp"
@@ -72,7 +73,7 @@ core::Status edit_guest(core::DomainXml& xml, const GuestTarget& target,
   return core::Ok{};
 }
 
-// The guests whose kdevops files bringup checks: the request's guests (a
+// The guests whose files (and definitions) bringup checks: the request's guests (a
 // nodes file names every guest kdevops brings up), then any other guest of
 // the plan.
 std::vector<std::string> guests_to_check(const AssignmentInput& input,
@@ -83,32 +84,6 @@ std::vector<std::string> guests_to_check(const AssignmentInput& input,
       names.push_back(guest.guest);
   }
   return names;
-}
-
-// With --xml-dir in kdevops' layout (DIR/NAME/NAME.xml), each guest's
-// kdevops per-device files, checked against the plan: one naming a device
-// the plan does not give that guest (even with passthrough off) is
-// refused, with every other such file, before anything changes.
-std::map<std::string, core::GuestDeviceRoute> route_kdevops_files(
-    const BringupOptions& options, const AssignmentInput& input, const PlannedAssignment& planned) {
-  std::map<std::string, core::GuestDeviceRoute> routes;
-  std::vector<std::string> problems;
-  for (const std::string& guest : guests_to_check(input, planned)) {
-    const std::filesystem::path folder = std::filesystem::path(options.xml_dir) / guest;
-    if (guest_file(options.xml_dir, guest).parent_path() != folder) continue;
-    const auto files = host::read_kdevops_device_files(folder).value_or_throw();
-    core::GuestDeviceRouting routing =
-        core::route_guest_devices(guest, planned.assignment.find(guest), files);
-    problems.insert(problems.end(), routing.problems.begin(), routing.problems.end());
-    routes.emplace(guest, std::move(routing.route));
-  }
-  if (!problems.empty()) {
-    std::string message =
-        "refusing to bring up the guests: kdevops would attach devices pcipass has not checked:";
-    for (const std::string& line : problems) message += "\n  " + line;
-    throw Failure(message, ExitCode::refused);
-  }
-  return routes;
 }
 
 // Reads every guest and computes its new XML without changing anything, so
@@ -244,9 +219,18 @@ int run_bringup(Context& context, const BringupOptions& options) {
   nlohmann::json doc = assignment_to_json(planned);
   doc["dry_run"] = options.change.dry_run;
   doc["error"] = nullptr;
-  const std::map<std::string, core::GuestDeviceRoute> routes =
-      options.xml_dir.empty() ? std::map<std::string, core::GuestDeviceRoute>{}
-                              : route_kdevops_files(options, input, planned);
+  // With --xml-dir: kdevops' per-device files and pcipass's own hostdevs
+  // in the files; with -c too, the guests defined there already.
+  std::map<std::string, core::GuestDeviceRoute> routes;
+  std::optional<host::LibvirtConnection> defining;
+  if (!options.xml_dir.empty()) {
+    const std::vector<std::string> guests = guests_to_check(input, planned);
+    routes = check_guest_folder(context, options.xml_dir, guests, planned.assignment);
+    if (!context.options.connect.empty()) {
+      defining.emplace(context.open_libvirt(context.options.connect).value_or_throw());
+      check_defined_guests(*defining, guests, planned.assignment);
+    }
+  }
   if (!planned.enabled || planned.assignment.guests.empty()) {
     if (json) {
       out << core::dump_json(doc);
@@ -274,10 +258,9 @@ int run_bringup(Context& context, const BringupOptions& options) {
   if (connection) {
     check_holders(context, *connection, device_guests(planned.assignment),
                   options.assignment.force, "refusing to bring up the guests");
-  } else if (!context.options.connect.empty()) {
-    const auto domains = context.open_libvirt(context.options.connect).value_or_throw();
-    if (!options.no_bind && !remote) refuse_foreign_connection(context, domains.uri());
-    check_holders(context, domains, device_guests(planned.assignment), options.assignment.force,
+  } else if (defining) {
+    if (!options.no_bind && !remote) refuse_foreign_connection(context, defining->uri());
+    check_holders(context, *defining, device_guests(planned.assignment), options.assignment.force,
                   "refusing to bring up the guests");
   }
 

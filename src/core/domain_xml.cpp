@@ -14,9 +14,19 @@ namespace {
 constexpr unsigned k_parse_flags = pugi::parse_full | pugi::parse_ws_pcdata;
 constexpr const char* k_alias_prefix = "ua-pcipass-";
 
-// A number as libvirt writes address attributes: 0x-prefixed hex or decimal.
+// A number of an address attribute, read as libvirt reads it (strtoul with
+// base 0): 0x-prefixed hex, a leading 0 octal ("010" is 8, as libvirt
+// attaches it), else decimal.
 std::optional<std::uint64_t> parse_attribute_number(std::string_view text) {
   if (text.starts_with("0x") || text.starts_with("0X")) return parse_hex(text);
+  if (text.size() > 1 && text.front() == '0') {
+    std::uint64_t value = 0;
+    for (char c : text.substr(1)) {
+      if (c < '0' || c > '7' || value > (UINT64_MAX >> 3)) return std::nullopt;
+      value = value * 8 + static_cast<std::uint64_t>(c - '0');
+    }
+    return value;
+  }
   auto value = parse_decimal(text);
   if (!value || *value < 0) return std::nullopt;
   return static_cast<std::uint64_t>(*value);
@@ -317,6 +327,13 @@ Result<PciAddress> parse_hostdev_file(std::string_view xml, std::string_view sou
                 ExitCode::bad_input);
   }
   const pugi::xml_node root = doc.document_element();
+  std::size_t elements = 0;
+  for (pugi::xml_node n = doc.first_child(); n; n = n.next_sibling())
+    elements += n.type() == pugi::node_element ? 1 : 0;
+  if (elements > 1) {
+    return fail(where + "holds " + std::to_string(elements) + " elements, expected one <hostdev>",
+                ExitCode::bad_input);
+  }
   if (std::strcmp(root.name(), "hostdev") != 0) {
     return fail(where + "expected one <hostdev>, found " +
                     quote_for_message(std::string("<") + root.name() + ">"),

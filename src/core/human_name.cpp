@@ -152,7 +152,8 @@ std::string kdevops_display_name(const PciDevice& d) {
   if (cls && (*cls >> 8) == 0x03) {  // display controllers
     std::string name = "GPU - " + gpu_model(d);
     constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
-    if (d.memory_bytes && (d.memory_source == MemorySource::driver || *d.memory_bytes >= k_gib)) {
+    // kdevops takes VRAM of any size; under 1 GiB it would print "0GB".
+    if (d.memory_bytes && *d.memory_bytes >= k_gib) {
       char size[32];
       std::snprintf(size, sizeof size, " %.0fGB", static_cast<double>(*d.memory_bytes) / k_gib);
       name += size;

@@ -221,7 +221,7 @@ GuestDeviceRouting route_guest_devices(std::string_view guest, const GuestAssign
     if (!planned_here) {
       out.problems.push_back(
           file.path + " would attach " + address + " to guest " + name + ", which " +
-          (planned ? "the plan gives it no such device" : "gets no device in the plan") +
+          (planned ? "the plan does not give that device" : "gets no device in the plan") +
           ": a file an earlier make left behind? Remove it, or run make again to write the "
           "guests' files from the current .config");
       continue;

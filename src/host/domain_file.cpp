@@ -141,7 +141,11 @@ core::Result<std::vector<core::KdevopsDeviceFile>> read_kdevops_device_files(
   }
   for (; it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.starts_with(core::k_kdevops_device_file_prefix) && name.ends_with(".xml")) {
+    // Regular files only, not what a link names: kdevops' attach step finds
+    // its files with Ansible's find (file_type: file, links not followed).
+    std::error_code type_ec;
+    if (name.starts_with(core::k_kdevops_device_file_prefix) && name.ends_with(".xml") &&
+        it->symlink_status(type_ec).type() == std::filesystem::file_type::regular) {
       paths.push_back(it->path());
     }
   }

@@ -117,6 +117,38 @@ TEST_F(AttachXmlFile, AddsIdempotentlyKeepsOneBackupAndDetaches) {
       << "attach then detach gives the file back byte for byte";
 }
 
+TEST_F(AttachXmlFile, AHandWrittenFileKeepsEveryOtherByte) {
+  // CRLF, a DTD entity and its reference, escaped quotes, a character
+  // reference, an element written open and closed, double-quoted qemu:args.
+  const std::string original =
+      "<!DOCTYPE domain [<!ENTITY e \"text\">]>\r\n"
+      "<domain type=\"qemu\" xmlns:qemu=\"http://libvirt.org/schemas/domain/qemu/1.0\">\r\n"
+      "  <name>g1</name>\r\n"
+      "  <description>&e; &quot;q&quot; &#65;</description>\r\n"
+      "  <memory unit=\"MiB\">128</memory>\r\n"
+      "  <os><type arch=\"x86_64\" machine=\"q35\">hvm</type></os>\r\n"
+      "  <devices>\r\n"
+      "    <controller type=\"pci\" model=\"pcie-root\"></controller>\r\n"
+      "  </devices>\r\n"
+      "  <qemu:commandline>\r\n"
+      "    <qemu:arg value=\"-global\"/>\r\n"
+      "  </qemu:commandline>\r\n"
+      "</domain>\r\n";
+  test::put_file(m_file, original);
+  auto r = run_pcipass(args("attach", {"02:00.0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string attached = test::file_text(m_file);
+  const std::size_t start = attached.find("\r\n    <hostdev ");
+  const std::size_t end = attached.find("</hostdev>");
+  ASSERT_NE(start, std::string::npos) << attached;
+  ASSERT_NE(end, std::string::npos) << attached;
+  attached.erase(start, end + std::string("</hostdev>").size() - start);
+  EXPECT_EQ(attached, original) << "only the hostdev was added";
+  r = run_pcipass(args("detach", {"02:00.0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::file_text(m_file), original) << "attach then detach: the same bytes";
+}
+
 TEST_F(AttachXmlFile, JsonIsOneDocumentWithEachDevicesOutcome) {
   auto a = args("attach", {"2d:00.1", "02:00.0", "--whole-groups", "--force", "--dry-run"});
   a.insert(a.begin(), "--json");

@@ -117,16 +117,16 @@ TEST_F(KdevopsBringup, AFileNamingADeviceThePlanDoesNotGiveThatGuestIsRefused) {
   EXPECT_EQ(r.exit_code, 5) << r.err;
   const std::string btrfs = (guestfs() / "btrfs").string();
   EXPECT_EQ(r.err,
-            "pcipass: error: refusing to bring up the guests: kdevops would attach devices "
-            "pcipass has not checked:\n  " +
+            "pcipass: error: refusing to bring up the guests: they would get devices pcipass "
+            "has not checked:\n  " +
                 btrfs +
                 "/pcie_passthrough_passthrough1.xml would attach 0000:01:00.0 to guest 'btrfs', "
-                "which the plan gives it no such device: a file an earlier make left behind? "
+                "which the plan does not give that device: a file an earlier make left behind? "
                 "Remove it, or run make again to write the guests' files from the current "
                 ".config\n  " +
                 btrfs +
                 "/pcie_passthrough_passthrough2.xml would attach 0000:02:00.0 to guest 'btrfs', "
-                "which the plan gives it no such device: a file an earlier make left behind? "
+                "which the plan does not give that device: a file an earlier make left behind? "
                 "Remove it, or run make again to write the guests' files from the current "
                 ".config\n");
   EXPECT_EQ(r.out, "");
@@ -172,6 +172,71 @@ TEST_F(KdevopsBringup, ABrokenDeviceFileIsBadInputNamingIt) {
       << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line";
   EXPECT_EQ(files_under(dir.path()), before);
+}
+
+TEST_F(KdevopsBringup, APcipassHostdevThePlanNoLongerGivesIsRefused) {
+  // An earlier bringup put 06:00.0 into btrfs' file; the plan now gives
+  // btrfs nothing: defined as it is, btrfs would get it unchecked.
+  ASSERT_EQ(bringup({"02:00.0=xfs", "06:00.0=btrfs"}).exit_code, 0);
+  const auto before = files_under(dir.path());
+  const auto r = bringup({"02:00.0=xfs"});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  const std::string file = (guestfs() / "btrfs/btrfs.xml").string();
+  EXPECT_NE(r.err.find("  " + file + " holds pcipass's <hostdev> of 0000:06:00.0, which the plan "
+                       "does not give guest 'btrfs': take it out (pcipass detach btrfs "
+                       "0000:06:00.0 --xml " + file + "), or plan it again\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(files_under(dir.path()), before);
+}
+
+TEST_F(KdevopsBringup, ALinkIsNotAFileKdevopsAttaches) {
+  // kdevops finds its files without following links: a link brings
+  // nothing, so pcipass puts the device into the guest's XML itself.
+  fs::rename(guestfs() / "xfs/pcie_passthrough_passthrough1.xml", dir.path() / "elsewhere.xml");
+  fs::create_symlink(dir.path() / "elsewhere.xml",
+                     guestfs() / "xfs/pcie_passthrough_passthrough1.xml");
+  const auto r = bringup({"02:00.0=xfs"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("  0000:02:00.0: added\n"), std::string::npos) << r.out;
+}
+
+TEST_F(KdevopsBringup, AGuestDefinedAlreadyMustHoldThePlannedDevices) {
+  // kdevops boots a guest that is defined already as it is. libvirt's test
+  // driver showing the workstation's devices, with 'lab' defined without
+  // a device and 'web' defined with the ZNS drive.
+  std::string node = file_text(sim_host("workstation") / "libvirt-test.xml");
+  const std::string guest_head =
+      "<memory>131072</memory><os><type arch='x86_64' machine='q35'>hvm</type></os><devices>";
+  node.insert(node.rfind("</node>"),
+              "  <domain type='test'><name>lab</name>" + guest_head + "</devices></domain>\n"
+              "  <domain type='test'><name>web</name>" + guest_head +
+                  "<hostdev mode='subsystem' type='pci' managed='yes'><source><address "
+                  "domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></hostdev>"
+                  "</devices></domain>\n");
+  put_file(dir.path() / "host.xml", node);
+  put_file(guestfs() / "lab/lab.xml", sample_guest("lab"));
+  put_file(guestfs() / "web/web.xml", sample_guest("web"));
+  const auto run = [&](const std::string& guest) {
+    return run_pcipass({"-c", "test://" + (dir.path() / "host.xml").string(), "--state-dir",
+                        (dir.path() / "state").string(), "bringup", "--guests", guest,
+                        "--no-bind", "--force", "--xml-dir", guestfs().string(),
+                        "02:00.0=" + guest});
+  };
+  const auto before = files_under(guestfs());
+  auto r = run("lab");
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("pcipass: error: refusing to bring up the guests:\n  guest 'lab' is "
+                       "defined already at 'test://" +
+                       (dir.path() / "host.xml").string() +
+                       "' with no device, but the plan gives it 0000:02:00.0: a defined guest is "
+                       "booted as it is (make destroy first, then bring it up again)\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(files_under(guestfs()), before);
+  // The guest that holds exactly the planned device passes.
+  r = run("web");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 }  // namespace

@@ -135,8 +135,9 @@ TEST(KdevopsMini, PcipassMakefileWorksIncludedAnywhere) {
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("gen_nodes.py"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("pcipass"), std::string::npos) << r.out;
-  // A variable set after the include, or on the command line, is used.
-  r = example.make({"-n", "pcipass-plan", "PCIPASS_GUESTS=a,b"});
+  // A variable the Makefile sets after the include is used.
+  put_file(example.path("Makefile"), file_text(example.path("Makefile")) + "PCIPASS_GUESTS ?= a,b\n");
+  r = example.make({"-n", "pcipass-plan"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("plan --config .config --guests a,b --generated"), std::string::npos) << r.out;
   r = example.make({"-s", "pcipass-help"});
@@ -186,9 +187,32 @@ TEST(KdevopsMiniRealDaemon, ShippedDefconfigDynconfigThenBringupDefinesTheGuestO
               std::string::npos)
         << xml.out;
   }
-  r = example.make({"LIBVIRT_URI=" + uri, "destroy"});
-  EXPECT_NE(r.out.find("undefined kdevops"), std::string::npos) << r.out << r.err;
-  EXPECT_NE(run_command({"virsh", "-c", uri, "dominfo", "kdevops"}).exit_code, 0);
+  // Brought up again without make destroy: kdevops leaves the defined
+  // guest as it is, which holds what the plan gives it.
+  r = example.make({workstation(), "PCIPASS_BRINGUP_ARGS=--no-bind", "LIBVIRT_URI=" + uri, "bringup"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("kdevops is defined already: booted as it is"), std::string::npos) << r.out;
+
+  // The device deselected, make run again: kdevops' make leaves the old
+  // per-device file, which kdevops would attach unchecked; refused.
+  std::string config = file_text(example.path(".config"));
+  const std::string selected = "CONFIG_KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0007=y\n";
+  ASSERT_NE(config.find(selected), std::string::npos);
+  config.replace(config.find(selected), selected.size(),
+                 "# CONFIG_KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0007 is not set\n");
+  put_file(example.path(".config"), config);
+  ASSERT_EQ(example.make({}).exit_code, 0);
+  ASSERT_EQ(example.make({"LIBVIRT_URI=" + uri, "destroy"}).exit_code, 0);
+  r = example.make({workstation(), "PCIPASS_BRINGUP_ARGS=--no-bind", "LIBVIRT_URI=" + uri, "bringup"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("pcie_passthrough_passthrough1.xml would attach 0000:02:00.0 to guest "
+                       "'kdevops', which gets no device in the plan"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(run_command({"virsh", "-c", uri, "dominfo", "kdevops"}).exit_code, 0)
+      << "make stopped before kdevops defined the guest";
+
+
 }
 
 }  // namespace

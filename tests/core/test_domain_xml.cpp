@@ -356,7 +356,19 @@ TEST(DomainXml, HostdevFileNamesTheDeviceItAttaches) {
   ASSERT_TRUE(address) << address.error().message;
   EXPECT_EQ(*address, addr("0000:2d:00.1"));
 
+  // Read as libvirt reads it: a leading 0 is octal ("010" is bus 8).
+  const auto octal = parse_hostdev_file(
+      "<hostdev type='pci'><source><address domain='0' bus='010' slot='00' function='0'/>"
+      "</source></hostdev>",
+      "f.xml");
+  ASSERT_TRUE(octal) << octal.error().message;
+  EXPECT_EQ(*octal, addr("0000:08:00.0"));
+
   for (const char* bad : {"<hostdev", "<disk/>", "<hostdev type='usb'><source/></hostdev>",
+                          "<hostdev type='pci'><source><address domain='0' bus='09' slot='0' "
+                          "function='0'/></source></hostdev>",
+                          "<hostdev type='pci'><source><address domain='0' bus='1' slot='0' "
+                          "function='0'/></source></hostdev><hostdev/>",
                           "<hostdev type='pci'><source><address bus='0x2'/></source></hostdev>"}) {
     const auto r = parse_hostdev_file(bad, "guestfs/g/pcie_passthrough_x.xml");
     ASSERT_FALSE(r) << bad;

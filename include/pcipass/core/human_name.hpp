@@ -39,8 +39,8 @@ std::optional<std::string> nic_human_name(const PciDevice& device);
 // after "ADDR IOMMU group N - ", so that a kdevops user sees the names
 // they know: for an NVMe controller with a model and firmware
 // "/dev/nvme1 - MODEL with FW REV" (the controller, not a namespace); for
-// a display controller "GPU - MODEL" with " NGB" when its memory is known
-// (VRAM, or a prefetchable BAR of 1 GiB or more); else the subsystem's name
+// a display controller "GPU - MODEL" with " NGB" when its memory (VRAM, or
+// a prefetchable BAR) is 1 GiB or more; else the subsystem's name
 // (lspci's SDevice), the device's name, or vendor:device. Quotes are
 // dropped, as kdevops drops them. Untrusted text: callers sanitise.
 std::string kdevops_display_name(const PciDevice& device);

@@ -38,7 +38,9 @@ core::Result<DomainFileEdit> edit_domain_file(
 
 // kdevops' per-device files in guest folder `dir`
 // (pcie_passthrough_*.xml, core::k_kdevops_device_file_prefix), by name,
-// each with the device its <hostdev> attaches. A missing folder holds none.
+// each with the device its <hostdev> attaches. Only regular files count,
+// as for kdevops' attach step (a symbolic link is skipped there too). A
+// missing folder holds none.
 // Errors: an unreadable folder or file ExitCode::host_error; a file that is
 // not one PCI <hostdev> ExitCode::bad_input; messages name the path.
 core::Result<std::vector<core::KdevopsDeviceFile>> read_kdevops_device_files(
