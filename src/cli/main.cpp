@@ -4,6 +4,9 @@
 
 #include "commands.hpp"
 #include "context.hpp"
+#include "man_page.hpp"
+#include "usage_errors.hpp"
+#include "version.hpp"
 
 #include <pcipass/host/journal.hpp>
 #include <pcipass/host/libpci_names.hpp>
@@ -13,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <string_view>
 #include <sstream>
 
 namespace {
@@ -81,7 +85,7 @@ int main(int argc, char** argv) {
   cli::GlobalOptions& o = context.options;
 
   CLI::App app{"pcipass: PCIe passthrough manager for libvirt guests", "pcipass"};
-  app.set_version_flag("--version", std::string("pcipass ") + "0.1.0");
+  app.set_version_flag("--version", std::string("pcipass ") + cli::k_version);
   app.require_subcommand(1);
   app.fallthrough();
   app.footer(k_exit_codes);
@@ -188,6 +192,15 @@ int main(int argc, char** argv) {
     return std::filesystem::read_symlink("/proc/self/exe", ec).string();
   }();
 
+  // The manual, generated from the definitions above (not listed in --help).
+  if (argc == 2 && std::string_view(argv[1]) == "--man-page") {
+    std::cout << cli::man_page(app, cli::k_version);
+    return 0;
+  }
+  if (argc <= 1) {
+    std::cerr << "pcipass: error: no command given\n" << cli::short_usage(app);
+    return static_cast<int>(ExitCode::usage);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -197,7 +210,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "pcipass: error: " << e.what() << " (see pcipass --help)\n";
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    std::cerr << "pcipass: error: " << cli::explain_usage_error(app, args, e.what())
+              << " (see pcipass --help)\n";
     return static_cast<int>(ExitCode::usage);
   } catch (const core::Failure& e) {
     std::cout.flush();
