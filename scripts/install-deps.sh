@@ -19,6 +19,9 @@ packages=(
   kconfig-frontends python3-kconfiglib
   # misc tools the tests call
   python3 python3-yaml iproute2 util-linux kmod
+  # the manual and shell completion that pcipass generates: read by the
+  # real groff, bash (bash-completion's compgen), zsh and fish in the tests
+  groff-base bash-completion zsh fish
   # the Ansible collection's tests (ansible/): Debian's ansible-core
   ansible-core
   # the end-to-end tests: initramfs, disk images (the kernel and busybox are

@@ -3,6 +3,7 @@
 // catch that turns errors into `pcipass: error: ...` and an exit code.
 
 #include "commands.hpp"
+#include "completion.hpp"
 #include "context.hpp"
 #include "man_page.hpp"
 #include "usage_errors.hpp"
@@ -196,6 +197,16 @@ int main(int argc, char** argv) {
   if (argc == 2 && std::string_view(argv[1]) == "--man-page") {
     std::cout << cli::man_page(app, cli::k_version);
     return 0;
+  }
+  // Shell completion, generated from the same definitions.
+  if (argc >= 2 && std::string_view(argv[1]) == "--completion") {
+    const std::string shell = argc == 3 ? argv[2] : "";
+    if (auto script = cli::completion_script(app, shell)) {
+      std::cout << *script;
+      return 0;
+    }
+    std::cerr << "pcipass: error: --completion takes one shell: bash, zsh or fish\n";
+    return static_cast<int>(ExitCode::usage);
   }
   if (argc <= 1) {
     std::cerr << "pcipass: error: no command given\n" << cli::short_usage(app);
