@@ -87,16 +87,8 @@ TEST_F(Completion, EveryCommandAndOptionOfHelpIsOffered) {
   EXPECT_GE(commands.size(), 15u);
   for (const std::string& command : commands) {
     const std::set<std::string> options = bash_complete(script, {"pcipass", command, "--"});
-    const auto help = run_pcipass({command, "--help"});
-    std::istringstream lines(help.out);
-    for (std::string line; std::getline(lines, line);) {
-      const std::size_t at = line.find("--");
-      if (at == std::string::npos || line.find_first_not_of(' ') != line.find('-')) continue;
-      std::size_t end = at + 2;
-      while (end < line.size() && (std::isalnum(static_cast<unsigned char>(line[end])) || line[end] == '-'))
-        ++end;
-      EXPECT_TRUE(options.contains(line.substr(at, end - at))) << command << ": " << line;
-    }
+    for (const std::string& option : long_options_in_help(command))
+      EXPECT_TRUE(options.contains(option)) << command << ": " << option;
   }
 }
 

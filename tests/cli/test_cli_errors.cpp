@@ -135,15 +135,7 @@ TEST(CliManPage, NamesEveryCommandAndOptionOfHelp) {
     for (char c : command) title += c == '-' ? std::string("\\-") : std::string(1, c);
     EXPECT_NE(man.out.find(".SS \"" + title + "\""), std::string::npos) << command;
     // Each long option of the command's --help, in the man page's spelling.
-    const auto help = run_pcipass({command, "--help"});
-    std::istringstream lines(help.out);
-    for (std::string line; std::getline(lines, line);) {
-      const std::size_t at = line.find("--");
-      if (at == std::string::npos || line.find_first_not_of(' ') != line.find('-')) continue;
-      std::size_t end = at + 2;
-      while (end < line.size() && (std::isalnum(static_cast<unsigned char>(line[end])) || line[end] == '-'))
-        ++end;
-      std::string option = line.substr(at, end - at);
+    for (const std::string& option : long_options_in_help(command)) {
       if (option == "--help") continue;
       std::string spelled;
       for (char c : option) spelled += c == '-' ? std::string("\\-") : std::string(1, c);

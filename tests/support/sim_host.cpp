@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -148,6 +149,23 @@ std::string sample_guest(const std::string& name) {
   const std::string from = "<name>pcipass-guest</name>";
   xml.replace(xml.find(from), from.size(), "<name>" + name + "</name>");
   return xml;
+}
+
+std::vector<std::string> long_options_in_help(const std::string& command) {
+  const CommandResult help = run_pcipass({command, "--help"});
+  std::vector<std::string> options;
+  std::istringstream lines(help.out);
+  for (std::string line; std::getline(lines, line);) {
+    // An option line starts with its names: "  -o,--output FILE ...".
+    const std::size_t at = line.find("--");
+    if (at == std::string::npos || line.find_first_not_of(' ') != line.find('-')) continue;
+    std::size_t end = at + 2;
+    while (end < line.size() &&
+           (std::isalnum(static_cast<unsigned char>(line[end])) || line[end] == '-'))
+      ++end;
+    options.push_back(line.substr(at, end - at));
+  }
+  return options;
 }
 
 std::string test_driver_uri(const std::string& host) {

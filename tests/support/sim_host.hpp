@@ -58,6 +58,9 @@ std::map<std::string, std::string> files_under(const std::filesystem::path& dir)
 // The sample guest of xml-templates/guest-q35.xml, named `name`.
 std::string sample_guest(const std::string& name);
 
+// The long options (--name) `pcipass COMMAND --help` lists, in order.
+std::vector<std::string> long_options_in_help(const std::string& command);
+
 // The real lspci's text for the simulated host at `root` (its sys/bus/pci),
 // with `flags` such as "-Dvmmm".
 std::string lspci_text(const std::filesystem::path& root, const std::string& flags = "-Dvmmm");
