@@ -20,7 +20,7 @@ packages=(
   # misc tools the tests call
   python3 python3-yaml iproute2 util-linux kmod
   # the manual and shell completion that pcipass generates: read by the
-  # real groff, bash (bash-completion's compgen), zsh and fish in the tests
+  # real groff, bash (with bash-completion's helpers), zsh and fish in the tests
   groff-base bash-completion zsh fish
   # the Ansible collection's tests (ansible/): Debian's ansible-core
   ansible-core

@@ -37,7 +37,10 @@ constexpr const char* k_exit_codes = R"(Exit codes:
 
 Sources: sysfs by default (--sysfs-root, default /sys); libvirt node devices
 with -c/--connect URI or --source libvirt (LIBVIRT_DEFAULT_URI is honoured);
-lspci -Dvmmm text with --lspci FILE ('-' for standard input).)";
+lspci -Dvmmm text with --lspci FILE ('-' for standard input).
+
+The manual: pcipass --man-page (installed as pcipass(8)). Shell completion:
+pcipass --completion bash|zsh|fish.)";
 
 pcipass::core::Result<std::string> read_input(const std::string& path) {
   std::ostringstream buffer;

@@ -81,7 +81,7 @@ std::string man_page(CLI::App& app, const std::string& version) {
               "journal it restores after a reboot, and puts <hostdev> elements into guests. "
               "Before any change it checks that the device is the one that was chosen (ids and "
               "serials), that its IOMMU group goes whole, and that the host does not use it.")
-      << "\n.SH GLOBAL OPTIONS\nGiven before the command.\n";
+      << "\n.SH GLOBAL OPTIONS\nAccepted before or after the command.\n";
   write_options(out, app);
   out << ".SH COMMANDS\n";
   for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
@@ -115,7 +115,11 @@ std::string man_page(CLI::App& app, const std::string& version) {
       << roff("Written by permissions: the locked-memory limit of qemu:///session guests.")
       << "\n.TP\n\\fI/etc/systemd/system/pcipass\\-restore.service\\fR\n"
       << roff("Written by install-service: runs pcipass restore at boot.") << "\n"
-      << ".SH EXAMPLES\n.nf\n"
+      << ".SH SHELL COMPLETION\n"
+      << roff("pcipass --completion bash|zsh|fish prints a completion script generated, like "
+              "this page (pcipass --man-page), from the command-line definitions: commands, "
+              "options and their values, files, PCI addresses and guest names.")
+      << "\n.SH EXAMPLES\n.nf\n"
       << roff("pcipass list\n"
               "pcipass groups\n"
               "pcipass kconfig -o Kconfig.passthrough_libvirt.generated\n"

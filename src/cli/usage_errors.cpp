@@ -61,11 +61,13 @@ std::string joined(const std::vector<std::string>& words) {
 }  // namespace
 
 std::optional<std::string> nearest_word(std::string_view word, const std::vector<std::string>& known) {
+  // Options are compared without their dashes ("--abc" is not near "--all").
+  const auto bare = [](std::string_view w) { return w.substr(std::min(w.find_first_not_of('-'), w.size())); };
   std::optional<std::string> best;
   std::size_t best_distance = 0;
   for (const std::string& candidate : known) {
-    const std::size_t distance = edit_distance(word, candidate);
-    if (distance == 0 || distance > 2 || distance * 2 >= word.size()) continue;
+    const std::size_t distance = edit_distance(bare(word), bare(candidate));
+    if (distance == 0 || distance > 2 || distance * 2 >= bare(word).size()) continue;
     if (!best || distance < best_distance) {
       best = candidate;
       best_distance = distance;
@@ -77,11 +79,21 @@ std::optional<std::string> nearest_word(std::string_view word, const std::vector
 std::string explain_usage_error(CLI::App& app, const std::vector<std::string>& args,
                                 const std::string& what) {
   const std::vector<std::string> commands = command_names(app);
+  std::vector<std::string> globals;
+  add_long_options(app, globals);
   std::size_t at = 0;
   for (; at < args.size(); ++at) {
     const std::string& token = args[at];
     if (token == "--") return what;
     if (!token.starts_with("-")) break;
+    // A global option misspelt before the command (its value would be
+    // taken for the command otherwise).
+    const std::string name = token.substr(0, token.find('='));
+    if (name.starts_with("--") && std::find(globals.begin(), globals.end(), name) == globals.end()) {
+      std::string message = "unknown option " + core::quote_for_message(name);
+      if (auto near = nearest_word(name, globals)) message += " (did you mean '" + *near + "'?)";
+      return message;
+    }
     if (token.find('=') == std::string::npos && takes_value(app, token)) ++at;
   }
   if (at >= args.size()) return what;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <sstream>
 
@@ -133,13 +134,17 @@ TEST(CliManPage, NamesEveryCommandAndOptionOfHelp) {
     ++count;
     std::string title;
     for (char c : command) title += c == '-' ? std::string("\\-") : std::string(1, c);
-    EXPECT_NE(man.out.find(".SS \"" + title + "\""), std::string::npos) << command;
-    // Each long option of the command's --help, in the man page's spelling.
+    const std::size_t section = man.out.find(".SS \"" + title + "\"");
+    ASSERT_NE(section, std::string::npos) << command;
+    const std::size_t next = std::min(man.out.find("\n.SS ", section + 1), man.out.find("\n.SH ", section + 1));
+    const std::string text = man.out.substr(section, next - section);
+    // Each long option of the command's --help, in the man page's spelling,
+    // in that command's own section.
     for (const std::string& option : long_options_in_help(command)) {
       if (option == "--help") continue;
       std::string spelled;
       for (char c : option) spelled += c == '-' ? std::string("\\-") : std::string(1, c);
-      EXPECT_NE(man.out.find(spelled), std::string::npos) << command << " " << option;
+      EXPECT_NE(text.find(spelled), std::string::npos) << command << " " << option;
     }
   }
   EXPECT_GE(count, 15u);
