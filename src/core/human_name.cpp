@@ -161,7 +161,7 @@ std::string kdevops_display_name(const PciDevice& d) {
     return without_quotes(name);
   }
   for (const std::string* name : {&d.subsystem_name, &d.device_name, &d.human_name}) {
-    if (!name->empty()) return without_quotes(*name);
+    if (std::string text = without_quotes(*name); !text.empty()) return text;
   }
   return d.ids().empty() ? "unknown device" : d.ids();
 }

@@ -580,8 +580,11 @@ std::string kconfig_sdevice(const PciDevice& d) {
     std::erase(text, '\'');
     return kconfig_safe_text(text);
   };
-  if (!d.subsystem_name.empty()) return unquoted(d.subsystem_name);
-  if (!d.device_name.empty()) return unquoted(d.device_name);
+  // A name of nothing but quotes is no name (an empty _SDEVICE would make
+  // the number ledger call the device changed on the next run).
+  for (const std::string* name : {&d.subsystem_name, &d.device_name}) {
+    if (std::string text = unquoted(*name); !text.empty()) return text;
+  }
   return display_name(d);
 }
 
