@@ -23,7 +23,9 @@
 # third boot with libvirtd and QEMU added: bind, status and release through
 # libvirt's remote protocol (qemu+tcp://127.0.0.1), then pcipass bringup into a nested
 # guest that libvirt starts with the controller passed through, as root
-# (qemu:///system) and as an unprivileged user (qemu:///session). Stage 3,
+# (qemu:///system), live hotplug (attach --live, detach --live) into a
+# running guest through libvirt's API, and as an unprivileged user
+# (qemu:///session). Stage 3,
 # two more boots: bind the free controller, then boot with the two
 # controllers in each other's slot: restore must refuse the mounted one now
 # at the journaled address, by its serial, and say where the bound one went.

@@ -60,6 +60,7 @@ const char* json_name(HostdevChange change) {
     case HostdevChange::removed: return "removed";
     case HostdevChange::not_present: return "not-present";
     case HostdevChange::owned_by_user: return "owned-by-user";
+    case HostdevChange::removal_requested: return "removal-requested";
   }
   return "unknown";
 }
@@ -179,6 +180,8 @@ std::string describe(HostdevChange change, host::DryRun dry_run) {
     case HostdevChange::removed: return dry ? "would be removed" : "removed";
     case HostdevChange::not_present: return "not present";
     case HostdevChange::owned_by_user: return "left alone: written by the user, not by pcipass";
+    case HostdevChange::removal_requested:
+      return "removal requested, but the guest still has it";
   }
   return "unknown";
 }
@@ -248,8 +251,11 @@ void preview_domain(const AttachOptions& options, Operation op, const std::vecto
     report.outcome(items[i], outcomes[i], host::DryRun::yes);
 }
 
-void run_on_domain(Context& context, const AttachOptions& options, Operation op,
-                   const std::vector<Item>& items, Report& report) {
+// Returns the devices a running guest was asked to let go of and still
+// holds (detach --live).
+std::vector<core::PciAddress> run_on_domain(Context& context, const AttachOptions& options,
+                                            Operation op, const std::vector<Item>& items,
+                                            Report& report) {
   // A preview only reads, so it works for users without write access.
   auto connection =
       (options.dry_run ? context.open_libvirt : context.open_libvirt_rw)(context.options.connect)
@@ -267,9 +273,10 @@ void run_on_domain(Context& context, const AttachOptions& options, Operation op,
   }
   if (options.dry_run) {
     preview_domain(options, op, items, parts, report);
-    return;
+    return {};
   }
   bool redefined = false;
+  std::vector<core::PciAddress> still_held;
   for (const Item& item : items) {
     const host::HostdevResult result =
         (op == Operation::attach ? host::attach_hostdev : host::detach_hostdev)(
@@ -280,12 +287,14 @@ void run_on_domain(Context& context, const AttachOptions& options, Operation op,
     if (parts.config) outcome.config = result.config;
     report.outcome(item, outcome, host::DryRun::no);
     redefined = redefined || result.used_define_fallback;
+    if (result.live == HostdevChange::removal_requested) still_held.push_back(item.address);
   }
   if (redefined) {
     report.note(connection.uri() +
                 " cannot attach or detach devices of a defined domain; pcipass redefined " +
                 core::quote_for_message(options.guest) + " with the edited XML");
   }
+  return still_held;
 }
 
 int run(Context& context, const AttachOptions& options, Operation op) {
@@ -293,12 +302,26 @@ int run(Context& context, const AttachOptions& options, Operation op) {
   const std::vector<Item> items = op == Operation::attach
                                       ? checked_devices(context, options, report)
                                       : named_devices(context, options);
+  std::vector<core::PciAddress> still_held;
   if (options.xml_file.empty()) {
-    run_on_domain(context, options, op, items, report);
+    still_held = run_on_domain(context, options, op, items, report);
   } else {
     run_on_file(context, options, op, items, report);
   }
   report.finish();
+  if (!still_held.empty()) {
+    // Not done: the device is the guest's until its OS lets go (PCIe
+    // hot-unplug) or the guest stops. Releasing it now would pull it from
+    // under the guest, so a script must stop here.
+    std::vector<std::string> names;
+    for (const core::PciAddress& address : still_held) names.push_back(address.to_string());
+    throw core::Failure("the running guest " + core::quote_for_message(options.guest) +
+                            " still has " + core::join(names, ", ") +
+                            ": libvirt asked it to let go, and its OS has not (yet); the device "
+                            "stays the guest's until it does or the guest stops, so do not "
+                            "release it before",
+                        ExitCode::host_error);
+  }
   return static_cast<int>(ExitCode::ok);
 }
 

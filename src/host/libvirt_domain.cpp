@@ -222,6 +222,15 @@ core::Result<std::vector<HostdevResult>> change_hostdevs(
                       ExitCode::host_error);
         }
         result.live = done;
+        // libvirt returns once it has asked the guest, after a few seconds
+        // of waiting (virDomainDetachDeviceFlags): the live XML tells
+        // whether the device has really left.
+        if (op == Operation::detach) {
+          auto after = read_xml(t, false);
+          if (!after) return fail(after.error());
+          if (presence(*after, address) != HostdevChange::not_present)
+            result.live = HostdevChange::removal_requested;
+        }
       } else {
         result.live = settled(state);
       }

@@ -16,11 +16,15 @@ LibvirtNodeDevices::LibvirtNodeDevices(const LibvirtConnection& connection, std:
 
 namespace {
 
+// libvirt refuses with VIR_ERR_OPERATION_INVALID when the request is wrong
+// for the device's state (a running domain uses it, or a device of its IOMMU
+// group): a safety refusal (exit 5), not a host that cannot be reached.
 core::Unexpected libvirt_failure(virConnectPtr connection, const std::string& what,
                                  const std::string& uri) {
-  return core::fail(what + " at '" + core::sanitize_untrusted(uri) +
-                        "': " + last_libvirt_error(connection).message,
-                    core::ExitCode::host_error);
+  const LibvirtError error = last_libvirt_error(connection);
+  return core::fail(what + " at '" + core::sanitize_untrusted(uri) + "': " + error.message,
+                    error.code == VIR_ERR_OPERATION_INVALID ? core::ExitCode::refused
+                                                            : core::ExitCode::host_error);
 }
 
 // The node device of `address`; null with `missing` set when libvirt has

@@ -393,6 +393,7 @@ def nested(c, free):
     c.step_ok("nested-release")
     c.check(facts(c.text("facts.nested-released")).get(free, {}).get("driver") == "nvme",
             f"release after the guest: {free} is back on nvme")
+    live(c, free, ids)
 
     # qemu:///session, as user e2e in group kvm.
     c.step_ok("session-bind")
@@ -410,6 +411,47 @@ def nested(c, free):
     check_in_nested_guest(c, "session-pci", free, ids)
     c.step_ok("session-destroy")
     c.step_ok("session-release")
+
+
+def live(c, free, ids):
+    """Live hotplug through libvirt's API over TCP, into a running (paused) guest."""
+    c.step_ok("live-define")
+    c.step_ok("live-start")
+    c.step_ok("live-bind")
+    c.step_ok("live-attach-held", 5)
+    c.check(f"{free} is held by guest 'e2e-nested', not 'e2e-live'"
+            in c.text("live-attach-held.stderr"),
+            "attach refuses a device another defined guest holds, naming it", "live-attach-held")
+    if c.step_ok("live-attach"):
+        devices = (c.json("live-attach") or {}).get("devices", [])
+        c.check(len(devices) == 1 and devices[0].get("live") == "added" and
+                devices[0].get("config") == "added",
+                "attach --live: added to the running guest and its definition", "live-attach")
+    check_in_nested_guest(c, "live-pci", free, ids)
+    # libvirt's own refusal (VIR_ERR_OPERATION_INVALID) is a refusal: exit 5.
+    c.step_ok("live-release-used", 5)
+    c.check(f"is in use by driver QEMU, domain e2e-live" in c.text("live-release-used.stderr"),
+            "release of a device a running guest uses: libvirt refuses, pcipass says why",
+            "live-release-used")
+    c.check(facts(c.text("facts.live-used")).get(free, {}).get("driver") == "vfio-pci",
+            f"{free} stayed on vfio-pci")
+    # The paused guest's OS never answers the PCIe hot-unplug: libvirt
+    # returns after asking, the device stays. pcipass must not say "removed".
+    c.step_ok("live-detach", 4)
+    devices = (c.json("live-detach") or {}).get("devices", [])
+    c.check(len(devices) == 1 and devices[0].get("live") == "removal-requested" and
+            devices[0].get("config") == "removed",
+            "detach --live: removal requested from the running guest, which still has it; "
+            "gone from its definition", "live-detach")
+    c.check("still has " + free in c.text("live-detach.stderr"),
+            "detach --live says the guest still has it", "live-detach")
+    alias = "ua-pcipass-" + re.sub(r"[:.]", "-", free)
+    c.check(qtree_device(c.text("live-pci-detached.stdout"), alias) != "",
+            "QEMU agrees: the vfio-pci device is still there", "live-pci-detached")
+    c.step_ok("live-destroy")
+    c.step_ok("live-release")
+    c.check(facts(c.text("facts.live-released")).get(free, {}).get("driver") == "nvme",
+            f"once the guest stopped, release gave {free} back to nvme")
 
 
 def setup_addresses(c):

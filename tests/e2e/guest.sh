@@ -187,6 +187,28 @@ case $phase in
     step nested-release pcipass --json release "$free"
     pci_facts | emit facts.nested-released
     virsh -c qemu:///system dumpxml --inactive e2e-nested >/tmp/nested-hostdev.xml
+
+    # Live hotplug through libvirt's API, over the remote protocol: a running
+    # guest (paused: its CPUs never run, but QEMU and its PCIe slots do) gets
+    # the controller and gives it back. First e2e-nested's definition still
+    # holds the controller, so attaching it to another guest is refused.
+    sed 's|<name>e2e-nested</name>|<name>e2e-live</name>|' /e2e/nested.xml >/tmp/live.xml
+    step live-define virsh -c qemu:///system define /tmp/live.xml
+    step live-start virsh -c qemu:///system start --paused e2e-live
+    step live-bind pcipass -c "$remote" --host-usage /tmp/usage.json --json bind "$free"
+    step live-attach-held pcipass -c "$remote" --host-usage /tmp/usage.json attach --live e2e-live "$free"
+    virsh -c qemu:///system undefine e2e-nested >/dev/null 2>&1
+    step live-attach pcipass -c "$remote" --host-usage /tmp/usage.json --json attach --live e2e-live "$free"
+    step live-pci virsh -c qemu:///system qemu-monitor-command e2e-live --hmp 'info qtree'
+    # libvirt itself refuses to give a device in use back to the host.
+    step live-release-used pcipass -c "$remote" --host-usage /tmp/usage.json release "$free"
+    pci_facts | emit facts.live-used
+    step live-detach pcipass -c "$remote" --host-usage /tmp/usage.json --json detach --live e2e-live "$free"
+    step live-pci-detached virsh -c qemu:///system qemu-monitor-command e2e-live --hmp 'info qtree'
+    step live-dumpxml virsh -c qemu:///system dumpxml e2e-live
+    step live-destroy virsh -c qemu:///system destroy e2e-live
+    step live-release pcipass -c "$remote" --host-usage /tmp/usage.json --json release "$free"
+    pci_facts | emit facts.live-released
     tail -40 /tmp/libvirtd.log 2>&1 | emit libvirtd-log
     tail -40 /var/log/libvirt/qemu/e2e-nested.log 2>&1 | emit qemu-log
 

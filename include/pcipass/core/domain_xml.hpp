@@ -24,8 +24,18 @@ struct PciHostdev {
   HostdevOwner owner = HostdevOwner::user;
 };
 
-// What add_hostdev() and remove_hostdev() did.
-enum class HostdevChange { added, already_present, removed, not_present, owned_by_user };
+// What add_hostdev() and remove_hostdev() did. `removal_requested` only
+// comes from a running guest (host/libvirt_domain.hpp): libvirt asked the
+// guest to let the device go and it has not yet (PCIe hot-unplug waits for
+// the guest's OS), so the device is still the guest's.
+enum class HostdevChange {
+  added,
+  already_present,
+  removed,
+  not_present,
+  owned_by_user,
+  removal_requested
+};
 
 // A libvirt domain document edited in memory. Parsing keeps comments,
 // processing instructions and whitespace, so a document written back differs
