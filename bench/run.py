@@ -7,7 +7,7 @@ scripts/bench.sh builds everything and calls this; run by hand:
 
 BUILD holds pcipass and bench/pcipass-bench-floor, TREES the simulated hosts
 bench.sh generated (server-16, server-32, server, lab-256, lab-512,
-lab-1024). Every number is the wall time of whole processes, measured by
+lab-1024, lab-66-nvme). Every number is the wall time of whole processes, measured by
 bench/measure.cpp (fork, exec, wait4: the peak RSS is the figure
 /usr/bin/time -f %M prints); a multi-process baseline is timed as a whole, and
 its RSS is that of its largest process. Each measurement runs once untimed (warm-up), then RUNS
@@ -375,6 +375,37 @@ PHASES = [
 ]
 
 
+BIND_MS = 200          # an NVMe controller's shutdown, modelled in each unbind
+BIND_COUNTS = (1, 16, 32, 64)
+
+
+def bench_binds(r, build, trees):
+    """Binding N NVMe controllers on the simulated kernel, one after the other
+    and at once (pcipass-bench-binds prints the executor's own seconds)."""
+    exe = os.path.join(build, "bench", "pcipass-bench-binds")
+    tree = os.path.join(trees, "lab-66-nvme")
+
+    def timed(count, threads, runs):
+        values = []
+        for _ in range(runs + 1):  # the first is the warm-up
+            p = subprocess.run([exe, tree, str(count), str(BIND_MS), str(threads)],
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                fail(f"{exe} {count} devices, {threads} threads: {p.stderr.strip()}")
+            values.append(float(p.stdout))
+        values = values[1:]
+        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+    rows = []
+    for count in BIND_COUNTS:
+        print(f"bench: binding {count} controllers", flush=True)
+        rows.append({"devices": count,
+                     "together": timed(count, 64, r.runs),
+                     # count x BIND_MS each: the slow baseline's run count
+                     "one_by_one": timed(count, 1, r.slow_runs)})
+    return rows
+
+
 def perf_shares(data, children):
     mode = "--children" if children else "--no-children"
     text = subprocess.run(["perf", "report", "-i", data, mode, "--sort", "dso,sym" if not children
@@ -533,6 +564,12 @@ def report(results, args, started, elapsed, profile_text):
             f"{verdict(s_lib >= 20)} |")
         add(f"| the same into XML files (--xml-dir) ≥ 200× | {s_file:.0f}× | "
             f"{verdict(s_file >= 200)} |")
+    binds = results["binds"]
+    if binds:
+        single, most = binds[0]["together"]["median"], binds[-1]["together"]["median"]
+        add(f"| binding {binds[-1]['devices']} NVMe controllers ({BIND_MS} ms unbind each) "
+            f"≤ 2× the time of one | {most / single:.2f}× ({most * 1000:.0f} ms vs "
+            f"{single * 1000:.0f} ms) | {verdict(most <= 2 * single)} |")
     if diffs:
         d = diffs[-1]
         fast = d["pcipass"]["median"] < 0.5
@@ -683,6 +720,29 @@ def report(results, args, started, elapsed, profile_text):
                 f"{ms(row['diff'])} | {ratio(row['pcipass'], row['diff'])} | "
                 f"{mib(row['pcipass'])} / {mib(row['diff'])} |")
         add("")
+    if binds:
+        add("## 6. Binding many devices at once")
+        add("")
+        add(f"`bench/binds.cpp` binds N free NVMe controllers of `lab-66-nvme` (from "
+            f"`bench/make-lab-yaml.py 66 --driver nvme`: each controller on nvme, in its own "
+            f"IOMMU group) to vfio-pci with the executor the commands use, on the simulated "
+            f"kernel of the tests, whose every unbind from nvme takes {BIND_MS} ms as a "
+            f"controller's shutdown does (spent outside the simulated kernel's lock, as the "
+            f"kernel holds only that device's). The figure is the executor's run alone, "
+            f"journal saves and checks included (the copy of the tree the simulated kernel "
+            f"makes first is left out). **at once** is what the commands do: up to 64 IOMMU "
+            f"groups bound by as many threads; **one after the other** is one thread "
+            f"(`Executor::set_concurrent_binds(1)`), as before.")
+        add("")
+        add("| devices | one after the other s | at once s | at once / one device at once | "
+            "speed-up |")
+        add("|---:|---:|---:|---:|---:|")
+        single = binds[0]["together"]["median"]
+        for row in binds:
+            seq, tog = row["one_by_one"]["median"], row["together"]["median"]
+            add(f"| {row['devices']} | {seq:.3f} | {tog:.3f} | {tog / single:.2f}× | "
+                f"{seq / tog:.1f}× |")
+        add("")
     add(profile_text.rstrip())
     add("")
     return "\n".join(lines)
@@ -714,14 +774,15 @@ def main():
     parser.add_argument("--slow-runs", type=int, default=int(os.environ.get("BENCH_SLOW_RUNS", 1)))
     parser.add_argument("--quick", action="store_true", help="3 runs, and 1 for slow baselines")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["inventory", "nodedev", "bringup", "diff"])
+                        choices=["inventory", "nodedev", "bringup", "diff", "binds"])
     args = parser.parse_args()
     if args.quick:
         args.runs, args.slow_runs = 3, 1
     pcipass = os.path.join(args.build, "pcipass")
     floor = os.path.join(args.build, "bench", "pcipass-bench-floor")
     measure = os.path.join(args.build, "bench", "pcipass-bench-measure")
-    for exe in (pcipass, floor, measure):
+    binds = os.path.join(args.build, "bench", "pcipass-bench-binds")
+    for exe in (pcipass, floor, measure, binds):
         if not os.access(exe, os.X_OK):
             fail(f"{exe} is missing; build first (scripts/bench.sh does)")
 
@@ -732,7 +793,7 @@ def main():
     work = tempfile.mkdtemp(prefix="pcipass-bench-", dir="/dev/shm")
     atexit.register(shutil.rmtree, work, True)
     r = Runner(args.runs, args.slow_runs, work, measure)
-    results = {"inventory": [], "nodedev": [], "bringup": [], "diff": []}
+    results = {"inventory": [], "nodedev": [], "bringup": [], "diff": [], "binds": []}
     # The long virsh baselines first, the sensitive inventory ratio last.
     if "nodedev" not in args.skip:
         print("bench: node devices through libvirt", flush=True)
@@ -743,6 +804,9 @@ def main():
     if "diff" not in args.skip:
         print("bench: --dry-run diff of a large guest", flush=True)
         results["diff"] = bench_diff(r, pcipass, args.source, trees=args.trees, work=work)
+    if "binds" not in args.skip:
+        print("bench: binding many devices at once", flush=True)
+        results["binds"] = bench_binds(r, args.build, args.trees)
     if "inventory" not in args.skip:
         print("bench: inventory + Kconfig", flush=True)
         results["inventory"] = bench_inventory(r, pcipass, floor, args.trees, work)

@@ -26,7 +26,8 @@ echo "bench: building pcipass (Release) in $build" >&2
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" -DPCIPASS_WERROR=ON -DPCIPASS_BUILD_BENCH=ON \
   -DPCIPASS_SIMHOST_DIR="$trees/tests" >/dev/null
-ninja -C "$build" -j"$jobs" pcipass pcipass-simhost pcipass-bench-floor pcipass-bench-measure >/dev/null
+ninja -C "$build" -j"$jobs" pcipass pcipass-simhost pcipass-bench-floor pcipass-bench-measure \
+  pcipass-bench-binds >/dev/null
 
 echo "bench: generating simulated hosts in $trees" >&2
 mkdir -p "$trees/yaml"
@@ -51,6 +52,7 @@ generate server cat "$repo/tests/data/hosts/server.yaml"
 for n in 256 512 1024; do
   generate "lab-$n" python3 "$repo/bench/make-lab-yaml.py" "$n"
 done
+generate lab-66-nvme python3 "$repo/bench/make-lab-yaml.py" 66 --driver nvme
 
 "$repo/scripts/start-libvirtd.sh"
 

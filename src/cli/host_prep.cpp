@@ -81,6 +81,7 @@ void execute_plan(Context& context, const core::Plan& plan, host::Journal& journ
                           options.dry_run ? host::DryRun::yes : host::DryRun::no, roots);
   executor.set_keep_going(run.keep_going);
   executor.set_node_devices(run.node_devices);
+  executor.set_concurrent_binds(host::k_concurrent_binds);
   executor.set_observer([&](const core::Action& action, const std::vector<host::Operation>& ops) {
     if (json) {
       nlohmann::json entry{{"description", core::describe(action)},

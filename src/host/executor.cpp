@@ -33,6 +33,22 @@ std::string driver_or_none(const std::string& driver) {
   return driver.empty() ? "no driver" : driver;
 }
 
+// A bind on this machine's sysfs (not through libvirt).
+bool is_local_bind(const Action& action) {
+  const auto* bind = std::get_if<core::BindToVfio>(&action);
+  return bind != nullptr && bind->through.empty();
+}
+
+// How many IOMMU groups the binds actions[first, last) touch.
+std::size_t group_count(const std::vector<Action>& actions, std::size_t first, std::size_t last) {
+  std::vector<unsigned> groups;
+  for (std::size_t i = first; i < last; ++i) {
+    const unsigned group = std::get<core::BindToVfio>(actions[i]).iommu_group;
+    if (std::find(groups.begin(), groups.end(), group) == groups.end()) groups.push_back(group);
+  }
+  return groups.size();
+}
+
 }  // namespace
 
 std::string Operation::line() const {
@@ -124,6 +140,16 @@ core::Status Executor::run(const std::vector<Action>& actions) {
         failures.push_back(core::Error{core::describe(action) + ": not attempted, binding " +
                                            needs->second + " failed",
                                        failures.front().code});
+        continue;
+      }
+    }
+    if (m_dry_run == DryRun::no && m_concurrent_binds > 1 && is_local_bind(action)) {
+      std::size_t last = i + 1;
+      while (last < actions.size() && is_local_bind(actions[last])) ++last;
+      if (group_count(actions, i, last) > 1) {
+        const bool go_on = perform_binds(actions, i, last, failures, failed_groups);
+        if (!go_on) break;
+        i = last - 1;
         continue;
       }
     }
@@ -289,6 +315,28 @@ core::Status Executor::perform_remote(const Action& action, const std::string& c
               ExitCode::host_error);
 }
 
+std::string Executor::bind_context(const core::BindToVfio& bind) {
+  return "binding " + bind.address.to_string() + " to vfio-pci";
+}
+
+core::Status Executor::check_bind(const core::BindToVfio& bind) const {
+  if (auto ok = check_device(bind.address, bind.expected, bind.current_driver, "binding"); !ok)
+    return ok;
+  return check_identity(bind.address, bind.identity, "binding");
+}
+
+core::Status Executor::bind_effects(const core::BindToVfio& bind, const std::string& context) {
+  if (auto ok = write_all(Action(bind), context); !ok) return ok;
+  if (auto ok = verify_driver(bind.address, core::k_vfio_driver, context); !ok) return ok;
+  const std::string node = "vfio/" + std::to_string(bind.iommu_group);
+  if (!m_dev.exists(node)) {
+    return fail(context + ": " + m_dev.display_path(node) +
+                    " did not appear (is udev running? is the IOMMU enabled?)",
+                ExitCode::host_error);
+  }
+  return core::ok();
+}
+
 core::Status Executor::write_all(const Action& action, const std::string& context) {
   for (const core::SysfsWrite& w : core::sysfs_writes(action)) {
     if (auto written = m_sys.write(w.path, w.bytes); !written)
@@ -336,10 +384,8 @@ core::Status Executor::perform(const Action& action) {
       return ok;
     }
   } else if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
-    context = "binding " + bind->address.to_string() + " to vfio-pci";
-    if (auto ok = check_device(bind->address, bind->expected, bind->current_driver, "binding"); !ok)
-      return ok;
-    if (auto ok = check_identity(bind->address, bind->identity, "binding"); !ok) return ok;
+    context = bind_context(*bind);
+    if (auto ok = check_bind(*bind); !ok) return ok;
   } else if (const auto* remote_forget = std::get_if<core::ForgetDevice>(&action);
              remote_forget && !remote_forget->through.empty()) {
     // Gone from that host: its libvirt says so, never this machine's sysfs.
@@ -406,17 +452,8 @@ core::Status Executor::perform(const Action& action) {
 
   auto outcome = [&]() -> core::Status {
     if (remote_bind != nullptr || remote_release != nullptr) return perform_remote(action, context);
-    if (const auto* bind = std::get_if<core::BindToVfio>(&action)) {
-      if (auto ok = write_all(action, context); !ok) return ok;
-      if (auto ok = verify_driver(bind->address, core::k_vfio_driver, context); !ok) return ok;
-      const std::string node = "vfio/" + std::to_string(bind->iommu_group);
-      if (!m_dev.exists(node)) {
-        return fail(context + ": " + m_dev.display_path(node) +
-                        " did not appear (is udev running? is the IOMMU enabled?)",
-                    ExitCode::host_error);
-      }
-      return core::ok();
-    }
+    if (const auto* bind = std::get_if<core::BindToVfio>(&action))
+      return bind_effects(*bind, context);
     if (const auto* release = std::get_if<core::ReleaseDevice>(&action)) {
       if (auto ok = write_all(action, context); !ok) return ok;
       return verify_driver(release->address, release->restore_driver, context);

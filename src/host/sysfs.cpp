@@ -28,9 +28,21 @@ RealSysfs::RealSysfs(std::filesystem::path root) : m_root(std::move(root)) {}
 RealSysfs::~RealSysfs() { forget_folder(); }
 
 void RealSysfs::forget_folder() const {
+  const std::lock_guard lock(m_listed_mutex);
   if (m_listed_fd >= 0) ::close(m_listed_fd);
   m_listed_fd = -1;
   m_listed_path.clear();
+}
+
+template <class InFolder, class ByPath>
+auto RealSysfs::at_path(std::string_view path, InFolder in_folder, ByPath by_path) const {
+  {
+    const std::lock_guard lock(m_listed_mutex);
+    std::string_view name;
+    const int dir = cached_parent(path, name);
+    if (dir >= 0) return in_folder(dir, std::string(name).c_str());
+  }
+  return by_path(full(path).c_str());
 }
 
 int RealSysfs::cached_parent(std::string_view path, std::string_view& name) const {
@@ -54,10 +66,9 @@ std::string RealSysfs::full(std::string_view path) const {
 std::string RealSysfs::display_path(std::string_view path) const { return full(path); }
 
 int RealSysfs::open_attribute(std::string_view path) const {
-  std::string_view name;
-  const int dir = cached_parent(path, name);
-  return dir >= 0 ? ::openat(dir, std::string(name).c_str(), O_RDONLY | O_CLOEXEC)
-                  : ::open(full(path).c_str(), O_RDONLY | O_CLOEXEC);
+  return at_path(
+      path, [](int dir, const char* name) { return ::openat(dir, name, O_RDONLY | O_CLOEXEC); },
+      [](const char* full_path) { return ::open(full_path, O_RDONLY | O_CLOEXEC); });
 }
 
 core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max_bytes) const {
@@ -128,18 +139,18 @@ core::Result<std::vector<std::string>> RealSysfs::list(std::string_view path) co
       offset += entry->d_reclen;
     }
   }
-  forget_folder();
+  const std::lock_guard lock(m_listed_mutex);
+  if (m_listed_fd >= 0) ::close(m_listed_fd);
   m_listed_fd = fd;
   m_listed_path = path;
   return names;
 }
 
 core::Result<std::string> RealSysfs::read_link(std::string_view path) const {
-  std::string_view name;
-  const int dir = cached_parent(path, name);
   char buf[4096];
-  const ssize_t n = dir >= 0 ? ::readlinkat(dir, std::string(name).c_str(), buf, sizeof buf)
-                             : ::readlink(full(path).c_str(), buf, sizeof buf);
+  const ssize_t n = at_path(
+      path, [&](int dir, const char* name) { return ::readlinkat(dir, name, buf, sizeof buf); },
+      [&](const char* full_path) { return ::readlink(full_path, buf, sizeof buf); });
   if (n < 0) {
     const int err = errno;
     return os_error("reading link", full(path), err);
@@ -151,11 +162,10 @@ core::Result<std::string> RealSysfs::read_link(std::string_view path) const {
 }
 
 bool RealSysfs::exists(std::string_view path) const {
-  std::string_view name;
-  const int dir = cached_parent(path, name);
   struct stat st {};
-  if (dir >= 0) return ::fstatat(dir, std::string(name).c_str(), &st, 0) == 0;
-  return ::stat(full(path).c_str(), &st) == 0;
+  return at_path(
+      path, [&](int dir, const char* name) { return ::fstatat(dir, name, &st, 0) == 0; },
+      [&](const char* full_path) { return ::stat(full_path, &st) == 0; });
 }
 
 bool RealSysfs::held_exclusively(std::string_view path) const {

@@ -20,42 +20,12 @@ namespace {
 namespace fs = std::filesystem;
 using core::Force;
 using core::GroupExpansion;
-using test::CrashSwitch;
-using test::SimulatedCrash;
 
 core::PciAddress addr(const char* text) {
   return core::PciAddress::parse(text).value();
 }
 
-// The shared rig with the steps these tests take.
-struct Rig : test::HostRig {
-  using HostRig::HostRig;
-
-  core::Plan plan_bind(std::vector<const char*> devices, Force force = Force::no,
-                       GroupExpansion expansion = GroupExpansion::whole_groups) {
-    core::BindRequest request;
-    for (const char* d : devices) request.devices.push_back(addr(d));
-    request.force = force;
-    request.expansion = expansion;
-    return core::plan_bind(inventory(), request, journal().state(), vfio()).value_or_throw();
-  }
-  using HostRig::run;
-  core::Status run(const core::Plan& plan) { return run(plan.actions); }
-  core::Status bind(std::vector<const char*> devices, Force force = Force::no,
-                    GroupExpansion expansion = GroupExpansion::whole_groups) {
-    return run(plan_bind(std::move(devices), force, expansion));
-  }
-  core::Status release_all() {
-    core::ReleaseRequest request;
-    request.scope = core::ReleaseScope::all;
-    auto plan = core::plan_release(inventory(), request, journal().state());
-    if (!plan) return core::fail(plan.error());
-    return run(*plan);
-  }
-  bool vfio_node(unsigned group) const {
-    return fs::exists(kernel.dev_root() / "vfio" / std::to_string(group));
-  }
-};
+using Rig = test::HostRig;
 
 constexpr const char* k_zns = "0000:02:00.0";   // workstation: nvme, group 9, free
 constexpr const char* k_gpu = "0000:2d:00.0";   // workstation: amdgpu, group 15, boot VGA
@@ -398,18 +368,7 @@ TEST(Executor, ACrashAtAnyStepIsFinishedOrUndone) {
         Rig rig(c.host);
         const auto original = drivers_of(rig.kernel, rig.inventory());
         const auto plan = rig.plan_bind(c.devices, c.force, c.expansion);
-        CrashSwitch crash;
-        rig.kernel.set_crash_switch(&crash);
-        rig.os.set_crash_switch(&crash);
-        crash.arm(k);
-        bool crashed = false;
-        try {
-          ASSERT_TRUE(rig.run(plan));
-        } catch (const SimulatedCrash&) {
-          crashed = true;
-        }
-        crash.disarm();
-        if (!crashed) finished = true;
+        if (!rig.crashing_after(k, [&] { ASSERT_TRUE(rig.run(plan)); })) finished = true;
         if (rerun_first) {
           auto rerun = rig.bind(c.devices, c.force, c.expansion);
           ASSERT_TRUE(rerun) << rerun.error().message;

@@ -20,8 +20,6 @@ namespace pcipass::host {
 namespace {
 
 namespace fs = std::filesystem;
-using test::CrashSwitch;
-using test::SimulatedCrash;
 
 constexpr const char* k_zns = "0000:02:00.0";  // workstation: nvme, group 9, free
 
@@ -177,18 +175,7 @@ TEST(Restore, ACrashAtAnyStepIsFinishedByRestoreOrUndoneByRelease) {
       ASSERT_TRUE(rig.bind_and_open(group));
       rig.kernel.reboot();  // vfio_pci is not loaded at this boot
       const auto plan = rig.plan_restore();
-      CrashSwitch crash;
-      rig.kernel.set_crash_switch(&crash);
-      rig.os.set_crash_switch(&crash);
-      crash.arm(k);
-      bool crashed = false;
-      try {
-        ASSERT_TRUE(rig.run(plan.plan.actions));
-      } catch (const SimulatedCrash&) {
-        crashed = true;
-      }
-      crash.disarm();
-      if (!crashed) finished = true;
+      if (!rig.crashing_after(k, [&] { ASSERT_TRUE(rig.run(plan.plan.actions)); })) finished = true;
       if (!release_after) {
         auto again = rig.restore();
         ASSERT_TRUE(again) << again.error().message;
@@ -221,18 +208,7 @@ TEST(Restore, ACrashDuringReleaseAllIsFinishedByReleaseAll) {
     Rig rig("workstation");
     const std::string boot = test::snapshot_tree(rig.kernel.sys_root());
     ASSERT_TRUE(rig.bind_and_open(group));
-    CrashSwitch crash;
-    rig.kernel.set_crash_switch(&crash);
-    rig.os.set_crash_switch(&crash);
-    crash.arm(k);
-    bool crashed = false;
-    try {
-      ASSERT_TRUE(rig.release_all());
-    } catch (const SimulatedCrash&) {
-      crashed = true;
-    }
-    crash.disarm();
-    if (!crashed) finished = true;
+    if (!rig.crashing_after(k, [&] { ASSERT_TRUE(rig.release_all()); })) finished = true;
     // A restore in between must not undo the undo half way.
     ASSERT_TRUE(rig.restore());
     auto release = rig.release_all();

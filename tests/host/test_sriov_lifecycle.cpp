@@ -234,18 +234,7 @@ TEST(SriovLifecycle, ACrashAtAnyStepIsFinishedByRestoreOrUndoneByRelease) {
       Rig rig;
       const auto plan = rig.vfs(2);
       ASSERT_TRUE(plan) << plan.error().message;
-      test::CrashSwitch crash;
-      rig.kernel.set_crash_switch(&crash);
-      rig.os.set_crash_switch(&crash);
-      crash.arm(k);
-      bool crashed = false;
-      try {
-        ASSERT_TRUE(rig.run(plan->actions));
-      } catch (const test::SimulatedCrash&) {
-        crashed = true;
-      }
-      crash.disarm();
-      if (!crashed) finished = true;
+      if (!rig.crashing_after(k, [&] { ASSERT_TRUE(rig.run(plan->actions)); })) finished = true;
       const bool recorded = rig.vf_entries() == 1;
       if (!undo) {
         ASSERT_TRUE(rig.run(core::plan_vf_count_restore(rig.inventory(), rig.journal().state())

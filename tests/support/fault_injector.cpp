@@ -43,6 +43,7 @@ void FaultInjector::disarm() {
 }
 
 int FaultInjector::step(const std::string& what, const std::string& path) {
+  const std::lock_guard lock(m_mutex);  // binds of several groups run in threads
   m_steps.push_back(FaultStep{what, path});
   if (!m_index || *m_index != m_steps.size() - 1) return 0;
   m_index.reset();

@@ -10,6 +10,7 @@
 // counted.
 
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,7 @@ class FaultInjector {
   int m_error = 0;
   std::vector<FaultStep> m_steps;
   std::optional<FaultStep> m_failed;
+  std::mutex m_mutex;
 };
 
 }  // namespace pcipass::test

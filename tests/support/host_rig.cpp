@@ -31,11 +31,49 @@ host::Journal HostRig::journal() {
       .value_or_throw();
 }
 
+core::Plan HostRig::plan_bind(const std::vector<const char*>& devices, core::Force force,
+                             core::GroupExpansion expansion) {
+  core::BindRequest request;
+  for (const char* d : devices) request.devices.push_back(core::PciAddress::parse(d).value());
+  request.force = force;
+  request.expansion = expansion;
+  return core::plan_bind(inventory(), request, journal().state(), vfio()).value_or_throw();
+}
+
+core::Status HostRig::release_all() {
+  core::ReleaseRequest request;
+  request.scope = core::ReleaseScope::all;
+  auto plan = core::plan_release(inventory(), request, journal().state());
+  if (!plan) return core::fail(plan.error());
+  return run(*plan);
+}
+
+bool HostRig::crashing_after(int steps, const std::function<void()>& command) {
+  CrashSwitch crash;
+  kernel.set_crash_switch(&crash);
+  os.set_crash_switch(&crash);
+  crash.arm(steps);
+  bool crashed = false;
+  try {
+    command();
+  } catch (const SimulatedCrash&) {
+    crashed = true;
+  }
+  kernel.set_crash_switch(nullptr);
+  os.set_crash_switch(nullptr);
+  return crashed;
+}
+
+bool HostRig::vfio_node(unsigned group) const {
+  return std::filesystem::exists(kernel.dev_root() / "vfio" / std::to_string(group));
+}
+
 core::Status HostRig::run(const std::vector<core::Action>& actions) {
   host::Journal journal = this->journal();
   host::Executor executor(kernel, kernel.dev(), os, &journal, host::DryRun::no, roots());
   executor.set_keep_going(keep_going);
   executor.set_node_devices(node_devices);
+  executor.set_concurrent_binds(concurrent_binds);
   attempted.clear();
   current.reset();
   executor.set_observer([this](const core::Action& action, const std::vector<host::Operation>&) {

@@ -11,8 +11,9 @@
 namespace pcipass::test {
 
 // The root of the generated tree for host `name` (holding sys/, proc/, dev/,
-// libvirt-test.xml). Shared by all tests: read it, never write into it.
-// Fails the current test (and throws) when it is missing.
+// libvirt-test.xml); `name` may also be the absolute path of such a tree.
+// Shared by all tests: read it, never write into it. Fails the current test
+// (and throws) when it is missing.
 std::filesystem::path sim_host(const std::string& name);
 
 // The result of running a command: exit status and captured output.

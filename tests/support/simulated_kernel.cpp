@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <stdexcept>
 
 namespace pcipass::test {
@@ -46,6 +47,7 @@ std::string strip_newline(std::string_view bytes) {
 }  // namespace
 
 void CrashSwitch::step(const std::string& what) {
+  const std::lock_guard lock(m_mutex);
   ++m_count;
   if (!m_remaining) return;
   if (*m_remaining == 0) {
@@ -102,15 +104,19 @@ void SimulatedKernel::boot() {
 
 core::Result<std::string> SimulatedKernel::read(std::string_view path,
                                                 std::size_t max_bytes) const {
+  const std::lock_guard lock(m_mutex);
   return m_real.read(path, max_bytes);
 }
 core::Result<std::vector<std::string>> SimulatedKernel::list(std::string_view path) const {
+  const std::lock_guard lock(m_mutex);
   return m_real.list(path);
 }
 core::Result<std::string> SimulatedKernel::read_link(std::string_view path) const {
+  const std::lock_guard lock(m_mutex);
   return m_real.read_link(path);
 }
 bool SimulatedKernel::exists(std::string_view path) const {
+  const std::lock_guard lock(m_mutex);
   return m_real.exists(path);
 }
 std::string SimulatedKernel::display_path(std::string_view path) const {
@@ -118,6 +124,26 @@ std::string SimulatedKernel::display_path(std::string_view path) const {
 }
 
 core::Status SimulatedKernel::write(std::string_view path, std::string_view bytes) {
+  if (!m_unbind_times.empty() && basename_of(path) == "unbind") {
+    // The driver's time to let the device go, outside the mutex.
+    std::chrono::milliseconds time{0};
+    {
+      const std::lock_guard lock(m_mutex);
+      std::error_code ec;
+      const fs::path full = fs::canonical(sys_root() / std::string(path), ec);
+      if (!ec) {
+        const auto it = m_unbind_times.find(basename_of(full.parent_path().string()));
+        if (it != m_unbind_times.end()) time = it->second;
+      }
+      if (time.count() > 0) m_most_unbinds = std::max(m_most_unbinds, ++m_unbinds_now);
+    }
+    if (time.count() > 0) {
+      std::this_thread::sleep_for(time);
+      const std::lock_guard lock(m_mutex);
+      --m_unbinds_now;
+    }
+  }
+  const std::lock_guard lock(m_mutex);
   const std::string shown = display_path(path);
   if (m_crash != nullptr) m_crash->step("write " + std::string(path));
   auto failed = [&](int error) {
@@ -159,6 +185,7 @@ core::Status SimulatedKernel::write(std::string_view path, std::string_view byte
 }
 
 core::Status SimulatedKernel::load_module(std::string_view name) {
+  const std::lock_guard lock(m_mutex);
   if (m_crash != nullptr) m_crash->step("modprobe " + std::string(name));
   std::string module(name);
   std::replace(module.begin(), module.end(), '-', '_');

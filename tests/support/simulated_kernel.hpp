@@ -30,13 +30,20 @@
 //    probed to their driver. More VFs than the generated host made is a test
 //    error (std::logic_error): the simulation cannot invent their folders.
 //  - any other attribute just stores the written bytes.
+//
+// Calls may come from several threads at once (the executor binds IOMMU
+// groups concurrently): one mutex serialises them, except the modelled
+// time a driver takes to let a device go (set_unbind_time), which is spent
+// outside it, as the kernel holds only that device's lock meanwhile.
 
 #include <pcipass/host/sysfs.hpp>
 
 #include "support/fault_injector.hpp"
 #include "support/sim_host.hpp"
 
+#include <chrono>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +70,7 @@ class CrashSwitch {
  private:
   std::optional<int> m_remaining;
   int m_count = 0;
+  std::mutex m_mutex;  // binds of several groups run in threads
 };
 
 class SimulatedKernel final : public host::Sysfs {
@@ -118,6 +126,16 @@ class SimulatedKernel final : public host::Sysfs {
   void set_native_driver(const std::string& address, const std::string& driver);
   // Replaces the vendor and device ids at `address`, as if another card sat there.
   void set_ids(const std::string& address, std::uint16_t vendor, std::uint16_t device);
+  // Unbinding a device from `driver` takes `time` (an NVMe controller's
+  // shutdown), spent before the unbind happens, outside the mutex.
+  void set_unbind_time(const std::string& driver, std::chrono::milliseconds time) {
+    m_unbind_times[driver] = time;
+  }
+  // The most unbinds that were spending their set_unbind_time at once.
+  [[nodiscard]] unsigned most_unbinds_at_once() const {
+    const std::lock_guard lock(m_mutex);
+    return m_most_unbinds;
+  }
   // Every write made, as "path <- bytes", in order.
   [[nodiscard]] const std::vector<std::string>& writes() const { return m_writes; }
 
@@ -156,6 +174,10 @@ class SimulatedKernel final : public host::Sysfs {
   };
   std::map<std::string, std::vector<RemovedVf>> m_removed_vfs;  // PF address -> its VFs, in order
   std::vector<std::string> m_writes;
+  std::map<std::string, std::chrono::milliseconds> m_unbind_times;
+  unsigned m_unbinds_now = 0;
+  unsigned m_most_unbinds = 0;
+  mutable std::recursive_mutex m_mutex;
   CrashSwitch* m_crash = nullptr;
   FaultInjector* m_faults = nullptr;
 };

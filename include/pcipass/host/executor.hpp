@@ -44,6 +44,11 @@ enum class KeepGoing {
   yes,
 };
 
+// The most IOMMU groups the commands bind at the same time (see
+// Executor::set_concurrent_binds): an unbind can take the driver seconds
+// (an NVMe controller's shutdown), and a server binds dozens of them.
+inline constexpr unsigned k_concurrent_binds = 64;
+
 class Executor {
  public:
   // Called before each action is performed (or, in a dry run, instead).
@@ -60,6 +65,14 @@ class Executor {
   // The host actions with a `through` URI are made on; without it (or for
   // another URI) such an action fails and changes nothing.
   void set_node_devices(NodeDevices* node_devices) { m_node_devices = node_devices; }
+  // Consecutive binds on this machine's sysfs of several IOMMU groups are
+  // made by up to `groups` threads at once, one group per thread, the
+  // functions of a group in order (1, the default: one after the other).
+  // Each is shown and checked first, in plan order; then the entries of
+  // the groups that start together are journaled in one save before any
+  // sysfs write. Every bind journaled is attempted, even after another
+  // failed; the failures come back together, in plan order.
+  void set_concurrent_binds(unsigned groups) { m_concurrent_binds = groups == 0 ? 1 : groups; }
 
   // Checks that every action stays within the roots (else nothing is done and
   // the refusal lists each one), then performs `actions` in order and stops
@@ -72,6 +85,19 @@ class Executor {
 
  private:
   core::Status perform(const core::Action& action);
+  // The binds actions[first, last), local and of several IOMMU groups,
+  // made concurrently (executor_binds.cpp). Failures are appended to
+  // `failures` in plan order and the failed binds' groups to
+  // `failed_groups`; false when the run must stop there.
+  bool perform_binds(const std::vector<core::Action>& actions, std::size_t first,
+                     std::size_t last, std::vector<core::Error>& failures,
+                     std::vector<std::pair<unsigned, std::string>>& failed_groups);
+  static std::string bind_context(const core::BindToVfio& bind);
+  // What must hold before a local bind: ids, driver and serials as planned.
+  core::Status check_bind(const core::BindToVfio& bind) const;
+  // A local bind's sysfs writes and their verification (driver, /dev/vfio/N).
+  // Only write(), read_link() and exists() of the Sysfs: safe in threads.
+  core::Status bind_effects(const core::BindToVfio& bind, const std::string& context);
   // The serials recorded for the device at `address` (a bind's, a VF count's
   // PF's) against what is there now; a VF's come from its PF. `verb` begins
   // the message ("binding").
@@ -103,6 +129,7 @@ class Executor {
   Observer m_observer;
   KeepGoing m_keep_going = KeepGoing::no;
   NodeDevices* m_node_devices = nullptr;
+  unsigned m_concurrent_binds = 1;
   bool m_journal_failed = false;  // set by perform(): nothing may go on unrecorded
 };
 

@@ -3,6 +3,7 @@
 #include <pcipass/core/error.hpp>
 
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,7 +57,9 @@ public:
 // exists() of entries directly inside it resolve one name instead of the
 // whole path: a device's attributes are read right after its folder is
 // listed, and on a 4096-function host the path walks were most of the
-// kernel's time. write() drops the folder. Not thread-safe.
+// kernel's time. write() drops the folder. Safe to call from several
+// threads at once (the executor binds IOMMU groups concurrently): a mutex
+// guards the kept folder while a call resolves a name in it.
 class RealSysfs final : public Sysfs {
 public:
   explicit RealSysfs(std::filesystem::path root);
@@ -85,9 +88,14 @@ private:
   // The open folder `path` names directly (its parent is the folder list()
   // read last), or -1; `name` is then set to the entry's name.
   int cached_parent(std::string_view path, std::string_view& name) const;
+  // `in_folder(dir, name)` when the kept folder holds `path` (under the
+  // mutex, so the folder stays open), else `by_path(full path)`.
+  template <class InFolder, class ByPath>
+  auto at_path(std::string_view path, InFolder in_folder, ByPath by_path) const;
   void forget_folder() const;
 
   std::filesystem::path m_root;
+  mutable std::mutex m_listed_mutex;
   mutable std::string m_listed_path;  // relative path of the folder kept open
   mutable int m_listed_fd = -1;
 };
