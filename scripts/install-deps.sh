@@ -27,6 +27,8 @@ packages=(
   # the end-to-end tests: initramfs, disk images (the kernel and busybox are
   # fetched with apt-get download, not installed)
   cpio e2fsprogs file
+  # the Debian package (scripts/package.sh): dpkg-shlibdeps, and lintian to judge it
+  dpkg-dev lintian
 )
 
 missing=()
