@@ -393,6 +393,7 @@ def nested(c, free):
     c.step_ok("nested-release")
     c.check(facts(c.text("facts.nested-released")).get(free, {}).get("driver") == "nvme",
             f"release after the guest: {free} is back on nvme")
+    remote_bringup(c, free, ids)
     live(c, free, ids)
 
     # qemu:///session, as user e2e in group kvm.
@@ -411,6 +412,32 @@ def nested(c, free):
     check_in_nested_guest(c, "session-pci", free, ids)
     c.step_ok("session-destroy")
     c.step_ok("session-release")
+
+
+def remote_bringup(c, free, ids):
+    """bringup through libvirt's remote protocol (TCP): bind there, guest there."""
+    uri = "qemu+tcp://127.0.0.1/system"
+    if c.step_ok("remote-bringup"):
+        doc = c.json("remote-bringup") or {}
+        actions = (doc.get("host") or {}).get("actions", [])
+        binds = [a for a in actions if a.get("action", {}).get("action") == "bind-to-vfio"]
+        c.check(len(binds) == 1 and binds[0]["action"].get("through") == uri and
+                [op.get("kind") for op in binds[0].get("operations", [])] == ["libvirt-call"],
+                "bringup -c URI bound the controller through libvirt, no sysfs write",
+                "remote-bringup")
+        changes = doc.get("guest_changes", [])
+        c.check(len(changes) == 1 and changes[0].get("target") == "libvirt" and
+                changes[0].get("changed") is False,
+                "bringup -c URI read the guest there: its hostdev is already present",
+                "remote-bringup")
+    c.check(facts(c.text("facts.remote-bringup")).get(free, {}).get("driver") == "vfio-pci",
+            f"bringup through libvirt put {free} on vfio-pci")
+    c.step_ok("remote-nested-start")
+    check_in_nested_guest(c, "remote-nested-pci", free, ids)
+    c.step_ok("remote-nested-destroy")
+    c.step_ok("remote-nested-release")
+    c.check(facts(c.text("facts.remote-nested-released")).get(free, {}).get("driver") == "nvme",
+            f"release -c URI after the guest: {free} is back on nvme")
 
 
 def live(c, free, ids):

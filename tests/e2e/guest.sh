@@ -188,6 +188,17 @@ case $phase in
     pci_facts | emit facts.nested-released
     virsh -c qemu:///system dumpxml --inactive e2e-nested >/tmp/nested-hostdev.xml
 
+    # The same bringup through libvirt's remote protocol: the controller is
+    # bound by virNodeDeviceDetachFlags there, the guest read there (its
+    # definition already has the hostdev), and the guest starts with it.
+    step remote-bringup pcipass -c "$remote" --host-usage /tmp/usage.json --json bringup "$free=e2e-nested"
+    pci_facts | emit facts.remote-bringup
+    step remote-nested-start virsh -c qemu:///system start --paused e2e-nested
+    step remote-nested-pci virsh -c qemu:///system qemu-monitor-command e2e-nested --hmp 'info qtree'
+    step remote-nested-destroy virsh -c qemu:///system destroy e2e-nested
+    step remote-nested-release pcipass -c "$remote" --host-usage /tmp/usage.json --json release "$free"
+    pci_facts | emit facts.remote-nested-released
+
     # Live hotplug through libvirt's API, over the remote protocol: a running
     # guest (paused: its CPUs never run, but QEMU and its PCIe slots do) gets
     # the controller and gives it back. First e2e-nested's definition still
