@@ -86,51 +86,65 @@ bool Executor::perform_binds(const std::vector<core::Action>& actions, std::size
 
   std::mutex mutex;  // guards everything below that threads share
   std::size_t next = 0;
-  bool halt = false;  // take no further group (later waves only)
+  bool halt = false;  // start nothing more: a failure (KeepGoing::no), the journal, a crash
   std::exception_ptr thrown;
   std::vector<char> attempted(n, 0);
-  const auto work = [&] {
-    for (;;) {
-      std::size_t u = 0;
+  // One group, its functions in order, each checked again just before its
+  // first write: the checks above may be seconds old by then (an earlier
+  // function's unbind, an earlier wave), and a card swapped meanwhile must
+  // not be touched.
+  const auto bind_group = [&](const Unit& unit) {
+    for (std::size_t k : unit.members) {
       {
         const std::lock_guard lock(mutex);
-        // The first wave is journaled: each of its groups is attempted.
-        if (thrown || next == units.size() || (halt && next >= wave)) return;
-        u = next++;
-        if (u >= wave) {
-          begin_unit(units[u]);
-          if (auto saved = m_journal->save(); !saved) {
-            m_journal_failed = true;
-            halt = true;
-            errors[units[u].members.front()] = saved.error().with_context(
-                "recording " + bind_context(bind_at(units[u].members.front())) + " in the journal");
-            return;
-          }
-        }
+        if (halt) return;
       }
-      for (std::size_t k : units[u].members) {
-        core::Status done = core::ok();
-        try {
-          attempted[k] = 1;
-          done = bind_effects(bind_at(k), bind_context(bind_at(k)));
-        } catch (...) {
-          // A crash of the test's simulated kernel, or std::bad_alloc: the
-          // journal keeps the pending entries, as after kill -9.
-          const std::lock_guard lock(mutex);
-          if (!thrown) thrown = std::current_exception();
+      attempted[k] = 1;
+      core::Status done = check_bind(bind_at(k));
+      if (done) done = bind_effects(bind_at(k), bind_context(bind_at(k)));
+      if (!done) {
+        const std::lock_guard lock(mutex);
+        errors[k] = done.error();
+        if (m_keep_going == KeepGoing::no) {
           halt = true;
           return;
-        }
-        if (!done) {
-          const std::lock_guard lock(mutex);
-          errors[k] = done.error();
-          if (m_keep_going == KeepGoing::no) halt = true;
         }
       }
     }
   };
+  const auto work = [&] {
+    try {
+      for (;;) {
+        std::size_t u = 0;
+        {
+          const std::lock_guard lock(mutex);
+          if (halt || next == units.size()) return;
+          u = next++;
+          if (u >= wave) {
+            begin_unit(units[u]);
+            if (auto saved = m_journal->save(); !saved) {
+              m_journal_failed = true;
+              halt = true;
+              errors[units[u].members.front()] = saved.error().with_context(
+                  "recording " + bind_context(bind_at(units[u].members.front())) +
+                  " in the journal");
+              return;
+            }
+          }
+        }
+        bind_group(units[u]);
+      }
+    } catch (...) {
+      // A crash of the test's simulated kernel or Os, or std::bad_alloc:
+      // the journal keeps the pending entries, as after kill -9.
+      const std::lock_guard lock(mutex);
+      if (!thrown) thrown = std::current_exception();
+      halt = true;
+    }
+  };
   {
     std::vector<std::jthread> threads;
+    threads.reserve(wave);
     for (std::size_t t = 1; t < wave; ++t) {
       try {
         threads.emplace_back(work);
@@ -142,16 +156,20 @@ bool Executor::perform_binds(const std::vector<core::Action>& actions, std::size
   }  // every thread joined
   if (thrown) std::rethrow_exception(thrown);
 
-  // Results in plan order, in one save.
-  for (std::size_t u = 0; u < std::min(next, units.size()); ++u) {
-    for (std::size_t k : units[u].members) {
+  // Results in plan order, in one save. A bind journaled but never
+  // started (the run stopped first) is marked so: nothing was changed.
+  const std::string not_started = m_journal_failed
+                                      ? "not attempted: the journal could not be written"
+                                      : "not attempted: another bind of this run failed first";
+  for (const Unit& unit : units) {
+    for (std::size_t k : unit.members) {
       if (ids[k] == 0) continue;
       if (errors[k]) {
         state.mark_failed(ids[k], errors[k]->message);
       } else if (attempted[k] != 0) {
         state.finish(ids[k]);
       } else {
-        state.mark_failed(ids[k], "not attempted: the journal could not be written");
+        state.mark_failed(ids[k], not_started);
       }
     }
   }

@@ -124,7 +124,8 @@ std::string SimulatedKernel::display_path(std::string_view path) const {
 }
 
 core::Status SimulatedKernel::write(std::string_view path, std::string_view bytes) {
-  if (!m_unbind_times.empty() && basename_of(path) == "unbind") {
+  if ((!m_unbind_times.empty() || m_unbind_barrier > 0 || m_unbind_hook) &&
+      basename_of(path) == "unbind") {
     // The driver's time to let the device go, outside the mutex.
     std::chrono::milliseconds time{0};
     {
@@ -135,13 +136,19 @@ core::Status SimulatedKernel::write(std::string_view path, std::string_view byte
         const auto it = m_unbind_times.find(basename_of(full.parent_path().string()));
         if (it != m_unbind_times.end()) time = it->second;
       }
-      if (time.count() > 0) m_most_unbinds = std::max(m_most_unbinds, ++m_unbinds_now);
+      m_most_unbinds = std::max(m_most_unbinds, ++m_unbinds_now);
     }
-    if (time.count() > 0) {
-      std::this_thread::sleep_for(time);
-      const std::lock_guard lock(m_mutex);
-      --m_unbinds_now;
+    if (m_unbind_barrier > 0) {
+      std::unique_lock lock(m_barrier_mutex);
+      ++m_unbinds_arrived;
+      m_barrier.notify_all();
+      m_barrier.wait_for(lock, std::chrono::seconds(5),
+                         [&] { return m_unbinds_arrived >= m_unbind_barrier; });
     }
+    if (m_unbind_hook) m_unbind_hook(strip_newline(bytes));
+    std::this_thread::sleep_for(time);
+    const std::lock_guard lock(m_mutex);
+    --m_unbinds_now;
   }
   const std::lock_guard lock(m_mutex);
   const std::string shown = display_path(path);
@@ -240,6 +247,7 @@ void SimulatedKernel::set_native_driver(const std::string& address, const std::s
 
 void SimulatedKernel::set_ids(const std::string& address, std::uint16_t vendor,
                               std::uint16_t device) {
+  const std::lock_guard lock(m_mutex);
   const fs::path dir = sys_root() / m_device_dirs.at(address);
   write_plain(dir / "vendor", core::hex(vendor, 4) + "\n");
   write_plain(dir / "device", core::hex(device, 4) + "\n");

@@ -42,6 +42,8 @@
 #include "support/sim_host.hpp"
 
 #include <chrono>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -131,7 +133,16 @@ class SimulatedKernel final : public host::Sysfs {
   void set_unbind_time(const std::string& driver, std::chrono::milliseconds time) {
     m_unbind_times[driver] = time;
   }
-  // The most unbinds that were spending their set_unbind_time at once.
+  // Every unbind first waits (outside the mutex, at most 5 s) until `count`
+  // unbinds have arrived: a test proves unbinds overlap without timing them.
+  void set_unbind_barrier(unsigned count) { m_unbind_barrier = count; }
+  // Called with the device's address while its unbind waits, outside the
+  // mutex: a test changes the host meanwhile (a card swapped in).
+  void set_unbind_hook(std::function<void(const std::string&)> hook) {
+    m_unbind_hook = std::move(hook);
+  }
+  // The most unbinds that were waiting at once (set_unbind_time,
+  // set_unbind_barrier, set_unbind_hook; 0 without any of them).
   [[nodiscard]] unsigned most_unbinds_at_once() const {
     const std::lock_guard lock(m_mutex);
     return m_most_unbinds;
@@ -177,6 +188,11 @@ class SimulatedKernel final : public host::Sysfs {
   std::map<std::string, std::chrono::milliseconds> m_unbind_times;
   unsigned m_unbinds_now = 0;
   unsigned m_most_unbinds = 0;
+  unsigned m_unbind_barrier = 0;
+  unsigned m_unbinds_arrived = 0;  // guarded by m_barrier_mutex
+  std::mutex m_barrier_mutex;
+  std::condition_variable m_barrier;
+  std::function<void(const std::string&)> m_unbind_hook;
   mutable std::recursive_mutex m_mutex;
   CrashSwitch* m_crash = nullptr;
   FaultInjector* m_faults = nullptr;

@@ -70,8 +70,10 @@ class Executor {
   // functions of a group in order (1, the default: one after the other).
   // Each is shown and checked first, in plan order; then the entries of
   // the groups that start together are journaled in one save before any
-  // sysfs write. Every bind journaled is attempted, even after another
-  // failed; the failures come back together, in plan order.
+  // sysfs write, and each function is checked again just before its own
+  // writes. After a failure (KeepGoing::no) no further function starts;
+  // the ones journaled and not started are marked failed, "not attempted".
+  // The failures come back together, in plan order.
   void set_concurrent_binds(unsigned groups) { m_concurrent_binds = groups == 0 ? 1 : groups; }
 
   // Checks that every action stays within the roots (else nothing is done and
@@ -96,7 +98,7 @@ class Executor {
   // What must hold before a local bind: ids, driver and serials as planned.
   core::Status check_bind(const core::BindToVfio& bind) const;
   // A local bind's sysfs writes and their verification (driver, /dev/vfio/N).
-  // Only write(), read_link() and exists() of the Sysfs: safe in threads.
+  // Called from several threads: every Sysfs is safe for that.
   core::Status bind_effects(const core::BindToVfio& bind, const std::string& context);
   // The serials recorded for the device at `address` (a bind's, a VF count's
   // PF's) against what is there now; a VF's come from its PF. `verb` begins
