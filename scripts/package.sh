@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian package of pcipass: pcipass_VERSION_ARCH.deb.
 #
-#   scripts/package.sh [--build DIR] [--out DIR] [--no-lintian]
+#   scripts/package.sh [--build DIR] [--out DIR] [--no-lintian] [--no-deps]
 #
 # Without --build it configures and builds a Release pcipass (no tests, no
 # benchmarks) in build-deb/. With --build it packages that build folder as it
@@ -12,7 +12,8 @@
 # the maintainer scripts call, is essential), md5sums, and packaging/debian/postinst
 # and postrm (they enable pcipass-restore.service and start nothing). Then
 # lintian checks it: an error fails the script. The .deb goes to --out
-# (default: the build folder).
+# (default: the build folder). --no-deps skips scripts/install-deps.sh (the
+# tests: they install nothing).
 #
 # Why not dpkg-buildpackage: it would compile everything again from source
 # through debhelper; this packages the very build the tests ran, with
@@ -20,22 +21,27 @@
 #
 # Exit codes: 0 built (and lintian found no error), 1 failed, 2 usage.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
 
 build=
 out=
 lint=yes
+deps=yes
 while (($#)); do
   case $1 in
-    --build) build=${2:?--build needs a folder}; shift 2 ;;
-    --out) out=${2:?--out needs a folder}; shift 2 ;;
+    --build) build=$(realpath -m "${2:?--build needs a folder}"); shift 2 ;;
+    --out) out=$(realpath -m "${2:?--out needs a folder}"); shift 2 ;;
     --no-lintian) lint=no; shift ;;
-    *) echo "package.sh: unknown argument '$1' (--build DIR, --out DIR, --no-lintian)" >&2; exit 2 ;;
+    --no-deps) deps=no; shift ;;
+    *)
+      echo "package.sh: unknown argument '$1' (--build DIR, --out DIR, --no-lintian, --no-deps)" >&2
+      exit 2
+      ;;
   esac
 done
+cd "$(dirname "$0")/.."
+root=$PWD
 
-bash scripts/install-deps.sh
+if [[ $deps == yes ]]; then bash scripts/install-deps.sh; fi
 
 if [[ -z $build ]]; then
   build=$root/build-deb
@@ -74,8 +80,12 @@ DESTDIR=$stage cmake --install "$build" --prefix /usr --strip >/dev/null
 # dpkg-shlibdeps reads debian/control of a source package: give it a minimal one.
 mkdir -p "$work/src/debian"
 printf 'Source: pcipass\n\nPackage: pcipass\nArchitecture: any\n' >"$work/src/debian/control"
-shlibs=$(cd "$work/src" && dpkg-shlibdeps -O -e"$stage/usr/sbin/pcipass" 2>/dev/null |
-  sed -n 's/^shlibs:Depends=//p')
+if ! (cd "$work/src" && dpkg-shlibdeps -O -e"$stage/usr/sbin/pcipass") >"$work/shlibs" 2>"$work/shlibs.err"; then
+  cat "$work/shlibs.err" >&2
+  echo "package.sh: dpkg-shlibdeps failed" >&2
+  exit 1
+fi
+shlibs=$(sed -n 's/^shlibs:Depends=//p' "$work/shlibs")
 [[ -n $shlibs ]] || { echo "package.sh: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
 mkdir -p "$stage/DEBIAN"

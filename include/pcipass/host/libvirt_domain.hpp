@@ -77,7 +77,9 @@ core::Result<std::vector<HostdevResult>> attach_hostdevs(
     AttachScope scope);
 
 // Removes the <hostdev> pcipass added for `address`, the same ways; a hostdev
-// the user wrote is left alone (HostdevChange::owned_by_user).
+// the user wrote is left alone (HostdevChange::owned_by_user). The running
+// guest is read again after its removal was asked for: a device it still
+// holds (PCIe hot-unplug waits for its OS) is HostdevChange::removal_requested.
 core::Result<HostdevResult> detach_hostdev(const LibvirtConnection& connection,
                                            const std::string& name, const core::PciAddress& address,
                                            std::string_view hostdev_template, AttachScope scope);
