@@ -7,7 +7,8 @@
 // times with a monotonic clock instead of to 10 ms.
 //
 // Usage: pcipass-bench-measure OUT STDOUT STDERR -- COMMAND [ARG...]
-// writes "SECONDS MAXRSS_KIB EXIT_CODE\n" to OUT; stdin is /dev/null.
+// writes "SECONDS MAXRSS_KIB EXIT_CODE USER_SECONDS SYSTEM_SECONDS\n" to OUT;
+// stdin is /dev/null.
 
 #include <cstdio>
 #include <cstring>
@@ -56,7 +57,11 @@ int main(int argc, char** argv) {
     std::perror(argv[1]);
     return 1;
   }
-  std::fprintf(report, "%.6f %ld %d\n", seconds, usage.ru_maxrss, code);
+  const auto cpu = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  std::fprintf(report, "%.6f %ld %d %.6f %.6f\n", seconds, usage.ru_maxrss, code,
+               cpu(usage.ru_utime), cpu(usage.ru_stime));
   std::fclose(report);
   return 0;
 }

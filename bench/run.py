@@ -53,7 +53,8 @@ class Runner:
         self.count = 0
 
     def once(self, argv, stdout=os.devnull):
-        """Runs argv to completion: (seconds, peak RSS KiB). Fails on a non-zero exit.
+        """Runs argv to completion: (seconds, peak RSS KiB, user CPU seconds,
+        system CPU seconds). Fails on a non-zero exit.
 
         bench/measure.cpp forks, execs and waits: a child spawned from Python
         would carry Python's RSS high-water mark across exec()."""
@@ -62,11 +63,11 @@ class Runner:
         report = os.path.join(self.log_dir, "measure.out")
         subprocess.run([self.measure_exe, report, stdout, log, "--"] + argv, check=True)
         with open(report) as f:
-            seconds, rss, code = f.read().split()
+            seconds, rss, code, user, system = f.read().split()
         if int(code) != 0:
             with open(log, errors="replace") as f:
                 fail(f"{' '.join(argv)[:300]} failed:\n{f.read()[-2000:]}")
-        return float(seconds), int(rss)
+        return float(seconds), int(rss), float(user), float(system)
 
     def measure(self, argv, reset=None, slow=False, warmup=None):
         """Median seconds and peak RSS of `argv` after one warm-up run
@@ -77,15 +78,12 @@ class Runner:
         if reset:
             reset()
         self.once(warmup or argv)
-        times, peak = [], 0
+        samples = []
         for _ in range(runs):
             if reset:
                 reset()
-            seconds, rss = self.once(argv)
-            times.append(seconds)
-            peak = max(peak, rss)
-        return {"median": statistics.median(times), "min": min(times), "max": max(times),
-                "rss": peak, "runs": runs}
+            samples.append(self.once(argv))
+        return summary(samples)
 
 
     def measure_together(self, commands):
@@ -98,10 +96,17 @@ class Runner:
         for _ in range(self.runs):
             for name, argv in commands.items():
                 samples[name].append(self.once(argv))
-        return {name: {"median": statistics.median(t for t, _ in runs),
-                       "min": min(t for t, _ in runs), "max": max(t for t, _ in runs),
-                       "rss": max(rss for _, rss in runs), "runs": self.runs}
-                for name, runs in samples.items()}
+        return {name: summary(runs) for name, runs in samples.items()}
+
+
+def summary(samples):
+    """Median, min and max wall seconds, the largest peak RSS, and the median
+    user and system CPU seconds of once() results."""
+    times = [s[0] for s in samples]
+    return {"median": statistics.median(times), "min": min(times), "max": max(times),
+            "rss": max(s[1] for s in samples), "runs": len(samples),
+            "user": statistics.median(s[2] for s in samples),
+            "system": statistics.median(s[3] for s in samples)}
 
 
 def bash(script, *args):
@@ -115,21 +120,35 @@ def count_functions(tree):
 
 # --- 1. inventory + Kconfig ----------------------------------------------------
 
-def bench_inventory(r, pcipass, floor, trees, out_dir):
+def inventory_commands(pcipass, floor, tree, out_dir, name):
+    """Section 1's commands on the simulated host `tree`, taking turns."""
+    sys_root = os.path.join(tree, "sys")
+    return {
+        "floor": [floor, sys_root],
+        "tight": [floor, "-r", sys_root],
+        # The same output file each run: as a rerun of make dynconfig, which
+        # keeps the numbers of the file it replaces.
+        "pcipass": [pcipass, "--sysfs-root", sys_root, "kconfig", "-o",
+                    os.path.join(out_dir, f"Kconfig.{name}")],
+        "list_json": [pcipass, "--sysfs-root", sys_root, "list", "--json"],
+        "lspci": ["lspci", "-Dvmmm", "-A", "linux-sysfs", "-O", f"sysfs.path={sys_root}/bus/pci"],
+    }
+
+
+def bench_inventory(r, pcipass, floor, trees, disk_trees, out_dir):
+    """Rows for the servers in tmpfs, then the full one in a disk-backed folder."""
     rows = []
-    for name in ("server-16", "server-32", "server"):
-        tree = os.path.join(trees, name)
-        sys_root = os.path.join(tree, "sys")
-        kconfig = os.path.join(out_dir, f"Kconfig.{name}")
-        row = {"host": name, "functions": count_functions(tree)}
-        row.update(r.measure_together({
-            "floor": [floor, sys_root],
-            "pcipass": [pcipass, "--sysfs-root", sys_root, "kconfig", "-o", kconfig],
-            "lspci": ["lspci", "-Dvmmm", "-A", "linux-sysfs", "-O", f"sysfs.path={sys_root}/bus/pci"],
-        }))
+    places = [(name, os.path.join(trees, name), "tmpfs") for name in ("server-16", "server-32", "server")]
+    if disk_trees:
+        places.append(("server", os.path.join(disk_trees, "server"), "disk"))
+    for name, tree, folder in places:
+        row = {"host": name, "folder": folder, "functions": count_functions(tree)}
+        row.update(r.measure_together(inventory_commands(pcipass, floor, tree, out_dir,
+                                                         f"{name}-{folder}")))
         rows.append(row)
-        print(f"  inventory {name}: floor {row['floor']['median']:.3f}s "
-              f"pcipass {row['pcipass']['median']:.3f}s lspci {row['lspci']['median']:.3f}s",
+        print(f"  inventory {name} ({folder}): floor {row['floor']['median']:.3f}s "
+              f"tight {row['tight']['median']:.3f}s pcipass {row['pcipass']['median']:.3f}s "
+              f"list --json {row['list_json']['median']:.3f}s lspci {row['lspci']['median']:.3f}s",
               flush=True)
     return rows
 
@@ -429,19 +448,25 @@ def perf_shares(data, children):
 
 
 def syscall_counts(argv, out):
-    subprocess.run(["strace", "-f", "-c", "-o", out] + argv, capture_output=True)
-    counts, total = {}, 0
+    """strace -f -c of `argv` (output thrown away): calls and failed calls
+    by system call, and the total."""
+    with open(os.devnull, "w") as devnull:
+        subprocess.run(["strace", "-f", "-c", "-o", out] + argv, stdout=devnull,
+                       stderr=subprocess.DEVNULL)
+    counts, errors, total = {}, {}, 0
     with open(out) as f:
         for line in f:
             parts = line.split()
             if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
                 try:
                     counts[parts[-1]] = int(parts[3])
+                    if len(parts) >= 6:
+                        errors[parts[-1]] = int(parts[4])
                 except ValueError:
                     pass
             elif len(parts) >= 4 and parts[-1] == "total":
                 total = int(parts[3])
-    return counts, total
+    return counts, errors, total
 
 
 def profile(pcipass, floor, trees, work):
@@ -475,15 +500,20 @@ def profile(pcipass, floor, trees, work):
     else:
         lines += ["perf is not installed: no sampled profile (apt-get install linux-perf).", ""]
     if shutil.which("strace"):
-        ours, our_total = syscall_counts(argv, os.path.join(work, "strace-pcipass"))
-        theirs, their_total = syscall_counts([floor, tree], os.path.join(work, "strace-floor"))
-        lines += ["System calls for the full server (`strace -c`):", "",
-                  "| | total | openat | read | close | readlink(at) | getdents64 |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
-        for label, counts, total in (("pcipass", ours, our_total), ("floor", theirs, their_total)):
+        runs = [("pcipass kconfig", argv),
+                ("pcipass list --json", [pcipass, "--sysfs-root", tree, "list", "--json"]),
+                ("floor", [floor, tree]), ("tight floor", [floor, "-r", tree])]
+        lines += ["System calls for the full server in tmpfs (`strace -f -c`):", "",
+                  "| | total | openat (failed) | read | pread64 | close | readlink(at) | "
+                  "getdents64 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for i, (label, command) in enumerate(runs):
+            counts, errors, total = syscall_counts(command, os.path.join(work, f"strace-{i}"))
             links = counts.get("readlink", 0) + counts.get("readlinkat", 0)
-            lines.append(f"| {label} | {total} | {counts.get('openat', 0)} | {counts.get('read', 0)} | "
-                         f"{counts.get('close', 0)} | {links} | {counts.get('getdents64', 0)} |")
+            lines.append(f"| {label} | {total} | {counts.get('openat', 0)} "
+                         f"({errors.get('openat', 0)}) | {counts.get('read', 0)} | "
+                         f"{counts.get('pread64', 0)} | {counts.get('close', 0)} | {links} | "
+                         f"{counts.get('getdents64', 0)} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -503,7 +533,14 @@ def machine():
             if line.startswith("MemTotal:"):
                 mem_kib = int(line.split()[1])
     return (f"{model}, {os.cpu_count()} CPUs (nproc), {mem_kib // 1024} MiB RAM, "
-            f"Linux {platform.release()}; trees and outputs on tmpfs (/dev/shm)")
+            f"Linux {platform.release()}")
+
+
+def filesystem(path):
+    """'ext4 on /dev/vda', as findmnt tells the folder holding `path`."""
+    out = subprocess.run(["findmnt", "-n", "-o", "FSTYPE,SOURCE", "--target", path],
+                         capture_output=True, text=True).stdout.split()
+    return f"{out[0]} on {out[1]}" if len(out) >= 2 else "?"
 
 
 def version(argv):
@@ -535,8 +572,10 @@ def verdict(ok):
 
 
 def report(results, args, started, elapsed, profile_text):
-    inv, nodedev, bringup = results["inventory"], results["nodedev"], results["bringup"]
+    inv_all, nodedev, bringup = results["inventory"], results["nodedev"], results["bringup"]
     diffs = results["diff"]
+    inv = [row for row in inv_all if row["folder"] == "tmpfs"]
+    disk = next((row for row in inv_all if row["folder"] == "disk"), None)
     full = inv[-1]
     big = bringup[-1] if bringup else None
     lines = []
@@ -550,12 +589,20 @@ def report(results, args, started, elapsed, profile_text):
     add("")
     add("| target | measured | |")
     add("|---|---|---|")
+    for row in [full] + ([disk] if disk else []):
+        where = "in tmpfs" if row is full else "in a disk-backed folder"
+        for key, what in (("pcipass", "inventory + Kconfig"), ("list_json", "`list --json`")):
+            ok = row[key]["median"] <= row["tight"]["median"]
+            add(f"| {what} of the 4096-function server {where} ≤ 1.0× the tight floor | "
+                f"{ratio(row[key], row['tight'])} ({ms(row[key])} ms vs {ms(row['tight'])} ms) | "
+                f"{verdict(ok)} |")
     t1 = full["pcipass"]["median"] <= full["floor"]["median"]
-    add(f"| inventory + Kconfig on the 4096-function server ≤ 1.0× the naive floor | "
+    add(f"| inventory + Kconfig in tmpfs ≤ 1.0× the naive floor (issue 8) | "
         f"{ratio(full['pcipass'], full['floor'])} ({ms(full['pcipass'])} ms vs "
         f"{ms(full['floor'])} ms) | {verdict(t1)} |")
     rss_ok = full["pcipass"]["rss"] <= 16 * 1024
-    add(f"| peak RSS of that run ≤ 16 MiB | {mib(full['pcipass'])} MiB | {verdict(rss_ok)} |")
+    add(f"| peak RSS of inventory + Kconfig ≤ 16 MiB | {mib(full['pcipass'])} MiB | "
+        f"{verdict(rss_ok)} |")
     if big:
         s_lib = big["virsh"]["median"] / big["pcipass_libvirt"]["median"]
         s_file = big["virsh"]["median"] / big["pcipass_files"]["median"]
@@ -589,7 +636,7 @@ def report(results, args, started, elapsed, profile_text):
         f"calls; peak RSS is `ru_maxrss` of the same call (what `/usr/bin/time -f %M` prints; for a multi-process "
         f"baseline, its largest process). "
         f"Each measurement runs once as a warm-up, then {args.runs} times (in section 1 the "
-        f"three commands take turns, run by run, so a change in load hits all three); the baselines "
+        f"five commands take turns, run by run, so a change in load hits them all); the baselines "
         f"that start one virsh per device (every run is itself hundreds of processes) warm "
         f"up with a single virsh process and run {args.slow_runs} time(s). The tables show "
         f"medians (min–max in parentheses where given), and every ratio compares numbers "
@@ -600,33 +647,58 @@ def report(results, args, started, elapsed, profile_text):
         "512 and 1024 PCI functions from `bench/make-lab-yaml.py` (their "
         "`libvirt-test.xml` is the test-driver host file). Outputs go to tmpfs too, so "
         "fsync costs nothing and disk noise stays out of the numbers.")
+    if disk:
+        add(f"- The full server is generated a second time into a disk-backed folder "
+            f"(`{args.disk_trees}`, {filesystem(args.disk_trees)}) for section 1; its reads "
+            f"come from the page cache after the warm-up, as a real `/sys` never leaves "
+            f"memory, but the file system's lookups are the disk one's. Outputs stay in tmpfs.")
     add(f"- Load average (1, 5, 15 min) when the run began: {args.load_before}; the "
         "benchmark itself keeps one or two CPUs busy. Absolute times vary with other work "
         "on the machine; ratios within a run are the comparison that holds.")
     add("")
     add("## 1. Inventory + Kconfig on the SR-IOV server")
     add("")
-    add("- **pcipass**: `pcipass --sysfs-root T/sys kconfig -o FILE`, the whole process: "
-        "inventory from sysfs, names from pci.ids, host usage from T/proc, the Kconfig "
-        "written atomically.")
+    add("- **pcipass kconfig**: `pcipass --sysfs-root T/sys kconfig -o FILE`, the whole "
+        "process: inventory from sysfs, names from pci.ids, host usage from T/proc, the "
+        "Kconfig written atomically. FILE is the previous run's output, as in a rerun of "
+        "`make dynconfig`: its numbers are read and kept.")
+    add("- **pcipass list --json**: `pcipass --sysfs-root T/sys list --json`, to /dev/null: "
+        "the same inventory, every field of every function as JSON.")
     add("- **lspci**: `lspci -Dvmmm -A linux-sysfs -O sysfs.path=T/sys/bus/pci` alone, to "
         "/dev/null.")
-    add("- **floor**: `bench/floor.cpp`; per function it opens and reads `vendor`, `device`, "
-        "`class`, `subsystem_vendor`, `subsystem_device`, `revision`, `numa_node` and reads "
-        "the `iommu_group` and `driver` links, printing nothing.")
+    add("- **floor** (naive, issue 8): `bench/floor.cpp`; per function it opens and reads "
+        "`vendor`, `device`, `class`, `subsystem_vendor`, `subsystem_device`, `revision`, "
+        "`numa_node` and reads the `iommu_group` and `driver` links, each by its whole path, "
+        "printing nothing.")
+    add("- **tight floor** (issue 21): `bench/floor.cpp -r`; the same reads, but each device "
+        "folder is opened once and the files and links are opened relative to it (`openat`, "
+        "`readlinkat`): one path walk per function.")
     add("")
-    add("| host | PCI functions | floor ms | pcipass ms | lspci ms | pcipass / floor | "
-        "lspci / floor | RSS MiB floor / pcipass / lspci |")
-    add("|---|---:|---:|---:|---:|---:|---:|---|")
-    for row in inv:
-        add(f"| {row['host']} | {row['functions']} | {ms(row['floor'])} | "
+    add("| host | folder | PCI functions | floor ms | tight floor ms | pcipass kconfig ms | "
+        "pcipass list --json ms | lspci ms | kconfig / tight | list --json / tight | "
+        "kconfig / floor | lspci / tight |")
+    add("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row in inv_all:
+        add(f"| {row['host']} | {row['folder']} | {row['functions']} | {ms(row['floor'])} | "
+            f"{ms(row['tight'])} | "
             f"{ms(row['pcipass'])} ({row['pcipass']['min']*1000:.0f}–{row['pcipass']['max']*1000:.0f}) | "
-            f"{ms(row['lspci'])} | {ratio(row['pcipass'], row['floor'])} | "
-            f"{ratio(row['lspci'], row['floor'])} | {mib(row['floor'])} / {mib(row['pcipass'])} / "
-            f"{mib(row['lspci'])} |")
+            f"{ms(row['list_json'])} | {ms(row['lspci'])} | {ratio(row['pcipass'], row['tight'])} | "
+            f"{ratio(row['list_json'], row['tight'])} | {ratio(row['pcipass'], row['floor'])} | "
+            f"{ratio(row['lspci'], row['tight'])} |")
+    add("")
+    add("CPU time (median user / system ms of the same runs) and peak RSS:")
+    add("")
+    add("| host | folder | tight floor | pcipass kconfig | pcipass list --json | lspci | "
+        "RSS MiB tight / kconfig / list --json / lspci |")
+    add("|---|---|---:|---:|---:|---:|---|")
+    for row in inv_all:
+        cpu = " | ".join(f"{row[k]['user'] * 1000:.0f} / {row[k]['system'] * 1000:.0f}"
+                         for k in ("tight", "pcipass", "list_json", "lspci"))
+        add(f"| {row['host']} | {row['folder']} | {cpu} | {mib(row['tight'])} / "
+            f"{mib(row['pcipass'])} / {mib(row['list_json'])} / {mib(row['lspci'])} |")
     add("")
     add(growth_note([r["functions"] for r in inv], [r["pcipass"]["median"] for r in inv],
-                    "pcipass"))
+                    "pcipass kconfig"))
     add("")
     add("## 2. Node-device enumeration through libvirt")
     add("")
@@ -679,7 +751,11 @@ def report(results, args, started, elapsed, profile_text):
     add("|---|---:|---:|---:|")
     add(per_unit("pcipass inventory + Kconfig, per 1000 functions", inv,
                  lambda r: r["pcipass"]["median"], lambda r: r["functions"]))
+    add(per_unit("pcipass list --json, per 1000 functions", inv,
+                 lambda r: r["list_json"]["median"], lambda r: r["functions"]))
     add(per_unit("floor, per 1000 functions", inv, lambda r: r["floor"]["median"],
+                 lambda r: r["functions"]))
+    add(per_unit("tight floor, per 1000 functions", inv, lambda r: r["tight"]["median"],
                  lambda r: r["functions"]))
     add(per_unit("lspci, per 1000 functions", inv, lambda r: r["lspci"]["median"],
                  lambda r: r["functions"]))
@@ -769,6 +845,8 @@ def main():
     parser.add_argument("--trees", required=True)
     parser.add_argument("--source", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     parser.add_argument("--out", required=True)
+    parser.add_argument("--disk-trees", help="a disk-backed folder holding the server host "
+                        "again, for section 1 (default: none)")
     parser.add_argument("--profile", help="markdown file with the profile section")
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 7)))
     parser.add_argument("--slow-runs", type=int, default=int(os.environ.get("BENCH_SLOW_RUNS", 1)))
@@ -809,7 +887,8 @@ def main():
         results["binds"] = bench_binds(r, args.build, args.trees)
     if "inventory" not in args.skip:
         print("bench: inventory + Kconfig", flush=True)
-        results["inventory"] = bench_inventory(r, pcipass, floor, args.trees, work)
+        results["inventory"] = bench_inventory(r, pcipass, floor, args.trees, args.disk_trees,
+                                               work)
     profile_text = ""
     if args.profile:
         with open(args.profile) as f:

@@ -9,7 +9,8 @@
 # Environment: BENCH_RUNS (timed runs per measurement, default 7),
 # BENCH_SLOW_RUNS (for baselines that start one virsh per device, default 1),
 # BENCH_BUILD_DIR (default build-bench), BENCH_TREES (default
-# /dev/shm/pcipass-bench). Against the real libvirtd it only reads node
+# /dev/shm/pcipass-bench), BENCH_DISK_TREES (a disk-backed folder for the
+# server host a second time, default BUILD/trees). Against the real libvirtd it only reads node
 # devices and defines throwaway domains (pcipass-bench-PID-N) that are never
 # started and are always undefined; no device of this machine is touched.
 set -euo pipefail
@@ -17,6 +18,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD_DIR:-$repo/build-bench}
 trees=${BENCH_TREES:-/dev/shm/pcipass-bench}
+disk_trees=${BENCH_DISK_TREES:-$build/trees}
 jobs=$(($(nproc) < 2 ? 1 : 2))
 
 "$repo/scripts/install-deps.sh"
@@ -53,8 +55,16 @@ for n in 256 512 1024; do
   generate "lab-$n" python3 "$repo/bench/make-lab-yaml.py" "$n"
 done
 generate lab-66-nvme python3 "$repo/bench/make-lab-yaml.py" 66 --driver nvme
+# The full server again, in a disk-backed folder: section 1 runs on both.
+if [[ ! -f "$disk_trees/server/.pcipass-simhost" ]] ||
+  ! cmp -s "$trees/yaml/server.yaml" "$disk_trees/server.yaml"; then
+  mkdir -p "$disk_trees"
+  "$simhost" --force "$trees/yaml/server.yaml" "$disk_trees/server" >/dev/null
+  cp "$trees/yaml/server.yaml" "$disk_trees/server.yaml"
+fi
 
 "$repo/scripts/start-libvirtd.sh"
 
 exec /usr/bin/python3 "$repo/bench/run.py" --build "$build" --trees "$trees" \
+  --disk-trees "$disk_trees" \
   --source "$repo" --profile "$repo/bench/profile.md" --out "$repo/docs/benchmarks.md" "$@"

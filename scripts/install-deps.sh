@@ -29,6 +29,8 @@ packages=(
   cpio e2fsprogs file
   # the Debian package (scripts/package.sh): dpkg-shlibdeps, and lintian to judge it
   dpkg-dev lintian
+  # the benchmarks' profile (scripts/bench.sh): system call counts and samples
+  strace linux-perf
 )
 
 missing=()

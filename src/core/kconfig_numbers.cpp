@@ -27,20 +27,21 @@ struct SymbolParts {
   std::string_view field;
 };
 std::optional<SymbolParts> split_symbol(std::string_view symbol) {
-  const std::string prefix = std::string(k_passthrough_prefix) + "_";
-  if (!symbol.starts_with(prefix)) return std::nullopt;
-  symbol.remove_prefix(prefix.size());
-  const std::size_t digits = symbol.find_first_not_of("0123456789");
-  const std::string_view number_text = symbol.substr(0, digits);
-  if (number_text.empty() || number_text.size() > 18) return std::nullopt;
-  SymbolParts parts;
-  std::from_chars(number_text.data(), number_text.data() + number_text.size(), parts.number);
-  // Only the spelling passthrough_symbol() gives (`_0007`, not `_7`): Kconfig
-  // takes any other for another symbol.
-  if (passthrough_symbol(parts.number) != std::string(k_passthrough_prefix) + "_" +
-                                             std::string(number_text)) {
+  if (!symbol.starts_with(k_passthrough_prefix) || symbol.size() <= k_passthrough_prefix.size() ||
+      symbol[k_passthrough_prefix.size()] != '_') {
     return std::nullopt;
   }
+  symbol.remove_prefix(k_passthrough_prefix.size() + 1);
+  const std::size_t digits = symbol.find_first_not_of("0123456789");
+  const std::string_view number_text = symbol.substr(0, digits);
+  // Only the spelling passthrough_symbol() gives (`_0007`, not `_7` or
+  // `_00012`): Kconfig takes any other for another symbol.
+  if (number_text.size() < 4 || number_text.size() > 18 ||
+      (number_text.size() > 4 && number_text[0] == '0')) {
+    return std::nullopt;
+  }
+  SymbolParts parts;
+  std::from_chars(number_text.data(), number_text.data() + number_text.size(), parts.number);
   if (digits != std::string_view::npos) {
     if (symbol[digits] != '_') return std::nullopt;
     parts.field = symbol.substr(digits + 1);
@@ -134,14 +135,18 @@ class LedgerReader {
   explicit LedgerReader(std::string_view source_name) : m_source(source_name) {}
 
   Result<NumberLedger> read(std::string_view text) {
-    const std::vector<std::string_view> lines = split_lines(text);
     std::optional<SymbolParts> symbol;
     bool highest_symbol = false;
     HelpText help;
-    for (std::size_t i = 0; i < lines.size(); ++i) {
-      const std::size_t line_number = i + 1;
-      if (help.holds(lines[i])) continue;
-      const std::string_view line = trim(lines[i]);
+    // Line by line, without a list of them: a server's file is 300k lines.
+    std::size_t line_number = 0;
+    while (!text.empty()) {
+      const std::size_t nl = text.find('\n');
+      const std::string_view raw = text.substr(0, nl);
+      text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+      ++line_number;
+      if (help.holds(raw)) continue;
+      const std::string_view line = trim(raw);
       if (line.starts_with("# number ")) {
         if (Status s = read_comment(line, line_number); !s) return fail(s.error());
         continue;
@@ -153,19 +158,24 @@ class LedgerReader {
       if (line.starts_with("config ")) {
         const std::string_view name = trim(line.substr(7));
         symbol = split_symbol(name);
-        highest_symbol = name == std::string(k_passthrough_prefix) + "_HIGHEST_NUMBER";
+        highest_symbol = name.size() == k_passthrough_prefix.size() + 15 &&
+                         name.starts_with(k_passthrough_prefix) &&
+                         name.ends_with("_HIGHEST_NUMBER");
         if (symbol && symbol->number == 0) {
           return bad(line_number, "number 0 is not a passthrough number");
         }
         if (symbol && symbol->field.empty()) {
-          if (m_entries.contains(symbol->number)) {
+          if (!mark(symbol->number, k_entry)) {
             return bad(line_number, passthrough_symbol(symbol->number) + " is given twice");
           }
-          m_entries.insert(symbol->number);
           entry(symbol->number, line_number);
         }
+        // Only the fields below carry what a number means: the value of any
+        // other is never unquoted.
+        if (symbol && !symbol->field.empty() && field_bit(symbol->field) == 0) symbol.reset();
         continue;
       }
+      if (!symbol && !highest_symbol) continue;
       if (!line.starts_with("default ")) continue;
       const auto value = quoted_default(line);
       if (!value) continue;
@@ -179,7 +189,7 @@ class LedgerReader {
       symbol.reset();  // a second default line of the same symbol is not the value
     }
     for (const auto& [number, record] : m_ledger.records) {
-      if (record.offered && !m_has_address.contains(number)) {
+      if (record.offered && !has(number, k_address)) {
         return bad(record.line, passthrough_symbol(number) + " has no _PCI_ID");
       }
     }
@@ -191,6 +201,29 @@ class LedgerReader {
     return fail(std::string(m_source) + " line " + std::to_string(line) + ": " + what +
                        " (pcipass keeps device numbers from this file: mend it or move it away)",
                    ExitCode::bad_input);
+  }
+
+  // What has been seen of each number, one bit each: its entry, its
+  // address, its `# identity` line, and each field of field_bit().
+  static constexpr unsigned k_entry = 1u << 0, k_address = 1u << 1, k_identity = 1u << 2;
+  static unsigned field_bit(std::string_view field) {
+    if (field == "PCI_ID") return 1u << 3;
+    if (field == "VENDOR_DEVICE") return 1u << 4;
+    if (field == "SDEVICE") return 1u << 5;
+    if (field == "NAME") return 1u << 6;
+    if (field == "IDENTITY") return 1u << 7;
+    return 0;
+  }
+  // Sets `bit` of `number`; false when it was set already.
+  bool mark(std::size_t number, unsigned bit) {
+    unsigned& bits = m_seen[number];
+    if ((bits & bit) != 0) return false;
+    bits |= bit;
+    return true;
+  }
+  bool has(std::size_t number, unsigned bit) const {
+    const auto it = m_seen.find(number);
+    return it != m_seen.end() && (it->second & bit) != 0;
   }
 
   NumberRecord& entry(std::size_t number, std::size_t line) {
@@ -215,12 +248,9 @@ class LedgerReader {
   }
 
   Status read_field(const SymbolParts& symbol, const std::string& value, std::size_t line) {
-    if (symbol.field != "PCI_ID" && symbol.field != "VENDOR_DEVICE" && symbol.field != "SDEVICE" &&
-        symbol.field != "NAME" && symbol.field != "IDENTITY") {
-      return ok();
-    }
-    if (!m_fields.insert(passthrough_symbol(symbol.number) + "_" + std::string(symbol.field))
-             .second) {
+    const unsigned bit = field_bit(symbol.field);
+    if (bit == 0) return ok();
+    if (!mark(symbol.number, bit)) {
       return bad(line, passthrough_symbol(symbol.number) + "_" + std::string(symbol.field) +
                            " is given twice");
     }
@@ -235,7 +265,7 @@ class LedgerReader {
                              quote_for_message(value));
       }
       record.address = *address;
-      m_has_address.insert(symbol.number);
+      mark(symbol.number, k_address);
     } else if (symbol.field == "VENDOR_DEVICE") {
       const auto ids = parse_ids(value);
       if (!ids) {
@@ -273,7 +303,7 @@ class LedgerReader {
       return bad(line_number, "expected '# identity NNNN TEXT' after the '# number NNNN' line, got " +
                                   quote_for_message(line));
     }
-    if (!m_identities.insert(number).second) {
+    if (!mark(number, k_identity)) {
       return bad(line_number, "number " + std::to_string(number) + " has two identity lines");
     }
     auto identity =
@@ -330,10 +360,7 @@ class LedgerReader {
 
   std::string_view m_source;
   NumberLedger m_ledger;
-  std::set<std::size_t> m_has_address;
-  std::set<std::size_t> m_entries;
-  std::set<std::size_t> m_identities;
-  std::set<std::string> m_fields;
+  std::map<std::size_t, unsigned> m_seen;
 };
 
 // True when kdevops' generator numbers `d`: lspci shows an `SDevice:` line

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <functional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,35 +24,93 @@ core::Unexpected os_error(const std::string& action, const std::string& path, in
 
 }  // namespace
 
+core::Result<std::optional<std::string>> Sysfs::read_if_present(std::string_view path,
+                                                                 std::size_t max_bytes) const {
+  auto content = read(path, max_bytes);
+  if (content) return std::optional<std::string>(std::move(*content));
+  if (!exists(path)) return std::optional<std::string>();
+  return fail(content.error());
+}
+
+core::Result<std::optional<std::string>> Sysfs::read_link_if_present(std::string_view path) const {
+  auto target = read_link(path);
+  if (target) return std::optional<std::string>(std::move(*target));
+  if (!exists(path)) return std::optional<std::string>();
+  return fail(target.error());
+}
+
+namespace {
+
+// open_attribute() of a Sysfs that keeps no descriptors: read_at() each time.
+class ReadEachTime final : public Sysfs::OpenAttribute {
+public:
+  ReadEachTime(const Sysfs& sysfs, std::string_view path) : m_sysfs(sysfs), m_path(path) {}
+  core::Result<std::string> read_at(std::size_t offset, std::size_t size) override {
+    return m_sysfs.read_at(m_path, offset, size);
+  }
+
+private:
+  const Sysfs& m_sysfs;
+  std::string m_path;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Sysfs::OpenAttribute>> Sysfs::open_attribute(
+    std::string_view path) const {
+  if (auto opened = read(path, 0); !opened) return fail(opened.error());
+  return std::unique_ptr<OpenAttribute>(std::make_unique<ReadEachTime>(*this, path));
+}
+
 RealSysfs::RealSysfs(std::filesystem::path root) : m_root(std::move(root)) {}
 
 RealSysfs::~RealSysfs() { forget_folder(); }
 
 void RealSysfs::forget_folder() const {
-  const std::lock_guard lock(m_listed_mutex);
-  if (m_listed_fd >= 0) ::close(m_listed_fd);
-  m_listed_fd = -1;
-  m_listed_path.clear();
+  const std::lock_guard lock(m_kept_mutex);
+  if (m_kept_fd >= 0) ::close(m_kept_fd);
+  m_kept_fd = -1;
+  m_kept_path.clear();
+}
+
+bool RealSysfs::keep_folder(std::string_view folder) const {
+  const int fd = ::open(full(folder).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const std::lock_guard lock(m_kept_mutex);
+  if (m_kept_fd >= 0) ::close(m_kept_fd);
+  m_kept_fd = fd;
+  if (fd < 0) {
+    m_kept_path.clear();
+    return false;
+  }
+  m_kept_path = folder;
+  return true;
 }
 
 template <class InFolder, class ByPath>
 auto RealSysfs::at_path(std::string_view path, InFolder in_folder, ByPath by_path) const {
   {
-    const std::lock_guard lock(m_listed_mutex);
+    const std::lock_guard lock(m_kept_mutex);
     std::string_view name;
     const int dir = cached_parent(path, name);
-    if (dir >= 0) return in_folder(dir, std::string(name).c_str());
+    if (dir >= 0) {
+      char name_z[256];  // one sysfs name: NAME_MAX
+      if (name.size() < sizeof name_z) {
+        name.copy(name_z, name.size());
+        name_z[name.size()] = '\0';
+        return in_folder(dir, static_cast<const char*>(name_z));
+      }
+    }
   }
   return by_path(full(path).c_str());
 }
 
 int RealSysfs::cached_parent(std::string_view path, std::string_view& name) const {
-  if (m_listed_fd < 0) return -1;
+  if (m_kept_fd < 0) return -1;
   const std::size_t slash = path.rfind('/');
-  if (slash == std::string_view::npos || path.substr(0, slash) != m_listed_path) return -1;
+  if (slash == std::string_view::npos || path.substr(0, slash) != m_kept_path) return -1;
   name = path.substr(slash + 1);
   if (name.empty()) return -1;
-  return m_listed_fd;
+  return m_kept_fd;
 }
 
 std::string RealSysfs::full(std::string_view path) const {
@@ -65,22 +124,20 @@ std::string RealSysfs::full(std::string_view path) const {
 
 std::string RealSysfs::display_path(std::string_view path) const { return full(path); }
 
-int RealSysfs::open_attribute(std::string_view path) const {
+int RealSysfs::open_for_reading(std::string_view path) const {
   return at_path(
       path, [](int dir, const char* name) { return ::openat(dir, name, O_RDONLY | O_CLOEXEC); },
       [](const char* full_path) { return ::open(full_path, O_RDONLY | O_CLOEXEC); });
 }
 
-core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max_bytes) const {
-  const UniqueFd fd(open_attribute(path));
-  if (fd.get() < 0) {
-    const int err = errno;
-    return os_error("reading", full(path), err);
-  }
+core::Result<std::string> RealSysfs::read_fd(int fd, std::string_view path,
+                                             std::size_t max_bytes) const {
+  constexpr std::size_t k_page = 4096;
   std::string out;
-  char buf[4096];
+  char buf[k_page];
   while (out.size() < max_bytes) {
-    const ssize_t n = ::read(fd.get(), buf, std::min(sizeof buf, max_bytes - out.size()));
+    const std::size_t asked = std::min(sizeof buf, max_bytes - out.size());
+    const ssize_t n = ::read(fd, buf, asked);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
@@ -88,26 +145,47 @@ core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max
     }
     if (n == 0) break;
     out.append(buf, static_cast<std::size_t>(n));
+    // See the class comment: a short read of a page-sized attribute is its end.
+    if (max_bytes <= k_page && static_cast<std::size_t>(n) < asked) break;
   }
   return out;
 }
 
-core::Result<std::string> RealSysfs::read_at(std::string_view path, std::size_t offset,
-                                             std::size_t size) const {
-  const UniqueFd fd(open_attribute(path));
+core::Result<std::string> RealSysfs::read(std::string_view path, std::size_t max_bytes) const {
+  const UniqueFd fd(open_for_reading(path));
   if (fd.get() < 0) {
     const int err = errno;
     return os_error("reading", full(path), err);
   }
+  return read_fd(fd.get(), path, max_bytes);
+}
+
+core::Result<std::optional<std::string>> RealSysfs::read_if_present(std::string_view path,
+                                                                    std::size_t max_bytes) const {
+  const UniqueFd fd(open_for_reading(path));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ENOENT) return std::optional<std::string>();
+    return os_error("reading", full(path), err);
+  }
+  auto content = read_fd(fd.get(), path, max_bytes);
+  if (!content) return fail(content.error());
+  return std::optional<std::string>(std::move(*content));
+}
+
+namespace {
+
+// pread(2) of up to `size` bytes from `offset`, retried until the end.
+core::Result<std::string> pread_all(int fd, std::size_t offset, std::size_t size,
+                                    const std::function<std::string()>& shown_path) {
   std::string out(size, '\0');
   std::size_t got = 0;
   while (got < size) {
-    const ssize_t n = ::pread(fd.get(), out.data() + got, size - got,
-                              static_cast<off_t>(offset + got));
+    const ssize_t n = ::pread(fd, out.data() + got, size - got, static_cast<off_t>(offset + got));
     if (n < 0) {
       if (errno == EINTR) continue;
       const int err = errno;
-      return os_error("reading", full(path), err);
+      return os_error("reading", shown_path(), err);
     }
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
@@ -116,20 +194,55 @@ core::Result<std::string> RealSysfs::read_at(std::string_view path, std::size_t 
   return out;
 }
 
+class OpenRealAttribute final : public Sysfs::OpenAttribute {
+public:
+  OpenRealAttribute(int fd, std::string shown_path) : m_fd(fd), m_shown(std::move(shown_path)) {}
+  core::Result<std::string> read_at(std::size_t offset, std::size_t size) override {
+    return pread_all(m_fd.get(), offset, size, [this] { return m_shown; });
+  }
+
+private:
+  UniqueFd m_fd;
+  std::string m_shown;
+};
+
+}  // namespace
+
+core::Result<std::string> RealSysfs::read_at(std::string_view path, std::size_t offset,
+                                             std::size_t size) const {
+  const UniqueFd fd(open_for_reading(path));
+  if (fd.get() < 0) {
+    const int err = errno;
+    return os_error("reading", full(path), err);
+  }
+  return pread_all(fd.get(), offset, size, [&] { return full(path); });
+}
+
+core::Result<std::unique_ptr<Sysfs::OpenAttribute>> RealSysfs::open_attribute(
+    std::string_view path) const {
+  const int fd = open_for_reading(path);
+  if (fd < 0) {
+    const int err = errno;
+    return os_error("reading", full(path), err);
+  }
+  return std::unique_ptr<OpenAttribute>(std::make_unique<OpenRealAttribute>(fd, full(path)));
+}
+
 core::Result<std::vector<std::string>> RealSysfs::list(std::string_view path) const {
   const std::string p = full(path);
-  const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return os_error("listing", p, errno);
+  constexpr int k_flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  const UniqueFd fd(at_path(
+      path, [](int dir, const char* name) { return ::openat(dir, name, k_flags); },
+      [](const char* full_path) { return ::open(full_path, k_flags); }));
+  if (fd.get() < 0) return os_error("listing", p, errno);
   std::vector<std::string> names;
   names.reserve(32);  // a device folder's size: no regrowth
   alignas(dirent64) char buf[16384];
   for (;;) {
-    const ssize_t n = ::getdents64(fd, buf, sizeof buf);
+    const ssize_t n = ::getdents64(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return os_error("listing", p, err);
+      return os_error("listing", p, errno);
     }
     if (n == 0) break;
     for (ssize_t offset = 0; offset < n;) {
@@ -139,18 +252,18 @@ core::Result<std::vector<std::string>> RealSysfs::list(std::string_view path) co
       offset += entry->d_reclen;
     }
   }
-  const std::lock_guard lock(m_listed_mutex);
-  if (m_listed_fd >= 0) ::close(m_listed_fd);
-  m_listed_fd = fd;
-  m_listed_path = path;
   return names;
+}
+
+ssize_t RealSysfs::link_target(std::string_view path, char* buf, std::size_t size) const {
+  return at_path(
+      path, [&](int dir, const char* name) { return ::readlinkat(dir, name, buf, size); },
+      [&](const char* full_path) { return ::readlink(full_path, buf, size); });
 }
 
 core::Result<std::string> RealSysfs::read_link(std::string_view path) const {
   char buf[4096];
-  const ssize_t n = at_path(
-      path, [&](int dir, const char* name) { return ::readlinkat(dir, name, buf, sizeof buf); },
-      [&](const char* full_path) { return ::readlink(full_path, buf, sizeof buf); });
+  const ssize_t n = link_target(path, buf, sizeof buf);
   if (n < 0) {
     const int err = errno;
     return os_error("reading link", full(path), err);
@@ -159,6 +272,21 @@ core::Result<std::string> RealSysfs::read_link(std::string_view path) const {
     return fail("reading link " + full(path) + ": target too long", ExitCode::host_error);
   }
   return std::string(buf, static_cast<std::size_t>(n));
+}
+
+core::Result<std::optional<std::string>> RealSysfs::read_link_if_present(
+    std::string_view path) const {
+  char buf[4096];
+  const ssize_t n = link_target(path, buf, sizeof buf);
+  if (n < 0 && errno == ENOENT) return std::optional<std::string>();
+  if (n < 0) {
+    const int err = errno;
+    return os_error("reading link", full(path), err);
+  }
+  if (static_cast<std::size_t>(n) >= sizeof buf) {
+    return fail("reading link " + full(path) + ": target too long", ExitCode::host_error);
+  }
+  return std::optional<std::string>(std::string(buf, static_cast<std::size_t>(n)));
 }
 
 bool RealSysfs::exists(std::string_view path) const {

@@ -54,9 +54,13 @@ Result<std::uint64_t> read_hex_attribute(const Sysfs& sysfs, const std::string& 
 }
 
 // Fills ids, class, revision and header type: from one read of config space
-// when it answers, else from the separate attribute files.
-core::Status read_identity(const Sysfs& sysfs, const std::string& dir, PciDevice& dev) {
-  auto config = sysfs.read(dir + "/config", core::k_config_header_size);
+// (`config`, the device's open `config` file, or nullptr) when it answers,
+// else from the separate attribute files.
+core::Status read_identity(const Sysfs& sysfs, const std::string& dir,
+                           Sysfs::OpenAttribute* config_file, PciDevice& dev) {
+  core::Result<std::string> config = config_file != nullptr
+                                         ? config_file->read_at(0, core::k_config_header_size)
+                                         : fail("no config space", ExitCode::host_error);
   if (config) {
     if (auto header = core::parse_config_header(*config)) {
       dev.vendor_id = header->vendor_id;
@@ -200,11 +204,12 @@ std::uint32_t le32(std::string_view b, std::size_t at) {
 // 0x100, one 12-byte read per capability, never the whole 4 KiB. "" when
 // the function has none, or config space past 256 bytes is closed (not
 // root, conventional PCI).
-std::string read_dsn(const Sysfs& sysfs, const std::string& dir) {
+std::string read_dsn(Sysfs::OpenAttribute* config) {
   constexpr std::size_t k_first = 0x100, k_end = 0x1000, k_dsn_id = 0x0003;
+  if (config == nullptr) return {};
   std::size_t at = k_first;
   for (int hops = 0; hops < 64; ++hops) {  // a looping chain stops here
-    auto cap = sysfs.read_at(dir + "/config", at, 12);
+    auto cap = config->read_at(at, 12);
     if (!cap || cap->size() < 4) return {};
     const std::uint32_t header = le32(*cap, 0);
     if (header == 0 || header == 0xffffffff) return {};
@@ -241,145 +246,193 @@ void apply_slots(const std::map<std::string, std::string>& slots, core::Inventor
   }
 }
 
-// A device folder's entries, sorted, so that lookups need no set of strings
-// (4096 functions x ~25 entries were 100k allocations).
-using Entries = std::vector<std::string>;
+// The display class: boot VGA flag, amdgpu's memory, BARs.
+bool is_display(const PciDevice& dev) {
+  const auto cls = dev.class_id();
+  return cls && (*cls >> 8) == 0x03;
+}
 
-bool contains(const Entries& sorted, std::string_view name) {
-  return std::binary_search(sorted.begin(), sorted.end(), name,
-                            [](std::string_view a, std::string_view b) { return a < b; });
+// Reads the optional attribute `name` of `dir` into `out`, trimmed; false
+// when the device has none or it cannot be read (details are best effort).
+bool read_optional(const Sysfs& sysfs, const std::string& dir, const char* name,
+                   std::string& out) {
+  auto value = sysfs.read_if_present(dir + "/" + name, 4096);
+  if (!value || !*value) return false;
+  out = std::string(core::trim(**value));
+  return true;
 }
 
 // The details behind human names: GPU memory, boot VGA, NVMe controllers,
-// network interfaces. `entries` is the listing of the device folder.
-core::Status read_details(const Sysfs& sysfs, const std::string& dir,
-                          const Entries& entries, PciDevice& dev) {
-  const auto has = [&](const char* name) { return contains(entries, name); };
-  if (has("boot_vga")) {
-    if (auto v = read_attribute(sysfs, dir + "/boot_vga")) dev.boot_vga = (*v == "1");
-  }
-  if (has("mem_info_vram_total")) {  // amdgpu
-    if (auto v = read_attribute(sysfs, dir + "/mem_info_vram_total")) {
-      if (auto n = core::parse_decimal(*v); n && *n > 0) dev.memory_bytes = static_cast<std::uint64_t>(*n);
+// network interfaces, serials, reset methods. Each optional attribute is
+// opened where the kernel can have it, without listing the device folder
+// first (a failed open costs less than a listing): which class, driver or
+// vendor makes the kernel create it is noted at each. `driver` is the one
+// bound in this tree ("" for none).
+core::Status read_details(const Sysfs& sysfs, const std::string& dir, std::string_view driver,
+                          Sysfs::OpenAttribute* config, PciDevice& dev) {
+  std::string text;
+  if (is_display(dev)) {
+    // boot_vga: VGA devices only; mem_info_vram_total: amdgpu.
+    if (read_optional(sysfs, dir, "boot_vga", text)) dev.boot_vga = (text == "1");
+    if (read_optional(sysfs, dir, "mem_info_vram_total", text)) {
+      if (auto n = core::parse_decimal(text); n && *n > 0) dev.memory_bytes = static_cast<std::uint64_t>(*n);
     }
-  }
-  // Other GPUs (NVIDIA, Intel): the window on their memory.
-  const auto cls = dev.class_id();
-  if (!dev.memory_bytes && cls && (*cls >> 8) == 0x03 && has("resource")) {
-    if (auto text = read_attribute(sysfs, dir + "/resource")) {
-      if (auto size = core::largest_prefetchable_bar(*text)) {
+    // Other GPUs (NVIDIA, Intel): the window on their memory.
+    if (!dev.memory_bytes && read_optional(sysfs, dir, "resource", text)) {
+      if (auto size = core::largest_prefetchable_bar(text)) {
         dev.memory_bytes = *size;
         dev.memory_source = core::MemorySource::prefetchable_bar;
       }
     }
   }
-  if (has("nvme")) {
+  // nvme/: the nvme driver's controllers (a function of any class may be
+  // bound to it by hand, so the driver decides, not the class).
+  if (driver == "nvme") {
     if (auto s = read_nvme(sysfs, dir, dev); !s) return fail(s.error());
   }
-  if (has("net")) read_net_dir(sysfs, dir + "/net", dev);
-  // virtio functions carry their block and net children one level down.
-  for (const std::string& entry : entries) {
-    if (entry.starts_with("virtio") && sysfs.exists(dir + "/" + entry + "/net")) {
-      read_net_dir(sysfs, dir + "/" + entry + "/net", dev);
+  // net/: any network driver's interfaces (Ethernet, InfiniBand, Wi-Fi are
+  // three classes): looked for under every endpoint with a driver.
+  if (!driver.empty() && dev.header != core::HeaderKind::bridge) read_net_dir(sysfs, dir + "/net", dev);
+  // virtio functions (vendor 0x1af4, every one of them) carry their block
+  // and net children one level down, in virtioN/: the one listing left.
+  if (dev.vendor_id == 0x1af4) {
+    if (auto entries = sysfs.list(dir)) {
+      std::sort(entries->begin(), entries->end());
+      for (const std::string& entry : *entries) {
+        if (entry.starts_with("virtio") && sysfs.exists(dir + "/" + entry + "/net")) {
+          read_net_dir(sysfs, dir + "/" + entry + "/net", dev);
+        }
+      }
     }
   }
   // What tells twins apart, and how the kernel resets it. Bridges stay
   // with the platform: no need.
   if (dev.header != core::HeaderKind::bridge) {
     dev.reset_methods.emplace();
-    if (has("reset_method")) {
-      if (auto text = read_attribute(sysfs, dir + "/reset_method")) {
-        std::string_view rest = *text;
-        while (!rest.empty()) {
-          const std::size_t space = std::min(rest.find(' '), rest.size());
-          if (space > 0) dev.reset_methods->push_back(core::sanitize_untrusted(rest.substr(0, space)));
-          rest.remove_prefix(std::min(space + 1, rest.size()));
-        }
+    if (auto methods = sysfs.read_if_present(dir + "/reset_method", 4096); methods && *methods) {
+      std::string_view rest = core::trim(**methods);
+      while (!rest.empty()) {
+        const std::size_t space = std::min(rest.find(' '), rest.size());
+        if (space > 0) dev.reset_methods->push_back(core::sanitize_untrusted(rest.substr(0, space)));
+        rest.remove_prefix(std::min(space + 1, rest.size()));
       }
-    } else if (has("reset")) {
+    } else if (methods && sysfs.exists(dir + "/reset")) {
       dev.reset_methods->push_back("available");  // before 5.15: resettable, method not said
     }
-    dev.dsn = read_dsn(sysfs, dir);
+    dev.dsn = read_dsn(config);
     // VPD is read 4 bytes at a time by the kernel, slow on real cards:
     // only when no cheaper serial (NVMe, DSN, permanent MAC) tells the device.
+    // The kernel creates `vpd` only for functions with the VPD capability;
+    // a VF's is its PF's, and a VF is known by its card's serials anyway.
     const bool serial_known = core::identity_of(dev, nullptr).has_serial();
-    if (!serial_known && has("vpd")) {
-      if (auto vpd = sysfs.read(dir + "/vpd", 1024)) dev.vpd_serial = core::parse_vpd_serial(*vpd);
+    if (!serial_known && !dev.physical_function) {
+      if (auto vpd = sysfs.read_if_present(dir + "/vpd", 1024); vpd && *vpd) {
+        dev.vpd_serial = core::parse_vpd_serial(**vpd);
+      }
     }
   }
   return core::ok();
 }
 
-Result<PciDevice> read_device(const Sysfs& sysfs, const PciAddress& address) {
+// Whether read_device() lists a PF's folder for its `virtfnN` links, or
+// leaves them to the caller, which reads every VF's `physfn` anyway.
+enum class VfLinks { listed, from_physfn };
+
+Result<PciDevice> read_device(const Sysfs& sysfs, const PciAddress& address, VfLinks vf_links) {
   const std::string dir = "bus/pci/devices/" + address.to_string();
   PciDevice dev;
   dev.address = address;
 
-  // One listing tells which optional attributes and links exist, so absent
-  // ones cost no failed open().
-  auto entries_result = sysfs.list(dir);
-  if (!entries_result) return fail(entries_result.error());
-  Entries& entries = *entries_result;
-  std::sort(entries.begin(), entries.end());
-  const auto has = [&](const char* name) { return contains(entries, name); };
-
-  if (auto s = read_identity(sysfs, dir, dev); !s) return fail(s.error());
-
-  if (has("driver")) {
-    auto target = sysfs.read_link(dir + "/driver");
-    if (!target) return fail(target.error());
-    dev.driver = core::sanitize_untrusted(basename(*target));
+  // One descriptor for the folder; every attribute below is opened relative
+  // to it, and config space is opened once for its header and its serial.
+  if (!sysfs.keep_folder(dir)) {
+    auto listed = sysfs.list(dir);  // the OS's reason, in the usual words
+    if (!listed) return fail(listed.error());
+    return fail("reading " + sysfs.display_path(dir) + ": cannot open it", ExitCode::host_error);
   }
-  if (has("iommu_group")) {
-    const std::string path = dir + "/iommu_group";
-    auto target = sysfs.read_link(path);
-    if (!target) return fail(target.error());
-    const std::string number = basename(*target);
+  std::unique_ptr<Sysfs::OpenAttribute> config;
+  if (auto opened = sysfs.open_attribute(dir + "/config")) config = std::move(*opened);
+
+  if (auto s = read_identity(sysfs, dir, config.get(), dev); !s) return fail(s.error());
+
+  auto driver = sysfs.read_link_if_present(dir + "/driver");
+  if (!driver) return fail(driver.error());
+  if (*driver) dev.driver = core::sanitize_untrusted(basename(**driver));
+
+  const std::string group_path = dir + "/iommu_group";
+  auto group_link = sysfs.read_link_if_present(group_path);
+  if (!group_link) return fail(group_link.error());
+  if (*group_link) {
+    const std::string number = basename(**group_link);
     auto group = core::parse_decimal(number);
-    if (!group || *group < 0 || *group > 0xffffffffLL) return malformed(sysfs, path, number);
+    if (!group || *group < 0 || *group > 0xffffffffLL) return malformed(sysfs, group_path, number);
     dev.iommu_group = static_cast<unsigned>(*group);
   }
-  if (has("numa_node")) {
-    const std::string path = dir + "/numa_node";
-    auto value = read_attribute(sysfs, path);
-    if (!value) return fail(value.error());
-    auto node = core::parse_decimal(*value);
-    if (!node || *node < -1 || *node > 0xffff) return malformed(sysfs, path, *value);
+  const std::string numa_path = dir + "/numa_node";
+  auto numa = sysfs.read_if_present(numa_path, 4096);
+  if (!numa) return fail(numa.error());
+  if (*numa) {
+    const std::string_view value = core::trim(**numa);
+    auto node = core::parse_decimal(value);
+    if (!node || *node < -1 || *node > 0xffff) return malformed(sysfs, numa_path, value);
     if (*node >= 0) dev.numa_node = static_cast<int>(*node);
   }
-  if (has("physfn")) {
-    auto pf = link_address(sysfs, dir + "/physfn");
-    if (!pf) return fail(pf.error());
+  auto physfn = sysfs.read_link_if_present(dir + "/physfn");
+  if (!physfn) return fail(physfn.error());
+  if (*physfn) {
+    auto pf = PciAddress::parse(basename(**physfn));
+    if (!pf) {
+      return fail("reading link " + sysfs.display_path(dir + "/physfn") + ": " + pf.error().message,
+                  ExitCode::host_error);
+    }
     dev.physical_function = *pf;
   }
-  for (const std::string& entry : entries) {
-    if (!entry.starts_with("virtfn")) continue;
-    auto vf = link_address(sysfs, dir + "/" + entry);
-    if (!vf) return fail(vf.error());
-    dev.virtual_functions.push_back(*vf);
-  }
-  std::sort(dev.virtual_functions.begin(), dev.virtual_functions.end());
-  if (has("sriov_totalvfs")) {
-    auto total = read_attribute(sysfs, dir + "/sriov_totalvfs");
-    if (total) {
-      if (auto n = core::parse_decimal(*total); n && *n >= 0 && *n <= 0xffff) {
-        dev.sriov_total_vfs = static_cast<unsigned>(*n);
-      }
+  // sriov_totalvfs: SR-IOV physical functions only (a VF is never one).
+  std::string text;
+  if (!dev.physical_function && read_optional(sysfs, dir, "sriov_totalvfs", text)) {
+    if (auto n = core::parse_decimal(text); n && *n >= 0 && *n <= 0xffff) {
+      dev.sriov_total_vfs = static_cast<unsigned>(*n);
     }
-    if (auto num = read_attribute(sysfs, dir + "/sriov_numvfs")) {
-      if (auto n = core::parse_decimal(*num); n && *n >= 0 && *n <= 0xffff) {
+    if (read_optional(sysfs, dir, "sriov_numvfs", text)) {
+      if (auto n = core::parse_decimal(text); n && *n >= 0 && *n <= 0xffff) {
         dev.sriov_num_vfs = static_cast<unsigned>(*n);
       }
     }
+    if (vf_links == VfLinks::listed) {
+      auto entries = sysfs.list(dir);
+      if (!entries) return fail(entries.error());
+      for (const std::string& entry : *entries) {
+        if (!entry.starts_with("virtfn")) continue;
+        auto vf = link_address(sysfs, dir + "/" + entry);
+        if (!vf) return fail(vf.error());
+        dev.virtual_functions.push_back(*vf);
+      }
+      std::sort(dev.virtual_functions.begin(), dev.virtual_functions.end());
+    }
   }
-  if (auto st = read_details(sysfs, dir, entries, dev); !st) return fail(st.error());
+  if (auto st = read_details(sysfs, dir, dev.driver, config.get(), dev); !st) return fail(st.error());
   return dev;
+}
+
+// A whole scan reads every VF's `physfn`: each PF's VFs follow from those,
+// without a listing of the PF's folder and a link read per VF.
+void link_vfs_from_physfn(core::Inventory& inventory) {
+  std::vector<std::pair<PciAddress, PciAddress>> links;  // (PF, VF)
+  for (const auto& [address, dev] : inventory.devices()) {
+    if (dev.physical_function) links.emplace_back(*dev.physical_function, address);
+  }
+  for (const auto& [pf, vf] : links) {
+    if (PciDevice* dev = inventory.find(pf)) dev->virtual_functions.push_back(vf);
+  }
+  for (auto& [address, dev] : inventory.devices()) {
+    std::sort(dev.virtual_functions.begin(), dev.virtual_functions.end());
+  }
 }
 
 }  // namespace
 
 Result<PciDevice> read_sysfs_device(const Sysfs& sysfs, const PciAddress& address) {
-  return read_device(sysfs, address);
+  return read_device(sysfs, address, VfLinks::listed);
 }
 
 Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs) {
@@ -393,10 +446,11 @@ Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs) {
   for (const std::string& name : *names) {
     auto address = PciAddress::parse(name);
     if (!address) return not_an_address(sysfs, "bus/pci/devices", name);
-    auto device = read_device(sysfs, *address);
+    auto device = read_device(sysfs, *address, VfLinks::from_physfn);
     if (!device) return fail(device.error());
     inventory.add(std::move(*device));
   }
+  link_vfs_from_physfn(inventory);
   apply_slots(read_slots(sysfs), inventory);
   inventory.rebuild_groups();
   return inventory;
@@ -411,7 +465,7 @@ Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs,
   auto read_one = [&](const PciAddress& address) -> core::Status {
     if (!seen.insert(address).second) return core::ok();
     if (!sysfs.exists("bus/pci/devices/" + address.to_string())) return core::ok();
-    auto device = read_device(sysfs, address);
+    auto device = read_device(sysfs, address, VfLinks::listed);
     if (!device) return fail(device.error());
     inventory.add(std::move(*device));
     return core::ok();
@@ -444,8 +498,7 @@ bool has_iommu_groups(const Sysfs& sysfs) {
 void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {
   for (auto& [address, dev] : inventory.devices()) {
     const std::string dir = "bus/pci/devices/" + address.to_string();
-    auto entries = sysfs.list(dir);
-    if (!entries) continue;
+    if (!sysfs.keep_folder(dir)) continue;
     dev.nvme.clear();
     dev.net.clear();
     dev.dsn.clear();
@@ -453,8 +506,12 @@ void read_sysfs_details(const Sysfs& sysfs, core::Inventory& inventory) {
     dev.reset_methods.reset();
     dev.memory_bytes.reset();
     dev.memory_source = core::MemorySource::driver;
-    std::sort(entries->begin(), entries->end());
-    (void)read_details(sysfs, dir, *entries, dev);
+    std::unique_ptr<Sysfs::OpenAttribute> config;
+    if (auto opened = sysfs.open_attribute(dir + "/config")) config = std::move(*opened);
+    // libvirt's test driver and lspci without -k give no driver: this tree's.
+    std::string driver;
+    if (auto link = sysfs.read_link_if_present(dir + "/driver"); link && *link) driver = basename(**link);
+    (void)read_details(sysfs, dir, driver, config.get(), dev);
   }
   apply_slots(read_slots(sysfs), inventory);
 }

@@ -252,6 +252,39 @@ TEST(KconfigNumbers, ARecordThatCannotBeReadIsBadInputWithItsLine) {
   EXPECT_NE(garbled.error().message.find("K line 1:"), std::string::npos);
 }
 
+TEST(KconfigNumbers, OnlyTheSpellingPcipassWritesIsANumberAndAFieldCountsOnce) {
+  // Kconfig takes `_7` or `_00012` for other symbols than `_0007` and
+  // `_0012`: neither is an entry, so neither lacks a _PCI_ID.
+  std::string text;
+  for (const char* number : {"7", "00012", "0007x"}) {
+    text += std::string("config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_") + number + "\n\tbool \"x\"\n";
+  }
+  text += "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_12345\n\tbool \"x\"\n"
+          "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_12345_PCI_ID\n\tstring\n"
+          "\tdefault \"0000:02:00.0\"\n"
+          "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_12345_TARGET_GUEST\n\tstring\n"
+          "\tdefault \"not a field that counts\"\n";
+  const auto ledger = read_number_ledger(text, "K");
+  ASSERT_TRUE(ledger) << ledger.error().message;
+  ASSERT_EQ(ledger->records.size(), 1u);
+  EXPECT_EQ(ledger->records.begin()->first, 12345u);
+  EXPECT_EQ(ledger->records.begin()->second.address, addr("0000:02:00.0"));
+
+  const auto zero = read_number_ledger("config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_0000\n", "K");
+  ASSERT_FALSE(zero);
+  EXPECT_NE(zero.error().message.find("K line 1: number 0"), std::string::npos);
+
+  const auto field_twice = read_number_ledger(
+      text + "config KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_12345_PCI_ID\n\tstring\n"
+             "\tdefault \"0000:03:00.0\"\n",
+      "K");
+  ASSERT_FALSE(field_twice);
+  EXPECT_NE(field_twice.error().message.find(
+                "K line 17: KDEVOPS_DYNAMIC_PCIE_PASSTHROUGH_12345_PCI_ID is given twice"),
+            std::string::npos)
+      << field_twice.error().message;
+}
+
 PassthroughChoices selecting(std::size_t number, const char* address,
                              std::optional<std::uint16_t> device_id = std::nullopt) {
   PassthroughChoices choices;

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
 namespace pcipass::host {
@@ -248,6 +249,90 @@ TEST(SysfsSource, SomeDevicesNeverReadsTheOthers) {
   EXPECT_EQ(failed.error().message, "reading " + (root / "sys").string() +
                                         "/bus/pci/devices/0000:02:00.0/vendor: Input/output error");
 }
+
+// A RealSysfs that records what a read asks of it.
+class RecordingSysfs final : public Sysfs {
+public:
+  explicit RecordingSysfs(std::filesystem::path root) : m_real(std::move(root)) {}
+  std::vector<std::string> listed;
+  std::map<std::string, int> opened;  // attribute opens and link reads, by path
+  int kept = 0;
+
+  core::Result<std::string> read(std::string_view path, std::size_t max) const override {
+    note(path);
+    return m_real.read(path, max);
+  }
+  core::Result<std::optional<std::string>> read_if_present(std::string_view path,
+                                                           std::size_t max) const override {
+    note(path);
+    return m_real.read_if_present(path, max);
+  }
+  core::Result<std::optional<std::string>> read_link_if_present(
+      std::string_view path) const override {
+    note(path);
+    return m_real.read_link_if_present(path);
+  }
+  core::Result<std::unique_ptr<OpenAttribute>> open_attribute(
+      std::string_view path) const override {
+    note(path);
+    return m_real.open_attribute(path);
+  }
+  bool keep_folder(std::string_view folder) const override {
+    ++const_cast<RecordingSysfs*>(this)->kept;
+    return m_real.keep_folder(folder);
+  }
+  core::Result<std::vector<std::string>> list(std::string_view path) const override {
+    const_cast<RecordingSysfs*>(this)->listed.emplace_back(path);
+    return m_real.list(path);
+  }
+  core::Result<std::string> read_link(std::string_view path) const override {
+    note(path);
+    return m_real.read_link(path);
+  }
+  bool exists(std::string_view path) const override { return m_real.exists(path); }
+  core::Status write(std::string_view, std::string_view) override {
+    ADD_FAILURE() << "a read wrote";
+    return core::ok();
+  }
+  std::string display_path(std::string_view path) const override {
+    return m_real.display_path(path);
+  }
+
+private:
+  void note(std::string_view path) const {
+    ++const_cast<RecordingSysfs*>(this)->opened[std::string(path)];
+  }
+  RealSysfs m_real;
+};
+
+// Issue 21: one descriptor per device folder, no listing of device folders
+// except where a field can only be found so (a virtio function's virtioN/
+// children), and nothing opened or read twice.
+class OnlyTheIoNeeded : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(OnlyTheIoNeeded, AWholeScanListsNoDeviceFolderAndOpensNothingTwice) {
+  RecordingSysfs sys(sim_host(GetParam()) / "sys");
+  const core::Inventory inventory = read_sysfs_inventory(sys).value_or_throw();
+  EXPECT_EQ(sys.kept, static_cast<int>(inventory.devices().size()));
+  for (const std::string& path : sys.listed) {
+    const std::string_view prefix = "bus/pci/devices/";
+    if (!path.starts_with(prefix) || path.find('/', prefix.size()) != std::string::npos) continue;
+    const core::PciDevice* device = inventory.find(addr(path.substr(prefix.size()).c_str()));
+    ASSERT_NE(device, nullptr) << path;
+    EXPECT_EQ(device->vendor_id, 0x1af4) << "listed " << path;
+  }
+  for (const auto& [path, count] : sys.opened) EXPECT_EQ(count, 1) << path;
+  // And the VFs found from their physfn links are those the PFs' links give.
+  RealSysfs real(sim_host(GetParam()) / "sys");
+  for (const auto& [address, device] : inventory.devices()) {
+    if (device.sriov_total_vfs.value_or(0) == 0) continue;
+    EXPECT_EQ(device.virtual_functions, read_sysfs_device(real, address)->virtual_functions)
+        << address.to_string();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Hosts, OnlyTheIoNeeded,
+                         ::testing::Values("workstation", "server", "hostile", "noiommu", "twins"));
 
 TEST(SysfsSource, SomeDevicesRejectsAGroupEntryThatIsNotAnAddress) {
   test::TempDir dir;

@@ -3,10 +3,14 @@
 #include <pcipass/core/error.hpp>
 
 #include <filesystem>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace pcipass::host {
 
@@ -19,11 +23,40 @@ public:
   static constexpr std::size_t k_unlimited = 16u << 20;
   virtual ~Sysfs() = default;
 
+  // An attribute opened once and read in pieces: config space's header,
+  // then each of its extended capabilities, through one open(2).
+  class OpenAttribute {
+  public:
+    virtual ~OpenAttribute() = default;
+    // At most `size` bytes from byte `offset` on (fewer at its end).
+    [[nodiscard]] virtual core::Result<std::string> read_at(std::size_t offset,
+                                                            std::size_t size) = 0;
+  };
+
   // The content of an attribute file, at most `max_bytes` of it (config
   // space is 4 KiB; most callers need its first 64 bytes). Fails with
   // ExitCode::host_error.
   [[nodiscard]] virtual core::Result<std::string> read(std::string_view path,
                                                        std::size_t max_bytes = k_unlimited) const = 0;
+  // read(), but nullopt when `path` does not exist: an optional attribute
+  // costs one failed open(2), not a listing of its folder to look first.
+  // Other errors fail as read() does.
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> read_if_present(
+      std::string_view path, std::size_t max_bytes = k_unlimited) const;
+  // read_link(), but nullopt when `path` does not exist.
+  [[nodiscard]] virtual core::Result<std::optional<std::string>> read_link_if_present(
+      std::string_view path) const;
+  // Opens `path` for read_at() calls. The default reads through this Sysfs
+  // each time; RealSysfs keeps one descriptor.
+  [[nodiscard]] virtual core::Result<std::unique_ptr<OpenAttribute>> open_attribute(
+      std::string_view path) const;
+  // Keeps `folder` open, so that reads, links and exists() of the names
+  // directly inside it (`folder/NAME`) resolve one name against its
+  // descriptor instead of walking the whole path: the inventory keeps each
+  // device folder while it reads the device. Until the next keep_folder()
+  // or write(). False when `folder` cannot be opened (or does not exist);
+  // the default keeps nothing and answers exists().
+  virtual bool keep_folder(std::string_view folder) const { return exists(folder); }
   // At most `size` bytes of an attribute from byte `offset` on (fewer at its
   // end): config space past its header, without reading the 4 KiB before.
   // This default reads from the start; RealSysfs reads only what is asked.
@@ -53,13 +86,14 @@ public:
 };
 
 // The Sysfs of a real directory tree: `/sys`, or a simulated host's.
-// It keeps the folder list() read last open, so that reads, links and
-// exists() of entries directly inside it resolve one name instead of the
-// whole path: a device's attributes are read right after its folder is
-// listed, and on a 4096-function host the path walks were most of the
-// kernel's time. write() drops the folder. Safe to call from several
-// threads at once (the executor binds IOMMU groups concurrently): a mutex
-// guards the kept folder while a call resolves a name in it.
+// keep_folder() holds one folder open (on a 4096-function host the path
+// walks were most of the kernel's time); write() drops it. Safe to call
+// from several threads at once (the executor binds IOMMU groups
+// concurrently): a mutex guards the kept folder while a call resolves a
+// name in it, and a path outside it is walked whole. read() of at most a
+// page stops at the first short read: the kernel produces a sysfs
+// attribute whole in one read, and a regular file (a simulated tree) reads
+// short only at its end; that saves the read(2) that would return 0.
 class RealSysfs final : public Sysfs {
 public:
   explicit RealSysfs(std::filesystem::path root);
@@ -73,6 +107,13 @@ public:
                                     std::size_t size) const override;
   core::Result<std::vector<std::string>> list(std::string_view path) const override;
   core::Result<std::string> read_link(std::string_view path) const override;
+  core::Result<std::optional<std::string>> read_if_present(
+      std::string_view path, std::size_t max_bytes = k_unlimited) const override;
+  core::Result<std::optional<std::string>> read_link_if_present(
+      std::string_view path) const override;
+  core::Result<std::unique_ptr<OpenAttribute>> open_attribute(
+      std::string_view path) const override;
+  bool keep_folder(std::string_view folder) const override;
   bool exists(std::string_view path) const override;
   core::Status write(std::string_view path, std::string_view bytes) override;
   std::string display_path(std::string_view path) const override;
@@ -84,9 +125,13 @@ private:
   std::string full(std::string_view path) const;
   // open(2) of an attribute for reading, relative to the kept folder when
   // it holds it: a descriptor, or -1 with errno set.
-  int open_attribute(std::string_view path) const;
-  // The open folder `path` names directly (its parent is the folder list()
-  // read last), or -1; `name` is then set to the entry's name.
+  int open_for_reading(std::string_view path) const;
+  // The contents of the open descriptor `fd` of `path`, or errno.
+  core::Result<std::string> read_fd(int fd, std::string_view path, std::size_t max_bytes) const;
+  // readlink(2) of `path` into `buf`: its length, or -1 with errno set.
+  ssize_t link_target(std::string_view path, char* buf, std::size_t size) const;
+  // The kept folder, when `path` names an entry directly inside it, or -1;
+  // `name` is then set to the entry's name.
   int cached_parent(std::string_view path, std::string_view& name) const;
   // `in_folder(dir, name)` when the kept folder holds `path` (under the
   // mutex, so the folder stays open), else `by_path(full path)`.
@@ -95,9 +140,9 @@ private:
   void forget_folder() const;
 
   std::filesystem::path m_root;
-  mutable std::mutex m_listed_mutex;
-  mutable std::string m_listed_path;  // relative path of the folder kept open
-  mutable int m_listed_fd = -1;
+  mutable std::mutex m_kept_mutex;
+  mutable std::string m_kept_path;  // relative path of the folder kept open
+  mutable int m_kept_fd = -1;
 };
 
 // Joins `base` and a relative link `target` the way the kernel resolves it,
