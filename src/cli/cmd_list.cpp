@@ -104,12 +104,25 @@ int run_list(Context& context, const ListFilters& filters) {
     nlohmann::json doc = core::inventory_to_json(core::Inventory{}, loaded.source_label);
     doc["iommu"] = inventory.has_iommu_groups();
     doc["host"] = loaded.host.empty() ? nlohmann::json(nullptr) : loaded.host.to_json();
-    for (const core::PciDevice* d : shown) {
-      nlohmann::json device = core::device_to_json(*d, inventory);
-      device["held_by"] = holders ? core::holders_to_json(held(*d)) : nlohmann::json(nullptr);
-      doc["devices"].push_back(std::move(device));
-    }
-    *context.out << core::dump_json(doc);
+    // One device at a time, each written out before the next is made.
+    std::size_t next = 0;
+    const auto next_device = [&]() -> std::optional<nlohmann::json> {
+      if (next == shown.size()) return std::nullopt;
+      const core::PciDevice& d = *shown[next++];
+      nlohmann::json device = core::device_to_json(d, inventory);
+      device["held_by"] = holders ? core::holders_to_json(held(d)) : nlohmann::json(nullptr);
+      return device;
+    };
+    std::string buffered;
+    const auto sink = [&](std::string_view piece) {
+      buffered += piece;
+      if (buffered.size() >= 64 * 1024) {
+        context.out->write(buffered.data(), static_cast<std::streamsize>(buffered.size()));
+        buffered.clear();
+      }
+    };
+    core::dump_json_streaming(std::move(doc), "devices", next_device, sink);
+    context.out->write(buffered.data(), static_cast<std::streamsize>(buffered.size()));
     return 0;
   }
   std::vector<std::string> columns{"ADDRESS", "GROUP", "CLASS", "NAME", "DRIVER", "STATUS"};

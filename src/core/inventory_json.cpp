@@ -122,4 +122,32 @@ std::string dump_json(const nlohmann::json& document) {
   return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+void dump_json_streaming(nlohmann::json document, const std::string& key,
+                         const std::function<std::optional<nlohmann::json>()>& next_item,
+                         const JsonSink& sink) {
+  document[key] = nlohmann::json::array();
+  const std::string text = dump_json(document);
+  // A top-level member sits on its own line, indented by two spaces; no
+  // string in the text holds a raw line break, so this is that member.
+  const std::string member = "\n  " + nlohmann::json(key).dump() + ": []";
+  const std::size_t at = text.find(member);
+  const std::size_t open = at + member.size() - 1;  // the ']' of "[]"
+  sink(std::string_view(text).substr(0, open));
+  bool first = true;
+  std::string piece;
+  while (std::optional<nlohmann::json> item = next_item()) {
+    const std::string dumped = item->dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+    piece.assign(first ? "\n    " : ",\n    ");
+    // Each line one level deeper, as inside the array.
+    for (const char ch : dumped) {
+      piece += ch;
+      if (ch == '\n') piece += "    ";
+    }
+    sink(piece);
+    first = false;
+  }
+  if (!first) sink("\n  ");
+  sink(std::string_view(text).substr(open));
+}
+
 }  // namespace pcipass::core

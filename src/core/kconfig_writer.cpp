@@ -4,6 +4,7 @@
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -89,26 +90,34 @@ void add_comment_line(std::string& out, std::string_view text = {}) {
   out += "\n";
 }
 
-// kconfig_quote(`text`) appended to `out`, without a string of its own.
+// kconfig_quote(`text`) appended to `out`, without a string of its own;
+// the runs between characters that need care are appended whole.
 void append_quoted(std::string& out, std::string_view text) {
   std::string sanitized;
   if (!is_valid_utf8(text)) {
     sanitized = sanitize_untrusted(text);
     text = sanitized;
   }
+  const auto special = [](char ch) {
+    return is_control(static_cast<unsigned char>(ch)) || ch == '"' || ch == '\\' || ch == '$';
+  };
   out += '"';
-  for (char ch : text) {
-    if (is_control(static_cast<unsigned char>(ch))) {
-      out += ' ';
-    } else if (ch == '"' || ch == '\\') {
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (!special(ch)) continue;
+    out.append(text.substr(run, i - run));
+    run = i + 1;
+    if (ch == '"' || ch == '\\') {
       out += '\\';
       out += ch;
     } else if (ch == '$') {
       out += k_fullwidth_dollar;
     } else {
-      out += ch;
+      out += ' ';
     }
   }
+  out.append(text.substr(run));
   out += '"';
 }
 
@@ -381,8 +390,15 @@ class Writer {
     return passthrough_symbol(m_numbering.numbers.at(address));
   }
 
-  // How a group member or VF is described in another entry's help.
-  std::string member_line(const PciDevice& d) const {
+  // How a group member or VF is described in another entry's help; made
+  // once per device (a PF's line is in each of its 63 VFs' help).
+  const std::string& member_line(const PciDevice& d) const {
+    auto [it, inserted] = m_member_lines.try_emplace(d.address);
+    if (inserted) it->second = make_member_line(d);
+    return it->second;
+  }
+
+  std::string make_member_line(const PciDevice& d) const {
     std::string line = d.address.to_string() + " " + display_name(d);
     if (d.stays_with_platform()) return line + " - a bridge, stays with the host";
     if (d.host_in_use()) line += " - used by the host: " + host_uses_text(d);
@@ -401,7 +417,8 @@ class Writer {
     }
   }
 
-  void write_device_help(std::string& out, const PciDevice& d) const {
+  void write_device_help(std::string& out, const PciDevice& d,
+                         const DeviceIdentity& identity) const {
     out += "\thelp\n";
     add_help_line(out, "Enabling this will PCI-E passthrough this device onto the");
     add_help_line(out, "target guest.");
@@ -423,7 +440,7 @@ class Writer {
     }
     add_help_line(out, "Driver:    " +
                            (d.driver.empty() ? std::string("none") : kconfig_safe_text(d.driver)));
-    add_help_line(out, "Identity:  " + kconfig_safe_text(recorded_identity(d).describe()));
+    add_help_line(out, "Identity:  " + kconfig_safe_text(identity.describe()));
     if (d.reset_methods) {
       add_help_line(out, "Reset:     " + (d.cannot_reset()
                                              ? std::string("none: it keeps its state from one guest "
@@ -504,13 +521,16 @@ class Writer {
     const std::string name =
         address + " IOMMU group " + group + " - " + warning + kconfig_safe_text(kdevops_display_name(d));
     const std::string sdevice = kconfig_sdevice(d);
+    // The ledger's identity: what the device showed now, plus serials it
+    // showed before and hides now.
+    const DeviceIdentity identity = recorded_identity(d);
 
     m_out += "config ";
     m_out += symbol;
     m_out += "\n\tbool ";
     append_quoted(m_out, name);
     m_out += "\n\tdefault n\n";
-    write_device_help(m_out, d);
+    write_device_help(m_out, d, identity);
     m_out += "\n";
 
     m_out += "config ";
@@ -537,10 +557,8 @@ class Writer {
     if (const std::string ids = d.ids(); !ids.empty()) {
       add_string_symbol(m_out, symbol, "_VENDOR_DEVICE", ids);
     }
-    // The ledger's identity: what the device showed now, plus serials it
-    // showed before and hides now.
-    if (const std::string identity = recorded_identity(d).to_text(); !identity.empty()) {
-      add_string_symbol(m_out, symbol, "_IDENTITY", identity);
+    if (const std::string text = identity.to_text(); !text.empty()) {
+      add_string_symbol(m_out, symbol, "_IDENTITY", text);
     }
   }
 
@@ -555,6 +573,7 @@ class Writer {
   std::size_t m_highest_offered = 0;
   std::map<unsigned, std::vector<const PciDevice*>> m_host_groups;
   std::size_t m_endpoints = 0;
+  mutable std::map<PciAddress, std::string> m_member_lines;
 };
 
 }  // namespace
@@ -589,13 +608,19 @@ std::string kconfig_sdevice(const PciDevice& d) {
 }
 
 std::string passthrough_symbol(std::size_t number) {
-  char digits[32];
-  std::snprintf(digits, sizeof digits, "%04zu", number);
-  return std::string(k_passthrough_prefix) + "_" + digits;
+  char digits[24];
+  char* end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  std::string out(k_passthrough_prefix);
+  out += '_';
+  // At least four digits, as kdevops numbers them ("%04zu").
+  for (auto n = end - digits; n < 4; ++n) out += '0';
+  out.append(digits, end);
+  return out;
 }
 
 std::string kconfig_safe_text(std::string_view untrusted) {
-  const std::string clean = sanitize_untrusted(untrusted);
+  std::string clean = sanitize_untrusted(untrusted);
+  if (clean.find_first_of("\"\\$`") == std::string::npos) return clean;
   std::string out;
   out.reserve(clean.size());
   for (char ch : clean) {

@@ -131,8 +131,14 @@ Result<PciAddress> PciAddress::parse(std::string_view text) { return parse_impl(
 
 std::string PciAddress::to_string() const {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04x:%02x:%02x.%x", domain, bus, slot, function);
-  return buf;
+  char* end = put_hex(buf, domain, 4);
+  *end++ = ':';
+  end = put_hex(end, bus, 2);
+  *end++ = ':';
+  end = put_hex(end, slot, 2);
+  *end++ = '.';
+  end = put_hex(end, function, 1);
+  return std::string(buf, end);
 }
 
 std::string PciAddress::libvirt_name() const {

@@ -1,14 +1,18 @@
 #include <pcipass/core/pci_device.hpp>
 
+#include <pcipass/core/text.hpp>
+
 #include <cstdio>
 
 namespace pcipass::core {
 
 std::string PciDevice::ids() const {
   if (!vendor_id || !device_id) return {};
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%04x:%04x", *vendor_id, *device_id);
-  return buf;
+  char buf[40];
+  char* end = put_hex(buf, *vendor_id, 4);
+  *end++ = ':';
+  end = put_hex(end, *device_id, 4);
+  return std::string(buf, end);
 }
 
 std::optional<std::uint16_t> PciDevice::class_id() const {

@@ -1,5 +1,6 @@
 #include <pcipass/core/text.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 
@@ -43,6 +44,12 @@ std::string_view trim(std::string_view text) {
 }
 
 std::string sanitize_untrusted(std::string_view raw) {
+  // Most text (names from pci.ids, driver names) is printable ASCII with no
+  // blank at either end and within the cap: cleaning changes nothing.
+  const bool plain =
+      raw.size() <= k_max_untrusted_length && (raw.empty() || (raw.front() != ' ' && raw.back() != ' ')) &&
+      std::all_of(raw.begin(), raw.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  if (plain) return std::string(raw);
   std::string out;
   out.reserve(raw.size());
   std::size_t i = 0;
@@ -109,10 +116,22 @@ std::string quote_for_message(std::string_view text) {
   return out;
 }
 
+char* put_hex(char* out, std::uint64_t value, int digits) {
+  static constexpr char k_digits[] = "0123456789abcdef";
+  int count = 1;
+  for (std::uint64_t v = value >> 4; v != 0; v >>= 4) ++count;
+  if (digits > 16) digits = 16;
+  if (count < digits) count = digits;
+  for (int i = count - 1; i >= 0; --i) {
+    out[i] = k_digits[value & 0xf];
+    value >>= 4;
+  }
+  return out + count;
+}
+
 std::string hex(std::uint64_t value, int digits) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%0*llx", digits, static_cast<unsigned long long>(value));
-  return buf;
+  char buf[20] = {'0', 'x'};
+  return std::string(buf, put_hex(buf + 2, value, digits));
 }
 
 std::string octal(unsigned mode) {

@@ -64,6 +64,28 @@ TEST(ParseDecimal, AcceptsNegativeNumaNode) {
   EXPECT_FALSE(parse_decimal(""));
 }
 
+TEST(SanitizeUntrusted, PlainTextAtTheEdgesOfTheQuickPathIsCleanedAsBefore) {
+  EXPECT_EQ(sanitize_untrusted("Intel Corporation"), "Intel Corporation");
+  EXPECT_EQ(sanitize_untrusted(" lead"), "lead");
+  EXPECT_EQ(sanitize_untrusted("trail "), "trail");
+  EXPECT_EQ(sanitize_untrusted("tab\t"), "tab");
+  EXPECT_EQ(sanitize_untrusted("del\x7f!"), "del !");
+  EXPECT_EQ(sanitize_untrusted(std::string(k_max_untrusted_length, 'a')),
+            std::string(k_max_untrusted_length, 'a'));
+  EXPECT_EQ(sanitize_untrusted(std::string(k_max_untrusted_length + 1, 'a')),
+            std::string(k_max_untrusted_length - 3, 'a') + "...");
+}
+
+TEST(Hex, PadsToTheDigitsAskedAndWidensForLargerValues) {
+  EXPECT_EQ(hex(0, 4), "0x0000");
+  EXPECT_EQ(hex(0x8086, 4), "0x8086");
+  EXPECT_EQ(hex(0x1, 1), "0x1");
+  EXPECT_EQ(hex(0x12345, 2), "0x12345");
+  EXPECT_EQ(hex(0xffffffffffffffffULL, 4), "0xffffffffffffffff");
+  char buf[16];
+  EXPECT_EQ(std::string(buf, put_hex(buf, 0xab, 6)), "0000ab");
+}
+
 TEST(Join, PutsTheSeparatorOnlyBetweenParts) {
   EXPECT_EQ(join({}, ", "), "");
   EXPECT_EQ(join({"a"}, ", "), "a");

@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace pcipass::core {
 
@@ -24,5 +27,15 @@ nlohmann::json groups_to_json(const Inventory& inventory, const std::string& sou
 
 // Serialises with invalid UTF-8 replaced, so the output always parses.
 std::string dump_json(const nlohmann::json& document);
+
+// What dump_json() gives for `document` with its top-level member `key` set
+// to the array of the items `next_item` returns (nullopt after the last),
+// handed to `sink` in pieces: each item is dumped and dropped before the
+// next is made, so a 4096-function `list --json` never holds the whole
+// array. `document` must be an object; its own `key`, if any, is ignored.
+using JsonSink = std::function<void(std::string_view)>;
+void dump_json_streaming(nlohmann::json document, const std::string& key,
+                         const std::function<std::optional<nlohmann::json>()>& next_item,
+                         const JsonSink& sink);
 
 }  // namespace pcipass::core

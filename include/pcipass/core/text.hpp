@@ -37,6 +37,11 @@ std::string quote_for_message(std::string_view text);
 // `0x` followed by `digits` lower-case hex digits of `value`.
 std::string hex(std::uint64_t value, int digits);
 
+// Writes `value` in lower-case hex, zero-padded to at least `digits` digits
+// (as printf's "%0*llx"), at `out`, which has room for 16; returns the end.
+// Without printf: kconfig writes tens of thousands of them.
+char* put_hex(char* out, std::uint64_t value, int digits);
+
 // A file mode's permission bits as four octal digits: octal(0100660) == "0660".
 std::string octal(unsigned mode);
 
