@@ -62,55 +62,70 @@ core::Result<std::unique_ptr<Sysfs::OpenAttribute>> Sysfs::open_attribute(
   return std::unique_ptr<OpenAttribute>(std::make_unique<ReadEachTime>(*this, path));
 }
 
-RealSysfs::RealSysfs(std::filesystem::path root) : m_root(std::move(root)) {}
+namespace {
 
-RealSysfs::~RealSysfs() { forget_folder(); }
+// The folder a thread kept with keep_folder(): threads reading devices at
+// once each keep their own, with no lock. `tree` is the RealSysfs's serial
+// and `writes` its write count when the folder was kept.
+struct KeptFolder {
+  std::uint64_t tree = 0;
+  std::uint64_t writes = 0;
+  std::string path;
+  int fd = -1;
+  KeptFolder() = default;
+  KeptFolder(const KeptFolder&) = delete;
+  KeptFolder& operator=(const KeptFolder&) = delete;
+  ~KeptFolder() { replace(-1); }
+  void replace(int new_fd) {
+    if (fd >= 0) ::close(fd);
+    fd = new_fd;
+    if (fd < 0) tree = 0;
+  }
+};
 
-void RealSysfs::forget_folder() const {
-  const std::lock_guard lock(m_kept_mutex);
-  if (m_kept_fd >= 0) ::close(m_kept_fd);
-  m_kept_fd = -1;
-  m_kept_path.clear();
+thread_local KeptFolder t_kept;
+std::atomic<std::uint64_t> g_next_serial{1};
+
+}  // namespace
+
+RealSysfs::RealSysfs(std::filesystem::path root)
+    : m_root(std::move(root)), m_serial(g_next_serial.fetch_add(1)) {}
+
+RealSysfs::~RealSysfs() {
+  if (t_kept.tree == m_serial) t_kept.replace(-1);
 }
 
 bool RealSysfs::keep_folder(std::string_view folder) const {
-  const int fd = ::open(full(folder).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const std::lock_guard lock(m_kept_mutex);
-  if (m_kept_fd >= 0) ::close(m_kept_fd);
-  m_kept_fd = fd;
-  if (fd < 0) {
-    m_kept_path.clear();
-    return false;
-  }
-  m_kept_path = folder;
+  t_kept.replace(::open(full(folder).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (t_kept.fd < 0) return false;
+  t_kept.tree = m_serial;
+  t_kept.writes = m_writes.load();
+  t_kept.path = folder;
   return true;
 }
 
 template <class InFolder, class ByPath>
 auto RealSysfs::at_path(std::string_view path, InFolder in_folder, ByPath by_path) const {
-  {
-    const std::lock_guard lock(m_kept_mutex);
-    std::string_view name;
-    const int dir = cached_parent(path, name);
-    if (dir >= 0) {
-      char name_z[256];  // one sysfs name: NAME_MAX
-      if (name.size() < sizeof name_z) {
-        name.copy(name_z, name.size());
-        name_z[name.size()] = '\0';
-        return in_folder(dir, static_cast<const char*>(name_z));
-      }
+  std::string_view name;
+  const int dir = cached_parent(path, name);
+  if (dir >= 0) {
+    char name_z[256];  // one sysfs name: NAME_MAX
+    if (name.size() < sizeof name_z) {
+      name.copy(name_z, name.size());
+      name_z[name.size()] = '\0';
+      return in_folder(dir, static_cast<const char*>(name_z));
     }
   }
   return by_path(full(path).c_str());
 }
 
 int RealSysfs::cached_parent(std::string_view path, std::string_view& name) const {
-  if (m_kept_fd < 0) return -1;
+  if (t_kept.fd < 0 || t_kept.tree != m_serial || t_kept.writes != m_writes.load()) return -1;
   const std::size_t slash = path.rfind('/');
-  if (slash == std::string_view::npos || path.substr(0, slash) != m_kept_path) return -1;
+  if (slash == std::string_view::npos || path.substr(0, slash) != t_kept.path) return -1;
   name = path.substr(slash + 1);
   if (name.empty()) return -1;
-  return m_kept_fd;
+  return t_kept.fd;
 }
 
 std::string RealSysfs::full(std::string_view path) const {
@@ -310,7 +325,7 @@ bool RealSysfs::held_exclusively(std::string_view path) const {
 }
 
 core::Status RealSysfs::write(std::string_view path, std::string_view bytes) {
-  forget_folder();
+  ++m_writes;  // every thread's kept folder is dropped
   const std::string p = full(path);
   // O_TRUNC as a shell's `>` does: sysfs ignores it, a plain file (a simulated tree) needs it.
   // O_NOFOLLOW: no kernel attribute is a link, so one here points out of the tree.

@@ -5,9 +5,12 @@
 #include <pcipass/core/text.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <map>
 #include <set>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace pcipass::host {
@@ -429,6 +432,60 @@ void link_vfs_from_physfn(core::Inventory& inventory) {
   }
 }
 
+// Reads `addresses` (every device of the host, in address order) with
+// VfLinks::from_physfn. With two or more CPUs the second half is read on a
+// second thread: most of the time is the kernel's, per device, and the two
+// halves share nothing but the tree. The error is the one a read in order
+// would give: the first thread stops only at its own failure, the second
+// also when the first failed (whose addresses all come before its own).
+Result<std::vector<PciDevice>> read_devices(const Sysfs& sysfs,
+                                            const std::vector<PciAddress>& addresses) {
+  constexpr std::size_t k_enough_for_two = 64;
+  std::vector<std::optional<Result<PciDevice>>> results(addresses.size());
+  std::atomic<bool> first_failed{false};
+  const auto read_range = [&](std::size_t begin, std::size_t end, bool first) {
+    for (std::size_t i = begin; i < end; ++i) {
+      if (!first && first_failed.load()) return;
+      results[i] = read_device(sysfs, addresses[i], VfLinks::from_physfn);
+      if (!*results[i]) {
+        if (first) first_failed = true;
+        return;
+      }
+    }
+  };
+  const bool two = addresses.size() >= k_enough_for_two && std::thread::hardware_concurrency() >= 2;
+  const std::size_t middle = two ? addresses.size() / 2 : addresses.size();
+  std::exception_ptr second_error;
+  std::thread second;
+  if (two) {
+    second = std::thread([&] {
+      try {
+        read_range(middle, addresses.size(), false);
+      } catch (...) {
+        second_error = std::current_exception();
+      }
+    });
+  }
+  try {
+    read_range(0, middle, true);
+  } catch (...) {
+    first_failed = true;
+    if (second.joinable()) second.join();
+    throw;
+  }
+  if (second.joinable()) second.join();
+  if (second_error) std::rethrow_exception(second_error);
+  std::vector<PciDevice> devices;
+  devices.reserve(addresses.size());
+  for (auto& result : results) {
+    // Unread only after an earlier failure, which returned first.
+    if (!result) return fail("reading PCI devices: one was skipped", ExitCode::host_error);
+    if (!*result) return fail(result->error());
+    devices.push_back(std::move(**result));
+  }
+  return devices;
+}
+
 }  // namespace
 
 Result<PciDevice> read_sysfs_device(const Sysfs& sysfs, const PciAddress& address) {
@@ -442,14 +499,18 @@ Result<core::Inventory> read_sysfs_inventory(const Sysfs& sysfs) {
                     " (is this a sysfs root? pass --sysfs-root DIR)",
                 ExitCode::host_error);
   }
-  core::Inventory inventory;
+  std::vector<PciAddress> addresses;
+  addresses.reserve(names->size());
   for (const std::string& name : *names) {
     auto address = PciAddress::parse(name);
     if (!address) return not_an_address(sysfs, "bus/pci/devices", name);
-    auto device = read_device(sysfs, *address, VfLinks::from_physfn);
-    if (!device) return fail(device.error());
-    inventory.add(std::move(*device));
+    addresses.push_back(*address);
   }
+  std::sort(addresses.begin(), addresses.end());
+  auto devices = read_devices(sysfs, addresses);
+  if (!devices) return fail(devices.error());
+  core::Inventory inventory;
+  for (PciDevice& device : *devices) inventory.add(std::move(device));
   link_vfs_from_physfn(inventory);
   apply_slots(read_slots(sysfs), inventory);
   inventory.rebuild_groups();

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <future>
+#include <thread>
 
 namespace pcipass::host {
 namespace {
@@ -90,6 +92,36 @@ TEST_F(RealSysfsTest, NamesInTheKeptFolderResolveThroughItsDescriptor) {
 
   EXPECT_FALSE(sys.keep_folder("devices/a"));  // gone now: nothing kept
   EXPECT_FALSE(sys.read("devices/a/vendor"));
+}
+
+TEST_F(RealSysfsTest, EachThreadKeepsItsOwnFolderAndAWriteDropsThemAll) {
+  RealSysfs sys(m_dir.path());
+  ASSERT_TRUE(sys.keep_folder("devices/a"));
+  std::promise<void> kept, written;
+  std::string seen_before, seen_after;
+  std::thread other([&] {
+    EXPECT_TRUE(sys.keep_folder("devices/b"));
+    kept.set_value();
+    written.get_future().wait();
+    // After the write: b/vendor was rewritten through its path.
+    auto b = sys.read("devices/b/vendor");
+    seen_after = b ? *b : b.error().message;
+  });
+  kept.get_future().wait();
+  // The other thread's keep_folder did not take this thread's folder.
+  std::filesystem::rename(m_dir.path() / "devices/a", m_dir.path() / "devices/moved");
+  auto a = sys.read("devices/a/vendor");
+  seen_before = a ? *a : a.error().message;
+  // Replace b behind the other thread's kept descriptor, then write: the
+  // write drops every thread's kept folder, so it reads the new b.
+  std::filesystem::rename(m_dir.path() / "devices/b", m_dir.path() / "devices/old-b");
+  std::filesystem::create_directories(m_dir.path() / "devices/b");
+  std::ofstream(m_dir.path() / "devices/b/vendor") << "empty";
+  EXPECT_TRUE(sys.write("devices/b/vendor", "new b"));
+  written.set_value();
+  other.join();
+  EXPECT_EQ(seen_before, "0x8086\n");
+  EXPECT_EQ(seen_after, "new b");
 }
 
 TEST_F(RealSysfsTest, AnAbsentOptionalAttributeIsNoneAndOtherErrorsFail) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <mutex>
 #include <set>
 
 namespace pcipass::host {
@@ -250,7 +251,8 @@ TEST(SysfsSource, SomeDevicesNeverReadsTheOthers) {
                                         "/bus/pci/devices/0000:02:00.0/vendor: Input/output error");
 }
 
-// A RealSysfs that records what a read asks of it.
+// A RealSysfs that records what a read asks of it (from both threads of a
+// whole read).
 class RecordingSysfs final : public Sysfs {
 public:
   explicit RecordingSysfs(std::filesystem::path root) : m_real(std::move(root)) {}
@@ -278,11 +280,17 @@ public:
     return m_real.open_attribute(path);
   }
   bool keep_folder(std::string_view folder) const override {
-    ++const_cast<RecordingSysfs*>(this)->kept;
+    {
+      const std::lock_guard lock(m_mutex);
+      ++const_cast<RecordingSysfs*>(this)->kept;
+    }
     return m_real.keep_folder(folder);
   }
   core::Result<std::vector<std::string>> list(std::string_view path) const override {
-    const_cast<RecordingSysfs*>(this)->listed.emplace_back(path);
+    {
+      const std::lock_guard lock(m_mutex);
+      const_cast<RecordingSysfs*>(this)->listed.emplace_back(path);
+    }
     return m_real.list(path);
   }
   core::Result<std::string> read_link(std::string_view path) const override {
@@ -300,9 +308,11 @@ public:
 
 private:
   void note(std::string_view path) const {
+    const std::lock_guard lock(m_mutex);
     ++const_cast<RecordingSysfs*>(this)->opened[std::string(path)];
   }
   RealSysfs m_real;
+  mutable std::mutex m_mutex;
 };
 
 // Issue 21: one descriptor per device folder, no listing of device folders
@@ -333,6 +343,37 @@ TEST_P(OnlyTheIoNeeded, AWholeScanListsNoDeviceFolderAndOpensNothingTwice) {
 
 INSTANTIATE_TEST_SUITE_P(Hosts, OnlyTheIoNeeded,
                          ::testing::Values("workstation", "server", "hostile", "noiommu", "twins"));
+
+// A whole read of a large host reads its two halves on two threads; the
+// error must still be the one a read in address order meets first.
+TEST(SysfsSource, AWholeReadOnTwoThreadsReportsTheFirstFailureInAddressOrder) {
+  const auto root = sim_host("server");
+  const core::Inventory whole = read_sysfs_inventory(RealSysfs(root / "sys")).value_or_throw();
+  std::vector<PciAddress> all;
+  for (const auto& [address, device] : whole.devices()) all.push_back(address);
+  ASSERT_GT(all.size(), 1000u);
+  const auto broken = [&](test::FaultySysfs& sys, const PciAddress& a) {
+    const std::string dir = "bus/pci/devices/" + a.to_string();
+    sys.fail_read(dir + "/config", EIO);
+    sys.fail_read(dir + "/vendor", EIO);
+    return "reading " + (root / "sys").string() + "/" + dir + "/vendor: Input/output error";
+  };
+  const PciAddress early = all[100], late = all[all.size() - 100];
+  for (int round = 0; round < 5; ++round) {
+    test::FaultySysfs both(root / "sys");
+    const std::string first = broken(both, early);
+    broken(both, late);
+    auto failed = read_sysfs_inventory(both);
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().message, first);
+
+    test::FaultySysfs second_half(root / "sys");
+    const std::string only = broken(second_half, late);
+    failed = read_sysfs_inventory(second_half);
+    ASSERT_FALSE(failed);
+    EXPECT_EQ(failed.error().message, only);
+  }
+}
 
 TEST(SysfsSource, SomeDevicesRejectsAGroupEntryThatIsNotAnAddress) {
   test::TempDir dir;

@@ -2,9 +2,10 @@
 
 #include <pcipass/core/error.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,9 +54,13 @@ public:
   // Keeps `folder` open, so that reads, links and exists() of the names
   // directly inside it (`folder/NAME`) resolve one name against its
   // descriptor instead of walking the whole path: the inventory keeps each
-  // device folder while it reads the device. Until the next keep_folder()
-  // or write(). False when `folder` cannot be opened (or does not exist);
-  // the default keeps nothing and answers exists().
+  // device folder while it reads the device. One folder per thread, until
+  // that thread's next keep_folder() or any write(). False when `folder`
+  // cannot be opened (or does not exist); the default keeps nothing and
+  // answers exists().
+  //
+  // A whole-host read (read_sysfs_inventory) calls the const members from
+  // two threads at once: every implementation must allow that.
   virtual bool keep_folder(std::string_view folder) const { return exists(folder); }
   // At most `size` bytes of an attribute from byte `offset` on (fewer at its
   // end): config space past its header, without reading the 4 KiB before.
@@ -86,11 +91,11 @@ public:
 };
 
 // The Sysfs of a real directory tree: `/sys`, or a simulated host's.
-// keep_folder() holds one folder open (on a 4096-function host the path
-// walks were most of the kernel's time); write() drops it. Safe to call
-// from several threads at once (the executor binds IOMMU groups
-// concurrently): a mutex guards the kept folder while a call resolves a
-// name in it, and a path outside it is walked whole. read() of at most a
+// keep_folder() holds one folder open per thread (on a 4096-function host
+// the path walks were most of the kernel's time); write() drops them. Safe
+// to call from several threads at once (the inventory reads devices on two,
+// the executor binds IOMMU groups concurrently): each thread resolves names
+// in its own kept folder, and a path outside it is walked whole. read() of at most a
 // page stops at the first short read: the kernel produces a sysfs
 // attribute whole in one read, and a regular file (a simulated tree) reads
 // short only at its end; that saves the read(2) that would return 0.
@@ -130,19 +135,20 @@ private:
   core::Result<std::string> read_fd(int fd, std::string_view path, std::size_t max_bytes) const;
   // readlink(2) of `path` into `buf`: its length, or -1 with errno set.
   ssize_t link_target(std::string_view path, char* buf, std::size_t size) const;
-  // The kept folder, when `path` names an entry directly inside it, or -1;
-  // `name` is then set to the entry's name.
+  // This thread's kept folder, when it is this tree's, no write came since,
+  // and `path` names an entry directly inside it; or -1. `name` is then set
+  // to the entry's name.
   int cached_parent(std::string_view path, std::string_view& name) const;
-  // `in_folder(dir, name)` when the kept folder holds `path` (under the
-  // mutex, so the folder stays open), else `by_path(full path)`.
+  // `in_folder(dir, name)` when this thread's kept folder holds `path`,
+  // else `by_path(full path)`.
   template <class InFolder, class ByPath>
   auto at_path(std::string_view path, InFolder in_folder, ByPath by_path) const;
-  void forget_folder() const;
 
   std::filesystem::path m_root;
-  mutable std::mutex m_kept_mutex;
-  mutable std::string m_kept_path;  // relative path of the folder kept open
-  mutable int m_kept_fd = -1;
+  // Names this tree in the threads' kept folders: never reused, unlike its
+  // address.
+  const std::uint64_t m_serial;
+  std::atomic<std::uint64_t> m_writes{0};  // a kept folder is valid for one value
 };
 
 // Joins `base` and a relative link `target` the way the kernel resolves it,
