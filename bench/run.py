@@ -382,10 +382,12 @@ def check_hostdevs(guests, name, expected):
 
 # Where pcipass's time goes, as perf's inclusive ("children") share of samples.
 PHASES = [
-    ("reading the sysfs tree (`read_sysfs_inventory`)", "pcipass::host::read_sysfs_inventory"),
-    ("  listing device folders (`RealSysfs::list`)", "pcipass::host::RealSysfs::list"),
-    ("  reading attributes, `config` included (`RealSysfs::read`)", "pcipass::host::RealSysfs::read"),
-    ("  reading links (`RealSysfs::read_link`)", "pcipass::host::RealSysfs::read_link"),
+    ("reading devices, both threads (`read_device`)", "pcipass::host::(anonymous namespace)::read_device"),
+    ("  optional attributes (`RealSysfs::read_if_present`)", "pcipass::host::RealSysfs::read_if_present"),
+    ("  links (`RealSysfs::read_link_if_present`)", "pcipass::host::RealSysfs::read_link_if_present"),
+    ("  `config` space (`open_attribute` and its reads)", "pcipass::host::RealSysfs::open_attribute"),
+    ("  sub-folders: `net/`, `nvme/` (`RealSysfs::list`)", "pcipass::host::RealSysfs::list"),
+    ("reading the previous file's numbers (`read_number_ledger`)", "pcipass::core::read_number_ledger"),
     ("names, human names, host usage (`complete_inventory`)", "pcipass::host::complete_inventory"),
     ("  loading pci.ids (`PciIdsNames`)", "pcipass::core::PciIdsNames::PciIdsNames"),
     ("generating and writing the Kconfig (`write_passthrough_kconfig`)",
